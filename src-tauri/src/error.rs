@@ -1,0 +1,66 @@
+//! The error type every command returns: tagged, serialisable, and stable for the UI to
+//! switch on (`kind`), with a human sentence (`message`) ready to show inline.
+
+use serde::Serialize;
+
+/// An error the UI can act on. `kind` is the contract; `message` is for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum UiError {
+    /// The server URL field holds something that is not a LiveKit server address.
+    #[error("{message}")]
+    InvalidServerUrl {
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// The token field holds something that is not a usable LiveKit access token.
+    #[error("{message}")]
+    InvalidToken {
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// The action exists in the UI but its backend has not landed yet.
+    #[error("{message}")]
+    NotYetAvailable {
+        /// What is missing.
+        message: String,
+    },
+}
+
+impl UiError {
+    /// The reply of an action whose backend has not landed yet, named by `what`.
+    pub fn not_yet(what: &str) -> Self {
+        Self::NotYetAvailable {
+            message: format!("{what} is not available in this build yet."),
+        }
+    }
+}
+
+impl From<convene_room::ServerUrlError> for UiError {
+    fn from(error: convene_room::ServerUrlError) -> Self {
+        Self::InvalidServerUrl {
+            message: error.to_string(),
+        }
+    }
+}
+
+impl From<convene_room::TokenError> for UiError {
+    fn from(error: convene_room::TokenError) -> Self {
+        Self::InvalidToken {
+            message: error.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialises_as_a_tagged_object() {
+        let error = UiError::from(convene_room::ServerUrlError::MissingScheme);
+        let json = serde_json::to_value(&error).unwrap();
+        assert_eq!(json["kind"], "invalidServerUrl");
+        assert!(json["message"].as_str().unwrap().contains("wss://"));
+    }
+}

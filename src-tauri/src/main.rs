@@ -1,0 +1,17 @@
+//! Convene's desktop shell: the composition root that wires the room, media and local
+//! server crates to the Tauri window. Logic lives in the crates; this binary only connects
+//! pieces, translates events and errors for the UI, and owns the shutdown path.
+
+// Prevents an extra console window on Windows release builds.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+mod app;
+mod error;
+mod join;
+mod logging;
+mod shutdown;
+
+fn main() -> std::process::ExitCode {
+    logging::init();
+    app::run()
+}

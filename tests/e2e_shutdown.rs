@@ -1,0 +1,94 @@
+//! The one shutdown path, end to end on the real app binary under a virtual display:
+//! SIGTERM and a window-manager close both run the cleanup, and a cleanup that hangs cannot
+//! keep the app alive beyond the 2 s bound.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{RunningApp, display_available};
+
+/// The bound the app promises (src-tauri/src/shutdown.rs: SHUTDOWN_BOUND).
+const BOUND: Duration = Duration::from_secs(2);
+/// Scheduling slack on a loaded 2-core CI machine; the lower bound below is exact.
+const SLACK: Duration = Duration::from_millis(1500);
+const STARTUP: Duration = Duration::from_secs(60);
+
+fn send_signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} {pid} failed");
+}
+
+fn close_window_like_a_window_manager(pid: u32) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/close_window.py");
+    // Debian's interpreter: python3-xlib is installed there by scripts/system-packages.sh.
+    let status = std::process::Command::new("/usr/bin/python3")
+        .args([script, &pid.to_string(), "30"])
+        .status()
+        .expect("run close_window.py");
+    assert!(
+        status.success(),
+        "close_window.py found no window for {pid}"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_runs_the_cleanup_and_exits_promptly() {
+    if !display_available("sigterm_runs_the_cleanup_and_exits_promptly") {
+        return;
+    }
+    let mut app = RunningApp::start(&[]);
+    app.wait_for_log("convene ready", STARTUP).await;
+    send_signal(app.pid(), "TERM");
+    let took = app.wait_for_exit(BOUND + SLACK).await;
+    assert!(app.logged("cleanup completed").await, "{:#?}", app.log);
+    assert!(
+        app.log.iter().any(|l| l.contains("SIGTERM")),
+        "{:#?}",
+        app.log
+    );
+    assert!(took < BOUND, "a quick cleanup took {took:?}");
+}
+
+#[tokio::test]
+async fn sigterm_with_a_hung_cleanup_exits_at_the_bound() {
+    if !display_available("sigterm_with_a_hung_cleanup_exits_at_the_bound") {
+        return;
+    }
+    let mut app = RunningApp::start(&[("CONVENE_TEST_HANG_CLEANUP", "1")]);
+    app.wait_for_log("convene ready", STARTUP).await;
+    send_signal(app.pid(), "TERM");
+    let took = app.wait_for_exit(BOUND + SLACK).await;
+    assert!(
+        took >= BOUND,
+        "exited after {took:?}: the cleanup was not awaited"
+    );
+    assert!(app.logged("cleanup timed out").await, "{:#?}", app.log);
+}
+
+#[tokio::test]
+async fn window_close_with_a_hung_cleanup_exits_at_the_bound() {
+    if !display_available("window_close_with_a_hung_cleanup_exits_at_the_bound") {
+        return;
+    }
+    let mut app = RunningApp::start(&[("CONVENE_TEST_HANG_CLEANUP", "1")]);
+    app.wait_for_log("convene ready", STARTUP).await;
+    let pid = app.pid();
+    tokio::task::spawn_blocking(move || close_window_like_a_window_manager(pid))
+        .await
+        .expect("close the window");
+    let took = app.wait_for_exit(BOUND + SLACK).await;
+    assert!(
+        took >= BOUND - Duration::from_millis(200),
+        "exited after {took:?}"
+    );
+    assert!(app.logged("cleanup timed out").await, "{:#?}", app.log);
+    assert!(
+        app.log.iter().any(|l| l.contains("WindowClose")),
+        "{:#?}",
+        app.log
+    );
+}

@@ -1,0 +1,132 @@
+//! Helpers shared by the end-to-end tests: a virtual-display guard, the real app binary
+//! started as a child process with its log captured, and where screenshots go.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+
+/// The app binary under test, built by cargo for this test run.
+pub const APP_BINARY: &str = env!("CARGO_BIN_EXE_convene");
+
+/// True when a display is available. Without one the test is skipped, unless
+/// `CONVENE_REQUIRE_E2E` is set (CI sets it): then a missing display fails the test.
+pub fn display_available(test: &str) -> bool {
+    if std::env::var_os("DISPLAY").is_some() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CONVENE_REQUIRE_E2E").is_none(),
+        "{test}: CONVENE_REQUIRE_E2E is set but there is no DISPLAY (run under xvfb-run)"
+    );
+    eprintln!("{test}: skipped, no DISPLAY (run under xvfb-run to include it)");
+    false
+}
+
+/// Where tests save screenshots: `test-artifacts/<group>/` at the repository root.
+pub fn artifacts_dir(group: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("test-artifacts")
+        .join(group);
+    std::fs::create_dir_all(&dir).expect("create the artifacts directory");
+    dir
+}
+
+/// The real app running as a child, with every stderr log line forwarded to a channel.
+pub struct RunningApp {
+    pub child: Child,
+    lines: mpsc::UnboundedReceiver<String>,
+    pub log: Vec<String>,
+}
+
+impl RunningApp {
+    /// Starts the app binary with extra environment variables.
+    pub fn start(env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(APP_BINARY);
+        command
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("start the app binary");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (sender, lines) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            log: Vec::new(),
+        }
+    }
+
+    /// The process id, for signals and for finding the window.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the app is running")
+    }
+
+    /// Waits (at most `timeout`) for a log line containing `needle`.
+    pub async fn wait_for_log(&mut self, needle: &str, timeout: Duration) -> String {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.lines.recv()).await {
+                Ok(Some(line)) => {
+                    self.log.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Ok(None) => panic!(
+                    "the app exited before logging {needle:?}:\n{}",
+                    self.log.join("\n")
+                ),
+                Err(_) => panic!(
+                    "no log line {needle:?} within {timeout:?}:\n{}",
+                    self.log.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Waits (at most `timeout`) for the process to exit; returns how long that took.
+    pub async fn wait_for_exit(&mut self, timeout: Duration) -> Duration {
+        let started = tokio::time::Instant::now();
+        match tokio::time::timeout(timeout, self.child.wait()).await {
+            Ok(status) => {
+                status.expect("wait for the app");
+                let elapsed = started.elapsed();
+                while let Ok(line) = self.lines.try_recv() {
+                    self.log.push(line);
+                }
+                elapsed
+            }
+            Err(_) => panic!(
+                "the app did not exit within {timeout:?}:\n{}",
+                self.log.join("\n")
+            ),
+        }
+    }
+
+    /// Drains the remaining log lines (after exit) and tells whether one contains `needle`.
+    pub async fn logged(&mut self, needle: &str) -> bool {
+        while let Some(line) = self.lines.recv().await {
+            self.log.push(line);
+        }
+        self.log.iter().any(|line| line.contains(needle))
+    }
+}

@@ -1,0 +1,112 @@
+import { useState } from "react";
+import { backend, type UiError } from "../ipc";
+import { describeExpiry } from "./expiry";
+import { useBackendCheck } from "./useBackendCheck";
+
+const nowSecs = () => Math.floor(Date.now() / 1000);
+
+/**
+ * The first screen: join a LiveKit room with a server URL and a token, or start a local room.
+ * Every field is checked by the backend as it is typed; problems show inline under the field.
+ */
+export function JoinScreen() {
+  const [url, setUrl] = useState("");
+  const [token, setToken] = useState("");
+  const [outcome, setOutcome] = useState<UiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const urlCheck = useBackendCheck(url, backend.checkServerUrl);
+  const tokenCheck = useBackendCheck(token, backend.inspectToken);
+
+  const tokenExpired = tokenCheck.status === "ok" && tokenCheck.value.expired;
+  const canJoin = urlCheck.status === "ok" && tokenCheck.status === "ok" && !tokenExpired && !busy;
+
+  async function act(action: () => Promise<void>) {
+    setBusy(true);
+    setOutcome(null);
+    try {
+      await action();
+    } catch (error) {
+      setOutcome(error as UiError);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section className="join" aria-labelledby="join-title" data-testid="join-screen">
+      <h1 id="join-title">Join a meeting</h1>
+      <form
+        onSubmit={(event) => {
+          event.preventDefault();
+          if (canJoin) void act(() => backend.joinRoom(url, token));
+        }}
+      >
+        <label htmlFor="server-url">Server URL</label>
+        <input
+          id="server-url"
+          data-testid="server-url"
+          type="text"
+          inputMode="url"
+          autoComplete="url"
+          spellCheck={false}
+          placeholder="wss://your-project.livekit.cloud"
+          value={url}
+          aria-invalid={urlCheck.status === "error"}
+          aria-describedby="server-url-message"
+          onChange={(event) => setUrl(event.target.value)}
+        />
+        <p id="server-url-message" className="field-message" data-testid="server-url-message" role="status">
+          {urlCheck.status === "error" && <span className="error">{urlCheck.error.message}</span>}
+        </p>
+
+        <label htmlFor="token">Access token</label>
+        <textarea
+          id="token"
+          data-testid="token"
+          rows={3}
+          spellCheck={false}
+          autoComplete="off"
+          placeholder="Paste the token you were given (eyJ...)"
+          value={token}
+          aria-invalid={tokenCheck.status === "error" || tokenExpired}
+          aria-describedby="token-message"
+          onChange={(event) => setToken(event.target.value)}
+        />
+        <div id="token-message" className="field-message" data-testid="token-message" role="status">
+          {tokenCheck.status === "error" && <span className="error">{tokenCheck.error.message}</span>}
+          {tokenCheck.status === "ok" && (
+            <span className={tokenExpired ? "error" : "info"} data-testid="token-summary">
+              Room <strong data-testid="token-room">{tokenCheck.value.room}</strong> as{" "}
+              <strong data-testid="token-identity">{tokenCheck.value.identity}</strong>
+              {tokenCheck.value.name && ` (${tokenCheck.value.name})`} ·{" "}
+              <span data-testid="token-expiry">{describeExpiry(tokenCheck.value.expiresAt, nowSecs())}</span>
+              {tokenExpired && " — ask for a new token"}
+            </span>
+          )}
+        </div>
+
+        <button type="submit" data-testid="join" disabled={!canJoin}>
+          Join
+        </button>
+      </form>
+
+      <div className="divider">or</div>
+      <button
+        type="button"
+        className="secondary"
+        data-testid="local-room"
+        disabled={busy}
+        onClick={() => void act(backend.startLocalRoom)}
+      >
+        Start a local room
+      </button>
+      <p className="hint">Runs a room server on this computer; nothing else to install.</p>
+
+      {outcome && (
+        <p className="outcome error" role="alert" data-testid="join-outcome">
+          {outcome.message}
+        </p>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,32 @@
+// Replaces the Tauri IPC in a plain browser with a scripted backend, so the UI can be tested
+// in headless Chromium. Bundled to an IIFE by build-ipc-mock.mjs and injected before the page.
+import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
+
+const VALID = {
+  room: "standup",
+  identity: "alice",
+  name: "Alice",
+  expiresAt: Math.floor(Date.now() / 1000) + 6 * 3600,
+  expired: false,
+};
+
+window.__ipcCalls = [];
+mockWindows("main");
+mockIPC((cmd, args) => {
+  window.__ipcCalls.push({ cmd, args });
+  switch (cmd) {
+    case "check_server_url":
+      if (/^(wss?|https?):\/\/\S+$/.test(args.url.trim())) return args.url.trim();
+      throw { kind: "invalidServerUrl", message: "add ws://, wss://, http:// or https:// in front of the address" };
+    case "inspect_token":
+      if (args.token === "valid.jwt.token") return VALID;
+      if (args.token === "expired.jwt.token")
+        return { ...VALID, expiresAt: Math.floor(Date.now() / 1000) - 180, expired: true };
+      throw { kind: "invalidToken", message: "this is not a JWT access token (expected three parts separated by dots)" };
+    case "join_room":
+    case "start_local_room":
+      throw { kind: "notYetAvailable", message: `${cmd} is not available in this build yet.` };
+    default:
+      throw new Error(`unexpected command ${cmd}`);
+  }
+});

@@ -1,0 +1,98 @@
+// The join screen in headless Chromium (Debian's /usr/bin/chromium) with the Tauri IPC mocked:
+// inline validation, token summary, expiry flag and the Join button's state.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { readFile } from "node:fs/promises";
+import { extname, join, normalize } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = fileURLToPath(new URL(".", import.meta.url));
+const dist = join(here, "..", "..", "dist");
+const artifacts = join(here, "..", "..", "..", "test-artifacts", "ui");
+const types = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".png": "image/png" };
+
+let server;
+let browser;
+let baseUrl;
+
+before(async () => {
+  server = createServer(async (req, res) => {
+    const path = normalize(new URL(req.url, "http://x").pathname).replace(/^\/+/, "") || "index.html";
+    try {
+      const body = await readFile(join(dist, path));
+      res.writeHead(200, { "content-type": types[extname(path)] ?? "application/octet-stream" });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  baseUrl = `http://127.0.0.1:${server.address().port}/`;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: [
+      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+async function openJoinScreen() {
+  const page = await browser.newPage();
+  await page.addInitScript({ path: join(here, ".build", "ipc-mock.js") });
+  await page.goto(baseUrl);
+  await page.getByTestId("join-screen").waitFor();
+  return page;
+}
+
+test("a URL without a scheme gets an inline message and Join stays disabled", async () => {
+  const page = await openJoinScreen();
+  await page.getByTestId("server-url").fill("my-project.livekit.cloud");
+  await page.getByTestId("server-url-message").getByText("add ws://").waitFor();
+  assert.equal(await page.getByTestId("join").isDisabled(), true);
+  await page.getByTestId("server-url").fill("wss://my-project.livekit.cloud");
+  await page.waitForFunction(() => document.querySelector("[data-testid=server-url-message]").textContent === "");
+  await page.close();
+});
+
+test("a token that is not a JWT is explained inline", async () => {
+  const page = await openJoinScreen();
+  await page.getByTestId("token").fill("hello");
+  await page.getByTestId("token-message").getByText("not a JWT").waitFor();
+  await page.close();
+});
+
+test("a valid token shows its room and identity and enables Join", async () => {
+  const page = await openJoinScreen();
+  await page.getByTestId("server-url").fill("ws://127.0.0.1:7880");
+  await page.getByTestId("token").fill("valid.jwt.token");
+  await page.getByTestId("token-summary").waitFor();
+  assert.equal(await page.getByTestId("token-room").textContent(), "standup");
+  assert.equal(await page.getByTestId("token-identity").textContent(), "alice");
+  assert.match(await page.getByTestId("token-expiry").textContent(), /expires in 6 h/);
+  await page.waitForFunction(() => !document.querySelector("[data-testid=join]").disabled);
+  await page.getByTestId("join").click();
+  await page.getByTestId("join-outcome").waitFor();
+  const calls = await page.evaluate(() => window.__ipcCalls.filter((c) => c.cmd === "join_room"));
+  assert.deepEqual(calls[0].args, { url: "ws://127.0.0.1:7880", token: "valid.jwt.token" });
+  await page.screenshot({ path: join(artifacts, "join-valid-token.png") });
+  await page.close();
+});
+
+test("an expired token is flagged and cannot be used to join", async () => {
+  const page = await openJoinScreen();
+  await page.getByTestId("server-url").fill("ws://127.0.0.1:7880");
+  await page.getByTestId("token").fill("expired.jwt.token");
+  await page.getByTestId("token-summary").getByText("ask for a new token").waitFor();
+  assert.match(await page.getByTestId("token-expiry").textContent(), /expired 3 min ago/);
+  assert.equal(await page.getByTestId("join").isDisabled(), true);
+  await page.screenshot({ path: join(artifacts, "join-expired-token.png") });
+  await page.close();
+});
