@@ -28,12 +28,25 @@ fi
 cargo --version
 echo "node $(node --version), npm $(npm --version)"
 
-step "UI dependencies (npm ci)"
-# Reinstall only when the lockfile changed since the last install.
-stamp="ui/node_modules/.convene-lock-stamp"
-if [ ! -f "$stamp" ] || ! cmp -s ui/package-lock.json "$stamp"; then
-  (cd ui && npm ci --no-audit --no-fund)
-  cp ui/package-lock.json "$stamp"
+step "npm dependencies (npm ci: the UI, and the official LiveKit client used as a test peer)"
+# Reinstall a package only when its lockfile changed since the last install.
+for dir in ui tests/peers; do
+  stamp="$dir/node_modules/.convene-lock-stamp"
+  if [ ! -f "$stamp" ] || ! cmp -s "$dir/package-lock.json" "$stamp"; then
+    (cd "$dir" && npm ci --no-audit --no-fund)
+    cp "$dir/package-lock.json" "$stamp"
+  else
+    echo "$dir: up to date"
+  fi
+done
+
+step "Python test peer (the official livekit SDK from PyPI, in tests/peers/.venv)"
+venv="tests/peers/.venv"
+stamp="$venv/.convene-requirements-stamp"
+if [ ! -f "$stamp" ] || ! cmp -s tests/peers/requirements.txt "$stamp"; then
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/peers/requirements.txt
+  cp tests/peers/requirements.txt "$stamp"
 else
   echo "up to date"
 fi

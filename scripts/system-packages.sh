@@ -13,8 +13,8 @@ PACKAGES=(
   xvfb xauth x11-utils imagemagick webkit2gtk-driver python3-xlib
   # fake audio devices for the real cpal path
   pulseaudio pulseaudio-utils libasound2-plugins
-  # browser peers and UI tests
-  chromium
+  # browser and Python peers, UI tests
+  chromium python3-venv
   # network-switch lab
   iproute2 nftables iputils-ping
 )

@@ -1,8 +1,9 @@
 //! convene-cli: Convene from the command line.
 //!
 //! `token create` signs a development token (defaults match the local room server);
-//! `token inspect` prints what a token says as JSON, without the secret. The headless
-//! participant, the server launcher and the benchmarks join as their issues land.
+//! `token inspect` prints what a token says as JSON, without the secret; `server` runs the
+//! local LiveKit-compatible room server. The headless participant and the benchmarks join as
+//! their issues land.
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -25,6 +26,18 @@ enum Command {
     /// Create or inspect LiveKit access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Run the local LiveKit-compatible room server until Ctrl+C.
+    Server {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:7880")]
+        bind: std::net::SocketAddr,
+        /// Print a join token for this room (with --identity).
+        #[arg(long, default_value = "demo")]
+        room: String,
+        /// Identity of the printed token.
+        #[arg(long, default_value = "me")]
+        identity: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,8 +77,41 @@ fn unix_now() -> u64 {
         .map_or(0, |elapsed| elapsed.as_secs())
 }
 
+async fn serve(bind: std::net::SocketAddr, room: &str, identity: &str) -> Result<String, String> {
+    let config = DevServerConfig {
+        bind,
+        ..DevServerConfig::default()
+    };
+    let server = convene_devserver::DevServer::start(config)
+        .await
+        .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
+    let token = server
+        .token(room, identity, convene_room::token::DEFAULT_TTL_SECS)
+        .map_err(|e| e.to_string())?;
+    println!(
+        "convene devserver on {} (API key devkey, secret secret)",
+        server.url()
+    );
+    println!(
+        "join room {room:?} as {identity:?} with this token:\n{}",
+        token.expose()
+    );
+    tokio::signal::ctrl_c()
+        .await
+        .map_err(|e| format!("cannot wait for Ctrl+C: {e}"))?;
+    server.shutdown().await;
+    Ok("server stopped".to_owned())
+}
+
 fn run(cli: Cli) -> Result<String, String> {
     match cli.command {
+        Command::Server {
+            bind,
+            room,
+            identity,
+        } => tokio::runtime::Runtime::new()
+            .map_err(|e| format!("cannot start the runtime: {e}"))?
+            .block_on(serve(bind, &room, &identity)),
         Command::Token(TokenCommand::Create {
             room,
             identity,
@@ -107,6 +153,13 @@ fn run(cli: Cli) -> Result<String, String> {
 }
 
 fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     match run(Cli::parse()) {
         Ok(output) => {
             println!("{output}");

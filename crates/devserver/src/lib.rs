@@ -1,29 +1,29 @@
 //! convene-devserver: a LiveKit-compatible local server (signaling + SFU), in the spirit of
 //! `livekit-server --dev`, for the app's "Start a local room", every test, and as a binary.
 //!
-//! Today it holds the defaults every caller shares; the server itself is the devserver
-//! issue's work (see docs/PROTOCOL.md for the coverage plan).
+//! It speaks v0 signaling (`/rtc`, dual peer connection) faithfully enough that the official
+//! clients join it; `/rtc/v1` answers 404 so they fall back. It is not a production SFU: one
+//! process, rooms in memory, one simulcast layer forwarded. See docs/PROTOCOL.md.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use convene_devserver::{DevServer, DevServerConfig};
+//! let server = DevServer::start(DevServerConfig { bind: "127.0.0.1:0".parse().unwrap(), ..Default::default() }).await?;
+//! let token = server.token("standup", "alice", 600).unwrap();
+//! println!("{} {}", server.url(), token.expose());
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
 
-use std::net::{Ipv4Addr, SocketAddr};
+pub mod auth;
+pub mod config;
+pub mod http;
+pub mod ids;
+pub mod media;
+pub mod rooms;
+pub mod server;
+pub mod session;
+pub mod wire;
 
-/// Where and with which credentials a local server runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DevServerConfig {
-    /// Address to bind; tests use port 0.
-    pub bind: SocketAddr,
-    /// API key accepted in tokens' `iss`.
-    pub api_key: String,
-    /// Secret the tokens are signed with.
-    pub api_secret: String,
-}
-
-impl Default for DevServerConfig {
-    /// `livekit-server --dev`'s defaults: 127.0.0.1:7880, key `devkey`, secret `secret`.
-    fn default() -> Self {
-        Self {
-            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 7880)),
-            api_key: "devkey".to_owned(),
-            api_secret: "secret".to_owned(),
-        }
-    }
-}
+pub use config::DevServerConfig;
+pub use server::DevServer;

@@ -1,0 +1,45 @@
+//! Where and with which credentials a local server runs, and its timing constants.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+/// Configuration of one devserver instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevServerConfig {
+    /// Address of the HTTP/WebSocket listener; tests use port 0.
+    pub bind: SocketAddr,
+    /// Address the peer connections bind their ICE UDP and TCP candidates to.
+    pub media_ip: IpAddr,
+    /// API key accepted in tokens' `iss`.
+    pub api_key: String,
+    /// Secret the tokens are signed with.
+    pub api_secret: String,
+    /// How long a participant whose connection vanished (no `leave`) stays in the room.
+    pub departure_timeout: Duration,
+    /// How long an empty room is kept (same `RM_` sid if somebody rejoins) before closing.
+    pub empty_timeout: Duration,
+}
+
+impl Default for DevServerConfig {
+    /// `livekit-server --dev`'s defaults: 127.0.0.1:7880, key `devkey`, secret `secret`; a
+    /// vanished participant is dropped after 15 s, an empty room after 20 s.
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 7880)),
+            media_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            api_key: "devkey".to_owned(),
+            api_secret: "secret".to_owned(),
+            departure_timeout: Duration::from_secs(15),
+            empty_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Seconds between client pings announced in the JoinResponse (LiveKit: 5).
+pub const PING_INTERVAL_SECS: i32 = 5;
+/// Seconds of client silence after which the signal connection counts as dead (LiveKit: 15).
+pub const PING_TIMEOUT_SECS: i32 = 15;
+/// Largest signaling message accepted from a client.
+pub const MAX_SIGNAL_MESSAGE_BYTES: usize = 1 << 20;
+/// The signaling protocol version announced in `ServerInfo` (v0 dual-PC features only).
+pub const SERVER_PROTOCOL: i32 = 16;

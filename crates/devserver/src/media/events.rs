@@ -1,0 +1,123 @@
+//! What the media side tells the signaling session, and the small enums it uses.
+
+use super::forward::PublishedTrack;
+
+/// Which of the participant's two peer connections something refers to.
+///
+/// The numbering is LiveKit's `SignalTarget` (used by `TrickleRequest.target`), which names
+/// the **client's** PC: the client publishes on its publisher PC (we answer) and receives on
+/// its subscriber PC (we offer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PcTarget {
+    /// The PC the client publishes on (`SignalTarget::PUBLISHER = 0`); the client offers.
+    Publisher,
+    /// The PC the client subscribes on (`SignalTarget::SUBSCRIBER = 1`); the server offers.
+    Subscriber,
+}
+
+impl PcTarget {
+    /// The `SignalTarget` wire value: 0 for the publisher, 1 for the subscriber.
+    pub fn to_signal_target(self) -> i32 {
+        match self {
+            Self::Publisher => 0,
+            Self::Subscriber => 1,
+        }
+    }
+
+    /// Parses a `SignalTarget` wire value; `None` for unknown values.
+    pub fn from_signal_target(value: i32) -> Option<Self> {
+        match value {
+            0 => Some(Self::Publisher),
+            1 => Some(Self::Subscriber),
+            _ => None,
+        }
+    }
+}
+
+/// Audio or video, for a published track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MediaKind {
+    /// An audio track (Opus).
+    Audio,
+    /// A video track (VP8 or H.264).
+    Video,
+}
+
+/// Events from one participant's media to its signaling session.
+///
+/// Delivered on the bounded `tokio::sync::mpsc` channel whose sender is given to
+/// [`super::ParticipantMedia::new`]; [`super::EVENT_CHANNEL_CAPACITY`] is a good size. Apart
+/// from [`MediaEvent::DataReceived`], events go through an internal unbounded queue first,
+/// so neither the WebRTC callbacks nor the `ParticipantMedia` methods ever wait for the
+/// session to drain the channel (a session may call `subscribe` from the same task that
+/// reads events without deadlocking). Order is preserved among those events.
+/// `DataReceived` is sent straight from the data-channel reader, which waits for room in the
+/// channel: that back-pressure reaches the client through SCTP flow control.
+#[derive(Debug)]
+pub enum MediaEvent {
+    /// A local ICE candidate to trickle to the client (`TrickleRequest` with this `target`).
+    ///
+    /// `candidate_init_json` is an `RTCIceCandidateInit` JSON string with exactly the keys
+    /// `"candidate"`, `"sdpMid"` (a string: the mid of the first m-section of our local
+    /// description, never null) and `"sdpMLineIndex"` (the number 0), which is what
+    /// LiveKit's `TrickleRequest.candidateInit` carries and what both the JS and the Rust SDK
+    /// parse. Candidates can be emitted before the session has sent the matching answer;
+    /// LiveKit clients queue candidates that arrive before the remote description.
+    LocalCandidate {
+        /// Which PC the candidate belongs to.
+        target: PcTarget,
+        /// The `RTCIceCandidateInit` JSON.
+        candidate_init_json: String,
+    },
+    /// A subscriber offer to send to the client (`SessionDescription { type: "offer" }`).
+    ///
+    /// `id` counts from 1 and the client echoes it in its answer. At most one offer is
+    /// outstanding: the next one is only produced after `apply_subscriber_answer`.
+    SubscriberOffer {
+        /// The offer SDP.
+        sdp: String,
+        /// The offer id (1, 2, ...).
+        id: u32,
+    },
+    /// A remote track started arriving on the publisher PC.
+    ///
+    /// `track_id` and `stream_id` are the client's msid values. LiveKit clients put their
+    /// track's `cid` (from `AddTrackRequest`) in the track part, which the signaling layer
+    /// maps to the `TR_` sid it assigned. `source` is the handle other participants'
+    /// [`super::ParticipantMedia::subscribe`] needs.
+    TrackReceived {
+        /// The msid track id (the client's `cid`).
+        track_id: String,
+        /// The msid stream id.
+        stream_id: String,
+        /// Audio or video.
+        kind: MediaKind,
+        /// Fan-out handle for forwarding this track to subscribers.
+        source: PublishedTrack,
+    },
+    /// A published track ended: the client removed it or the publisher PC closed. Forwarding
+    /// to subscribers stops by itself; the session should unpublish it (ParticipantUpdate) and
+    /// call `unsubscribe` on the subscribers to drop the m-line.
+    TrackEnded {
+        /// The msid track id, as in [`MediaEvent::TrackReceived`].
+        track_id: String,
+    },
+    /// A data-channel message from the client: one serialized LiveKit `DataPacket`, from its
+    /// publisher PC's `_reliable` (`reliable = true`) or `_lossy` channel. Messages on the
+    /// subscriber PC's channels (older clients also send there) are reported the same way.
+    DataReceived {
+        /// `true` for `_reliable`, `false` for `_lossy`.
+        reliable: bool,
+        /// The message bytes.
+        payload: bytes::Bytes,
+    },
+    /// The connection state of one PC changed (`"new"`, `"connecting"`, `"connected"`,
+    /// `"disconnected"`, `"failed"`, `"closed"`). Log it; `failed`/`closed` lets the session
+    /// clean up.
+    ConnectionState {
+        /// Which PC.
+        target: PcTarget,
+        /// The W3C `RTCPeerConnectionState` name.
+        state: String,
+    },
+}

@@ -1,0 +1,253 @@
+//! Building one server-side peer connection and the state around it: the event handler
+//! (which only forwards into channels and tasks), the local mid used to stamp trickled
+//! candidates, and the queue of client candidates that arrive before the remote description.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::{mpsc, watch};
+use webrtc::data_channel::DataChannel;
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
+    RTCIceCandidateInit, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription,
+};
+
+use super::candidate::{first_mid, local_candidate_json, parse_remote_candidate};
+use super::codecs::media_engine_and_registry;
+use super::config::MediaConfig;
+use super::datachannel::read_client_channel;
+use super::error::MediaError;
+use super::events::{MediaEvent, PcTarget};
+
+/// The ordered, never-blocking queue in front of the session's event channel (see
+/// [`MediaEvent`] and the pump in `participant.rs`).
+pub(crate) type Outbox = mpsc::UnboundedSender<MediaEvent>;
+
+/// What to do with a remote track (`on_track`); only the publisher PC has one.
+pub(crate) type TrackSink = Arc<dyn Fn(Arc<dyn TrackRemote>) + Send + Sync>;
+
+/// Most client candidates kept while the remote description is missing; a client sends a
+/// handful (one per interface and protocol), so more means something is wrong.
+const MAX_PENDING_CANDIDATES: usize = 64;
+
+/// The future type `async_trait` desugars `PeerConnectionEventHandler` methods to (the crate
+/// has no `async-trait` dependency, so the impl below is written out by hand).
+type HandlerFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+/// Receives the driver's callbacks for one PC. Every method runs on the PC's driver task, so
+/// each one only pushes into a channel or spawns a task and returns at once.
+struct PcHandler {
+    target: PcTarget,
+    outbox: Outbox,
+    events: mpsc::Sender<MediaEvent>,
+    local_mid: Arc<Mutex<String>>,
+    connected: watch::Sender<bool>,
+    track_sink: Option<TrackSink>,
+}
+
+impl PcHandler {
+    fn candidate(&self, event: RTCPeerConnectionIceEvent) {
+        let mid = self
+            .local_mid
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        match local_candidate_json(&event.candidate, &mid) {
+            Some(json) => {
+                let _ = self.outbox.send(MediaEvent::LocalCandidate {
+                    target: self.target,
+                    candidate_init_json: json,
+                });
+            }
+            None => tracing::warn!(target = ?self.target, "could not serialize a local candidate"),
+        }
+    }
+
+    fn connection_state(&self, state: RTCPeerConnectionState) {
+        tracing::debug!(target = ?self.target, %state, "peer connection state");
+        self.connected
+            .send_replace(state == RTCPeerConnectionState::Connected);
+        let _ = self.outbox.send(MediaEvent::ConnectionState {
+            target: self.target,
+            state: state.to_string(),
+        });
+    }
+
+    fn data_channel(&self, channel: Arc<dyn DataChannel>) {
+        tokio::spawn(read_client_channel(channel, self.events.clone(), None));
+    }
+
+    fn track(&self, track: Arc<dyn TrackRemote>) {
+        match &self.track_sink {
+            Some(sink) => sink(track),
+            None => tracing::warn!(target = ?self.target, "ignoring a remote track"),
+        }
+    }
+}
+
+impl PeerConnectionEventHandler for PcHandler {
+    fn on_ice_candidate<'life0, 'async_trait>(
+        &'life0 self,
+        event: RTCPeerConnectionIceEvent,
+    ) -> HandlerFuture<'async_trait>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.candidate(event);
+        Box::pin(std::future::ready(()))
+    }
+
+    fn on_connection_state_change<'life0, 'async_trait>(
+        &'life0 self,
+        state: RTCPeerConnectionState,
+    ) -> HandlerFuture<'async_trait>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.connection_state(state);
+        Box::pin(std::future::ready(()))
+    }
+
+    fn on_data_channel<'life0, 'async_trait>(
+        &'life0 self,
+        data_channel: Arc<dyn DataChannel>,
+    ) -> HandlerFuture<'async_trait>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.data_channel(data_channel);
+        Box::pin(std::future::ready(()))
+    }
+
+    fn on_track<'life0, 'async_trait>(
+        &'life0 self,
+        track: Arc<dyn TrackRemote>,
+    ) -> HandlerFuture<'async_trait>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.track(track);
+        Box::pin(std::future::ready(()))
+    }
+}
+
+#[derive(Default)]
+struct PendingCandidates {
+    remote_set: bool,
+    queue: Vec<RTCIceCandidateInit>,
+}
+
+/// One peer connection plus its signaling bookkeeping.
+pub(crate) struct PcSide {
+    pub(crate) pc: Arc<dyn PeerConnection>,
+    target: PcTarget,
+    local_mid: Arc<Mutex<String>>,
+    pending: Mutex<PendingCandidates>,
+    connected: watch::Receiver<bool>,
+}
+
+impl PcSide {
+    /// Builds the PC: our codec table and interceptors, no ICE servers, one UDP socket and
+    /// one passive ICE-TCP listener on `config.bind_ip` (ephemeral ports).
+    pub(crate) async fn build(
+        config: &MediaConfig,
+        target: PcTarget,
+        outbox: Outbox,
+        events: mpsc::Sender<MediaEvent>,
+        track_sink: Option<TrackSink>,
+    ) -> Result<Self, MediaError> {
+        let (engine, registry) = media_engine_and_registry()?;
+        let local_mid = Arc::new(Mutex::new("0".to_owned()));
+        let (connected_tx, connected) = watch::channel(false);
+        let handler = Arc::new(PcHandler {
+            target,
+            outbox,
+            events,
+            local_mid: Arc::clone(&local_mid),
+            connected: connected_tx,
+            track_sink,
+        });
+        let addr = std::net::SocketAddr::new(config.bind_ip, 0);
+        let pc = PeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_media_engine(engine)
+            .with_interceptor_registry(registry)
+            .with_handler(handler)
+            .with_udp_addrs(vec![addr])
+            .with_tcp_addrs(vec![addr])
+            .build()
+            .await?;
+        Ok(Self {
+            pc: Arc::new(pc),
+            target,
+            local_mid,
+            pending: Mutex::new(PendingCandidates::default()),
+            connected,
+        })
+    }
+
+    /// A receiver that is `true` while the PC's connection state is `connected`.
+    pub(crate) fn connected(&self) -> watch::Receiver<bool> {
+        self.connected.clone()
+    }
+
+    /// Applies a local description, first recording its first mid for candidate stamping
+    /// (gathering starts inside `set_local_description`).
+    pub(crate) async fn set_local(&self, desc: RTCSessionDescription) -> Result<(), MediaError> {
+        *self
+            .local_mid
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = first_mid(&desc.sdp);
+        self.pc.set_local_description(desc).await?;
+        Ok(())
+    }
+
+    /// Applies a remote description, then adds the candidates that were queued before it.
+    pub(crate) async fn set_remote(&self, desc: RTCSessionDescription) -> Result<(), MediaError> {
+        self.pc.set_remote_description(desc).await?;
+        let queued = {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            pending.remote_set = true;
+            std::mem::take(&mut pending.queue)
+        };
+        for candidate in queued {
+            if let Err(err) = self.pc.add_ice_candidate(candidate).await {
+                tracing::warn!(target = ?self.target, %err, "queued remote candidate rejected");
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds a client candidate, or queues it while no remote description is set.
+    pub(crate) async fn add_candidate(&self, json: &str) -> Result<(), MediaError> {
+        let Some(candidate) = parse_remote_candidate(json)? else {
+            return Ok(());
+        };
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            if !pending.remote_set {
+                if pending.queue.len() < MAX_PENDING_CANDIDATES {
+                    pending.queue.push(candidate);
+                } else {
+                    tracing::warn!(target = ?self.target, "too many early candidates, dropping one");
+                }
+                return Ok(());
+            }
+        }
+        self.pc.add_ice_candidate(candidate).await?;
+        Ok(())
+    }
+
+    /// Closes the PC (idempotent); errors are only logged.
+    pub(crate) async fn close(&self) {
+        if let Err(err) = self.pc.close().await {
+            tracing::debug!(target = ?self.target, %err, "closing peer connection");
+        }
+    }
+}

@@ -1,0 +1,427 @@
+//! The room registry: who is in which room, what they publish, and fan-out of updates.
+//!
+//! State sits behind one `std::sync::Mutex`, held only for short, synchronous bookkeeping
+//! (never across `.await`). Effects on other participants go out as [`SessionCommand`]s on
+//! each session's bounded channel; the session actor owns its socket and peer connections.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use livekit_protocol as lk;
+use tokio::sync::mpsc;
+
+use crate::ids;
+use crate::media::PublishedTrack;
+use crate::wire::{self, Response};
+
+/// Capacity of each session's command channel: signaling is low-rate; a client that lets
+/// this many messages pile up is stuck, and further messages to it are dropped (logged).
+pub const SESSION_CHANNEL_CAPACITY: usize = 256;
+
+/// What the registry asks a participant's session to do.
+#[derive(Debug)]
+pub enum SessionCommand {
+    /// Send this message to the client (boxed: responses are large, other commands small).
+    Signal(Box<Response>),
+    /// Forward `track` to the client as `track_sid` in stream `stream_id` (`PA_x|TR_y`).
+    Subscribe {
+        /// The published track.
+        track: PublishedTrack,
+        /// Its `TR_` sid.
+        track_sid: String,
+        /// LiveKit's stream id: publisher sid `|` track sid.
+        stream_id: String,
+    },
+    /// Stop forwarding the track `track_sid`.
+    Unsubscribe {
+        /// Its `TR_` sid.
+        track_sid: String,
+    },
+    /// Deliver a data packet (already rewritten with the sender's identity).
+    Data {
+        /// `_reliable` or `_lossy`.
+        reliable: bool,
+        /// The encoded `DataPacket`.
+        payload: Bytes,
+    },
+    /// Send `leave` with this reason and end the session (duplicate identity, shutdown).
+    Evict(lk::DisconnectReason),
+}
+
+/// A session's handle in the registry.
+#[derive(Debug, Clone)]
+pub struct SessionHandle {
+    /// Unique per connection, so a replaced session cannot remove its successor.
+    pub id: u64,
+    /// The session's command channel.
+    pub commands: mpsc::Sender<SessionCommand>,
+}
+
+struct Member {
+    info: lk::ParticipantInfo,
+    session: SessionHandle,
+    published: HashMap<String, PublishedTrack>,
+    pending: HashMap<String, lk::TrackInfo>,
+}
+
+struct RoomState {
+    sid: String,
+    name: String,
+    created_at_ms: i64,
+    members: Vec<Member>,
+}
+
+/// What a newcomer learns when it joins.
+pub struct JoinSnapshot {
+    /// The room (for the JoinResponse).
+    pub room: lk::Room,
+    /// Everybody else, with their tracks.
+    pub others: Vec<lk::ParticipantInfo>,
+    /// Tracks to subscribe the newcomer to: (track, track sid, stream id).
+    pub tracks: Vec<(PublishedTrack, String, String)>,
+}
+
+/// Every room of one server.
+pub struct Rooms {
+    state: Mutex<HashMap<String, RoomState>>,
+    empty_timeout: Duration,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as i64)
+}
+
+fn send(member: &Member, command: SessionCommand) {
+    if let Err(error) = member.session.commands.try_send(command) {
+        tracing::warn!(identity = %member.info.identity, %error, "session not keeping up; message dropped");
+    }
+}
+
+fn broadcast_update(room: &RoomState, info: &lk::ParticipantInfo, except: &str) {
+    for member in room.members.iter().filter(|m| m.info.identity != except) {
+        send(
+            member,
+            SessionCommand::Signal(Box::new(wire::participant_update(vec![info.clone()]))),
+        );
+    }
+}
+
+fn room_proto(room: &RoomState, empty_timeout: Duration) -> lk::Room {
+    lk::Room {
+        sid: room.sid.clone(),
+        name: room.name.clone(),
+        empty_timeout: empty_timeout.as_secs() as u32,
+        departure_timeout: empty_timeout.as_secs() as u32,
+        creation_time: room.created_at_ms / 1000,
+        creation_time_ms: room.created_at_ms,
+        num_participants: room.members.len() as u32,
+        num_publishers: room.members.iter().filter(|m| m.info.is_publisher).count() as u32,
+        ..Default::default()
+    }
+}
+
+impl Rooms {
+    /// An empty registry; rooms left empty close after `empty_timeout`.
+    pub fn new(empty_timeout: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(HashMap::new()),
+            empty_timeout,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, RoomState>> {
+        // A panic while holding the lock leaves plain bookkeeping data; keep serving.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Adds a participant, creating the room on first join. An earlier participant with the
+    /// same identity is evicted (`DUPLICATE_IDENTITY`) and reported gone to the others.
+    pub fn join(
+        &self,
+        room_name: &str,
+        info: lk::ParticipantInfo,
+        session: SessionHandle,
+    ) -> JoinSnapshot {
+        let mut rooms = self.lock();
+        let room = rooms
+            .entry(room_name.to_owned())
+            .or_insert_with(|| RoomState {
+                sid: ids::room_sid(),
+                name: room_name.to_owned(),
+                created_at_ms: now_ms(),
+                members: Vec::new(),
+            });
+        if let Some(index) = room
+            .members
+            .iter()
+            .position(|m| m.info.identity == info.identity)
+        {
+            let previous = room.members.remove(index);
+            tracing::info!(identity = %info.identity, room = room_name, "duplicate identity: evicting the earlier session");
+            send(
+                &previous,
+                SessionCommand::Evict(lk::DisconnectReason::DuplicateIdentity),
+            );
+            Self::announce_departure(room, previous);
+        }
+        let others = room.members.iter().map(|m| m.info.clone()).collect();
+        let tracks = room
+            .members
+            .iter()
+            .flat_map(|m| {
+                m.published.iter().map(|(sid, track)| {
+                    (
+                        track.clone(),
+                        sid.clone(),
+                        format!("{}|{}", m.info.sid, sid),
+                    )
+                })
+            })
+            .collect();
+        broadcast_update(room, &info, &info.identity);
+        room.members.push(Member {
+            info,
+            session,
+            published: HashMap::new(),
+            pending: HashMap::new(),
+        });
+        JoinSnapshot {
+            room: room_proto(room, self.empty_timeout),
+            others,
+            tracks,
+        }
+    }
+
+    fn announce_departure(room: &RoomState, mut gone: Member) {
+        gone.info.state = lk::participant_info::State::Disconnected as i32;
+        gone.info.version += 1;
+        gone.info.tracks.clear();
+        broadcast_update(room, &gone.info, &gone.info.identity);
+        for track_sid in gone.published.keys() {
+            for member in &room.members {
+                send(
+                    member,
+                    SessionCommand::Unsubscribe {
+                        track_sid: track_sid.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Removes the participant if `session_id` is still its session; others see it leave.
+    /// A room left empty closes after the empty timeout unless somebody joins again.
+    pub fn leave(self: &Arc<Self>, room_name: &str, identity: &str, session_id: u64) {
+        let mut rooms = self.lock();
+        let Some(room) = rooms.get_mut(room_name) else {
+            return;
+        };
+        let Some(index) = room
+            .members
+            .iter()
+            .position(|m| m.info.identity == identity && m.session.id == session_id)
+        else {
+            return;
+        };
+        let gone = room.members.remove(index);
+        tracing::info!(identity, room = room_name, "participant left");
+        Self::announce_departure(room, gone);
+        if room.members.is_empty() {
+            let rooms = Arc::clone(self);
+            let room_name = room_name.to_owned();
+            let sid = room.sid.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(rooms.empty_timeout).await;
+                rooms.close_if_empty(&room_name, &sid);
+            });
+        }
+    }
+
+    fn close_if_empty(&self, room_name: &str, sid: &str) {
+        let mut rooms = self.lock();
+        if rooms
+            .get(room_name)
+            .is_some_and(|r| r.sid == sid && r.members.is_empty())
+        {
+            rooms.remove(room_name);
+            tracing::info!(room = room_name, "empty room closed");
+        }
+    }
+
+    /// Applies `change` to the participant's info, bumps its version and tells the others.
+    /// Returns the new info, or `None` if the participant is gone.
+    pub fn update_participant(
+        &self,
+        room_name: &str,
+        identity: &str,
+        change: impl FnOnce(&mut lk::ParticipantInfo),
+    ) -> Option<lk::ParticipantInfo> {
+        let mut rooms = self.lock();
+        let room = rooms.get_mut(room_name)?;
+        let member = room
+            .members
+            .iter_mut()
+            .find(|m| m.info.identity == identity)?;
+        change(&mut member.info);
+        member.info.version += 1;
+        let info = member.info.clone();
+        broadcast_update(room, &info, identity);
+        Some(info)
+    }
+
+    /// Records an `add_track` request; the track is published when its media arrives.
+    pub fn add_pending_track(
+        &self,
+        room_name: &str,
+        identity: &str,
+        cid: &str,
+        track: lk::TrackInfo,
+    ) {
+        let mut rooms = self.lock();
+        if let Some(member) = rooms
+            .get_mut(room_name)
+            .and_then(|r| r.members.iter_mut().find(|m| m.info.identity == identity))
+        {
+            member.pending.insert(cid.to_owned(), track);
+        }
+    }
+
+    /// Media for a track arrived: match it to its `add_track` (by the client's track id =
+    /// cid, else the oldest pending track of that kind), publish it and subscribe everybody
+    /// else who may subscribe. Returns the published track's info.
+    pub fn publish_track(
+        &self,
+        room_name: &str,
+        identity: &str,
+        client_track_id: &str,
+        is_video: bool,
+        track: PublishedTrack,
+    ) -> Option<lk::TrackInfo> {
+        let mut rooms = self.lock();
+        let room = rooms.get_mut(room_name)?;
+        let member = room
+            .members
+            .iter_mut()
+            .find(|m| m.info.identity == identity)?;
+        let video_type = lk::TrackType::Video as i32;
+        let cid = if member.pending.contains_key(client_track_id) {
+            client_track_id.to_owned()
+        } else {
+            member
+                .pending
+                .iter()
+                .find(|(_, t)| (t.r#type == video_type) == is_video)
+                .map(|(cid, _)| cid.clone())?
+        };
+        let info = member.pending.remove(&cid)?;
+        member.published.insert(info.sid.clone(), track.clone());
+        member.info.tracks.push(info.clone());
+        member.info.is_publisher = true;
+        member.info.version += 1;
+        let participant = member.info.clone();
+        broadcast_update(room, &participant, identity);
+        for other in room.members.iter().filter(|m| m.info.identity != identity) {
+            if other
+                .info
+                .permission
+                .as_ref()
+                .is_some_and(|p| p.can_subscribe)
+            {
+                send(
+                    other,
+                    SessionCommand::Subscribe {
+                        track: track.clone(),
+                        track_sid: info.sid.clone(),
+                        stream_id: format!("{}|{}", participant.sid, info.sid),
+                    },
+                );
+            }
+        }
+        Some(info)
+    }
+
+    /// A published track's media ended: unpublish it and stop forwarding it to everybody.
+    pub fn unpublish_track(&self, room_name: &str, identity: &str, track_sid: &str) {
+        let mut rooms = self.lock();
+        let Some(room) = rooms.get_mut(room_name) else {
+            return;
+        };
+        let Some(member) = room
+            .members
+            .iter_mut()
+            .find(|m| m.info.identity == identity)
+        else {
+            return;
+        };
+        if member.published.remove(track_sid).is_none() {
+            return;
+        }
+        member.info.tracks.retain(|t| t.sid != track_sid);
+        member.info.version += 1;
+        let participant = member.info.clone();
+        broadcast_update(room, &participant, identity);
+        for other in room.members.iter().filter(|m| m.info.identity != identity) {
+            send(
+                other,
+                SessionCommand::Unsubscribe {
+                    track_sid: track_sid.to_owned(),
+                },
+            );
+        }
+    }
+
+    /// Delivers a data packet from `sender` to everybody else in the room, or only to
+    /// `destinations` (identities) when that list is not empty.
+    pub fn route_data(
+        &self,
+        room_name: &str,
+        sender: &str,
+        destinations: &[String],
+        reliable: bool,
+        payload: Bytes,
+    ) {
+        let rooms = self.lock();
+        let Some(room) = rooms.get(room_name) else {
+            return;
+        };
+        for member in room.members.iter().filter(|m| m.info.identity != sender) {
+            if destinations.is_empty() || destinations.contains(&member.info.identity) {
+                send(
+                    member,
+                    SessionCommand::Data {
+                        reliable,
+                        payload: payload.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Tells every participant of every room that the server is going away.
+    pub fn evict_all(&self, reason: lk::DisconnectReason) {
+        for room in self.lock().values() {
+            for member in &room.members {
+                send(member, SessionCommand::Evict(reason));
+            }
+        }
+    }
+
+    /// Names of the open rooms and their participant identities (for tests and the CLI).
+    pub fn snapshot(&self) -> Vec<(String, Vec<String>)> {
+        self.lock()
+            .values()
+            .map(|r| {
+                (
+                    r.name.clone(),
+                    r.members.iter().map(|m| m.info.identity.clone()).collect(),
+                )
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,502 @@
+//! One participant's signaling session: the actor that owns its WebSocket and its peer
+//! connections, turns client requests into room changes, and room changes into messages.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::ws::{Message, WebSocket};
+use bytes::Bytes;
+use convene_room::TokenInfo;
+use livekit_protocol as lk;
+use prost::Message as _;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::config::{DevServerConfig, PING_INTERVAL_SECS, PING_TIMEOUT_SECS, SERVER_PROTOCOL};
+use crate::ids;
+use crate::media::{MediaConfig, MediaEvent, MediaKind, ParticipantMedia, PcTarget};
+use crate::rooms::{Rooms, SESSION_CHANNEL_CAPACITY, SessionCommand, SessionHandle};
+use crate::wire::{self, Request, Response};
+
+/// Capacity of the media-event channel from the peer connections (candidates, tracks, data).
+const MEDIA_EVENT_CAPACITY: usize = 256;
+
+static NEXT_SESSION_ID: AtomicU64 = AtomicU64::new(1);
+
+/// What the client asked for in the `/rtc` query string.
+#[derive(Debug, Clone, Default)]
+pub struct JoinParams {
+    /// `reconnect=1`: the client wants to resume a session.
+    pub reconnect: bool,
+    /// `auto_subscribe` (default true).
+    pub auto_subscribe: bool,
+    /// The client's signaling protocol version.
+    pub protocol: i32,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as i64)
+}
+
+/// How a session's main loop ended.
+enum Ending {
+    /// The client sent `leave`, or was evicted: remove it now.
+    Left,
+    /// Replaced by a newer session with the same identity: do not touch the room.
+    Evicted,
+    /// The connection vanished without `leave`: keep the participant for the departure timeout.
+    Vanished,
+}
+
+struct Session {
+    socket: WebSocket,
+    rooms: Arc<Rooms>,
+    media: ParticipantMedia,
+    room: String,
+    identity: String,
+    sid: String,
+    can_publish: bool,
+    /// Client track id (msid) -> `TR_` sid of the tracks this participant publishes.
+    published: std::collections::HashMap<String, String>,
+}
+
+/// Runs one participant from the upgraded WebSocket to its departure.
+pub async fn run(
+    mut socket: WebSocket,
+    grant: TokenInfo,
+    params: JoinParams,
+    rooms: Arc<Rooms>,
+    config: Arc<DevServerConfig>,
+) {
+    if params.reconnect {
+        // Resume is not implemented: ask for a full reconnect, which clients handle.
+        let leave = wire::leave(
+            lk::DisconnectReason::StateMismatch,
+            lk::leave_request::Action::Reconnect,
+        );
+        let _ = socket
+            .send(Message::Binary(wire::encode_response(leave).into()))
+            .await;
+        return;
+    }
+    let (media_events, mut media_rx) = mpsc::channel(MEDIA_EVENT_CAPACITY);
+    let media_config = MediaConfig {
+        bind_ip: config.media_ip,
+    };
+    let media = match ParticipantMedia::new(&media_config, media_events).await {
+        Ok(media) => media,
+        Err(error) => {
+            tracing::error!(%error, "cannot create peer connections");
+            let leave = wire::leave(
+                lk::DisconnectReason::JoinFailure,
+                lk::leave_request::Action::Disconnect,
+            );
+            let _ = socket
+                .send(Message::Binary(wire::encode_response(leave).into()))
+                .await;
+            return;
+        }
+    };
+    let (commands, mut command_rx) = mpsc::channel(SESSION_CHANNEL_CAPACITY);
+    let session_id = NEXT_SESSION_ID.fetch_add(1, Ordering::Relaxed);
+    let info = participant_info(&grant, params.protocol);
+    let mut session = Session {
+        socket,
+        rooms,
+        media,
+        room: grant.room.clone(),
+        identity: grant.identity.clone(),
+        sid: info.sid.clone(),
+        can_publish: grant.grant.may_publish(),
+        published: std::collections::HashMap::new(),
+    };
+    let snapshot = session.rooms.join(
+        &grant.room,
+        info.clone(),
+        SessionHandle {
+            id: session_id,
+            commands,
+        },
+    );
+    tracing::info!(identity = %session.identity, room = %session.room, sid = %session.sid, "participant joined");
+    let join = Response::Join(lk::JoinResponse {
+        room: Some(snapshot.room),
+        participant: Some(info),
+        other_participants: snapshot.others,
+        server_version: env!("CARGO_PKG_VERSION").to_owned(),
+        server_info: Some(lk::ServerInfo {
+            edition: lk::server_info::Edition::Standard as i32,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            protocol: SERVER_PROTOCOL,
+            node_id: "convene-devserver".to_owned(),
+            ..Default::default()
+        }),
+        subscriber_primary: true,
+        // As livekit-server: publishers negotiate their PC (with its data channels) at once.
+        // This also matters to us: webrtc-rs does not start SCTP when a data section first
+        // appears in a renegotiation, so the channels must be in the first publisher offer.
+        fast_publish: grant.grant.may_publish(),
+        ping_interval: PING_INTERVAL_SECS,
+        ping_timeout: PING_TIMEOUT_SECS,
+        ..Default::default()
+    });
+    if session.send(join).await.is_err() {
+        session
+            .rooms
+            .leave(&session.room, &session.identity, session_id);
+        session.media.close().await;
+        return;
+    }
+    if let Err(error) = session.media.start_subscriber().await {
+        tracing::error!(%error, "cannot start the subscriber connection");
+    }
+    if params.auto_subscribe && grant.grant.may_subscribe() {
+        for (track, track_sid, stream_id) in snapshot.tracks {
+            if let Err(error) = session
+                .media
+                .subscribe(&track, &track_sid, &stream_id)
+                .await
+            {
+                tracing::warn!(%error, %track_sid, "cannot subscribe to an existing track");
+            }
+        }
+    }
+
+    let ending = session.serve(&mut command_rx, &mut media_rx).await;
+    match ending {
+        Ending::Left => session
+            .rooms
+            .leave(&session.room, &session.identity, session_id),
+        Ending::Evicted => {}
+        Ending::Vanished => {
+            tracing::info!(identity = %session.identity, timeout = ?config.departure_timeout, "connection lost without leave; waiting for the departure timeout");
+            let deadline = Instant::now() + config.departure_timeout;
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(deadline) => break,
+                    command = command_rx.recv() => match command {
+                        Some(SessionCommand::Evict(_)) | None => break,
+                        Some(_) => {}
+                    },
+                    event = media_rx.recv() => if event.is_none() { tokio::time::sleep_until(deadline).await; break },
+                }
+            }
+            session
+                .rooms
+                .leave(&session.room, &session.identity, session_id);
+        }
+    }
+    session.media.close().await;
+}
+
+fn participant_info(grant: &TokenInfo, client_protocol: i32) -> lk::ParticipantInfo {
+    let joined_at_ms = now_ms();
+    lk::ParticipantInfo {
+        sid: ids::participant_sid(),
+        identity: grant.identity.clone(),
+        name: grant.name.clone(),
+        state: lk::participant_info::State::Joining as i32,
+        joined_at: joined_at_ms / 1000,
+        joined_at_ms,
+        version: 1,
+        permission: Some(lk::ParticipantPermission {
+            can_subscribe: grant.grant.may_subscribe(),
+            can_publish: grant.grant.may_publish(),
+            can_publish_data: grant.grant.may_publish_data(),
+            hidden: grant.grant.hidden,
+            ..Default::default()
+        }),
+        client_protocol,
+        ..Default::default()
+    }
+}
+
+impl Session {
+    async fn send(&mut self, response: Response) -> Result<(), axum::Error> {
+        self.socket
+            .send(Message::Binary(wire::encode_response(response).into()))
+            .await
+    }
+
+    async fn serve(
+        &mut self,
+        commands: &mut mpsc::Receiver<SessionCommand>,
+        media_events: &mut mpsc::Receiver<MediaEvent>,
+    ) -> Ending {
+        let silence_limit = Duration::from_secs(PING_TIMEOUT_SECS as u64);
+        let mut last_heard = Instant::now();
+        loop {
+            tokio::select! {
+                frame = self.socket.recv() => match frame {
+                    Some(Ok(Message::Binary(bytes))) => {
+                        last_heard = Instant::now();
+                        match wire::decode_request(&bytes) {
+                            Ok(request) => {
+                                if self.handle_request(request).await {
+                                    return Ending::Left;
+                                }
+                            }
+                            Err(error) => tracing::warn!(identity = %self.identity, %error, "ignoring a malformed signal frame"),
+                        }
+                    }
+                    Some(Ok(Message::Text(_))) => {
+                        last_heard = Instant::now();
+                        tracing::warn!(identity = %self.identity, "ignoring a text signal frame (JSON mode is not supported)");
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => last_heard = Instant::now(),
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return Ending::Vanished,
+                },
+                command = commands.recv() => match command {
+                    Some(SessionCommand::Evict(reason)) => {
+                        let _ = self.send(wire::leave(reason, lk::leave_request::Action::Disconnect)).await;
+                        let _ = self.socket.send(Message::Close(None)).await;
+                        return Ending::Evicted;
+                    }
+                    Some(command) => self.handle_command(command).await,
+                    None => return Ending::Evicted,
+                },
+                Some(event) = media_events.recv() => self.handle_media_event(event).await,
+                _ = tokio::time::sleep_until(last_heard + silence_limit) => {
+                    tracing::info!(identity = %self.identity, "no message within the ping timeout");
+                    return Ending::Vanished;
+                }
+            }
+        }
+    }
+
+    /// Handles one client request; returns true when the client left.
+    async fn handle_request(&mut self, request: Request) -> bool {
+        match request {
+            Request::Offer(offer) => {
+                match self.media.answer_publisher_offer(offer.sdp.clone()).await {
+                    Ok(sdp) => {
+                        tracing::trace!(identity = %self.identity, offer = %offer.sdp, answer = %sdp, "publisher negotiation");
+                        let answer = lk::SessionDescription {
+                            r#type: "answer".to_owned(),
+                            sdp,
+                            id: offer.id,
+                            ..Default::default()
+                        };
+                        let _ = self.send(Response::Answer(answer)).await;
+                    }
+                    Err(error) => {
+                        tracing::warn!(identity = %self.identity, %error, "bad publisher offer")
+                    }
+                }
+            }
+            Request::Answer(answer) => {
+                if let Err(error) = self.media.apply_subscriber_answer(answer.sdp).await {
+                    tracing::warn!(identity = %self.identity, %error, "bad subscriber answer");
+                }
+            }
+            Request::Trickle(trickle) => {
+                let target = if trickle.target == lk::SignalTarget::Subscriber as i32 {
+                    PcTarget::Subscriber
+                } else {
+                    PcTarget::Publisher
+                };
+                if let Err(error) = self
+                    .media
+                    .add_remote_candidate(target, &trickle.candidate_init)
+                    .await
+                {
+                    tracing::warn!(identity = %self.identity, %error, "bad ICE candidate");
+                }
+            }
+            Request::AddTrack(add) => self.add_track(add).await,
+            Request::Mute(mute) => {
+                self.rooms
+                    .update_participant(&self.room, &self.identity, |info| {
+                        for track in info.tracks.iter_mut().filter(|t| t.sid == mute.sid) {
+                            track.muted = mute.muted;
+                        }
+                    });
+            }
+            Request::Leave(_) => {
+                tracing::info!(identity = %self.identity, "client left");
+                return true;
+            }
+            Request::Ping(_) => {
+                let _ = self.send(Response::Pong(now_ms())).await;
+            }
+            Request::PingReq(ping) => {
+                let pong = lk::Pong {
+                    last_ping_timestamp: ping.timestamp,
+                    timestamp: now_ms(),
+                };
+                let _ = self.send(Response::PongResp(pong)).await;
+            }
+            other => {
+                tracing::debug!(identity = %self.identity, request = ?std::mem::discriminant(&other), "request accepted and ignored")
+            }
+        }
+        false
+    }
+
+    // Older clients still read the deprecated per-track fields, so they are filled as
+    // livekit-server fills them.
+    #[allow(deprecated)]
+    async fn add_track(&mut self, add: lk::AddTrackRequest) {
+        if !self.can_publish {
+            tracing::warn!(identity = %self.identity, "add_track without publish permission");
+            return;
+        }
+        let is_video = add.r#type == lk::TrackType::Video as i32;
+        let track = lk::TrackInfo {
+            sid: ids::track_sid(is_video),
+            r#type: add.r#type,
+            name: add.name.clone(),
+            muted: add.muted,
+            width: add.width,
+            height: add.height,
+            simulcast: add.layers.len() > 1,
+            disable_dtx: add.disable_dtx,
+            source: add.source,
+            layers: add.layers.clone(),
+            stereo: add.stereo,
+            disable_red: add.disable_red,
+            stream: add.stream.clone(),
+            ..Default::default()
+        };
+        self.rooms
+            .add_pending_track(&self.room, &self.identity, &add.cid, track.clone());
+        let published = lk::TrackPublishedResponse {
+            cid: add.cid,
+            track: Some(track),
+        };
+        let _ = self.send(Response::TrackPublished(published)).await;
+    }
+
+    async fn handle_command(&mut self, command: SessionCommand) {
+        match command {
+            SessionCommand::Signal(response) => {
+                let _ = self.send(*response).await;
+            }
+            SessionCommand::Subscribe {
+                track,
+                track_sid,
+                stream_id,
+            } => {
+                if let Err(error) = self.media.subscribe(&track, &track_sid, &stream_id).await {
+                    tracing::warn!(identity = %self.identity, %error, %track_sid, "cannot subscribe");
+                }
+            }
+            SessionCommand::Unsubscribe { track_sid } => {
+                if let Err(error) = self.media.unsubscribe(&track_sid).await {
+                    tracing::debug!(identity = %self.identity, %error, %track_sid, "unsubscribe");
+                }
+            }
+            SessionCommand::Data { reliable, payload } => {
+                if let Err(error) = self.media.send_data(reliable, payload).await {
+                    tracing::debug!(identity = %self.identity, %error, "data not delivered");
+                }
+            }
+            SessionCommand::Evict(_) => {}
+        }
+    }
+
+    async fn handle_media_event(&mut self, event: MediaEvent) {
+        match event {
+            MediaEvent::LocalCandidate {
+                target,
+                candidate_init_json,
+            } => {
+                let target = match target {
+                    PcTarget::Publisher => lk::SignalTarget::Publisher,
+                    PcTarget::Subscriber => lk::SignalTarget::Subscriber,
+                };
+                let trickle = lk::TrickleRequest {
+                    candidate_init: candidate_init_json,
+                    target: target as i32,
+                    ..Default::default()
+                };
+                let _ = self.send(Response::Trickle(trickle)).await;
+            }
+            MediaEvent::SubscriberOffer { sdp, id } => {
+                let offer = lk::SessionDescription {
+                    r#type: "offer".to_owned(),
+                    sdp,
+                    id,
+                    ..Default::default()
+                };
+                let _ = self.send(Response::Offer(offer)).await;
+            }
+            MediaEvent::TrackReceived {
+                track_id,
+                kind,
+                source,
+                ..
+            } => {
+                let is_video = matches!(kind, MediaKind::Video);
+                match self.rooms.publish_track(
+                    &self.room,
+                    &self.identity,
+                    &track_id,
+                    is_video,
+                    source,
+                ) {
+                    Some(info) => {
+                        tracing::info!(identity = %self.identity, track = %info.sid, "track published");
+                        self.published.insert(track_id, info.sid);
+                    }
+                    None => {
+                        tracing::warn!(identity = %self.identity, %track_id, "media for a track that was never added")
+                    }
+                }
+            }
+            MediaEvent::TrackEnded { track_id } => {
+                if let Some(track_sid) = self.published.remove(&track_id) {
+                    self.rooms
+                        .unpublish_track(&self.room, &self.identity, &track_sid);
+                }
+            }
+            MediaEvent::DataReceived { reliable, payload } => self.relay_data(reliable, &payload),
+            MediaEvent::ConnectionState { target, state } => {
+                tracing::debug!(identity = %self.identity, ?target, %state, "peer connection state");
+                if matches!(target, PcTarget::Subscriber) && state.eq_ignore_ascii_case("connected")
+                {
+                    self.rooms
+                        .update_participant(&self.room, &self.identity, |info| {
+                            info.state = lk::participant_info::State::Active as i32;
+                        });
+                }
+            }
+        }
+    }
+
+    /// Relays a client's data packet: the sender's identity and sid are overwritten (receivers
+    /// look senders up by identity), destinations are honoured, the sequence is kept. The
+    /// deprecated `UserPacket` fields are kept in step because older clients read them.
+    #[allow(deprecated)]
+    fn relay_data(&self, reliable: bool, payload: &[u8]) {
+        let mut packet = match lk::DataPacket::decode(payload) {
+            Ok(packet) => packet,
+            Err(error) => {
+                tracing::warn!(identity = %self.identity, %error, "ignoring an undecodable data packet");
+                return;
+            }
+        };
+        packet.participant_identity = self.identity.clone();
+        packet.participant_sid = self.sid.clone();
+        if let Some(lk::data_packet::Value::User(user)) = packet.value.as_mut() {
+            user.participant_identity = self.identity.clone();
+            user.participant_sid = self.sid.clone();
+            if packet.destination_identities.is_empty() {
+                packet.destination_identities = user.destination_identities.clone();
+            } else {
+                user.destination_identities = packet.destination_identities.clone();
+            }
+        }
+        let destinations = packet.destination_identities.clone();
+        self.rooms.route_data(
+            &self.room,
+            &self.identity,
+            &destinations,
+            reliable,
+            Bytes::from(packet.encode_to_vec()),
+        );
+    }
+}

@@ -1,0 +1,210 @@
+//! Test peers for the devserver: a raw signaling client (our own frames, for protocol edge
+//! cases) and official livekit-client participants in headless Chromium.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use convene_devserver::{DevServer, DevServerConfig};
+use futures_util::{SinkExt, StreamExt};
+use livekit_protocol as lk;
+use prost::Message as _;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio_tungstenite::tungstenite::{self, Message};
+
+/// A server on a free loopback port with a short departure timeout for tests. Server logs
+/// go to the test output, filtered by `RUST_LOG` (default: warnings).
+pub async fn start_server(departure: Duration) -> DevServer {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,rtc=error,webrtc=error"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+    DevServer::start(DevServerConfig {
+        bind: "127.0.0.1:0".parse().expect("loopback address"),
+        departure_timeout: departure,
+        ..DevServerConfig::default()
+    })
+    .await
+    .expect("start the devserver")
+}
+
+/// A plain HTTP GET on loopback: (status, body, raw headers).
+pub async fn http_get(server: &DevServer, path_and_query: &str) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(server.local_addr())
+        .await
+        .expect("connect");
+    let request =
+        format!("GET {path_and_query} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("send request");
+    let mut raw = String::new();
+    stream
+        .read_to_string(&mut raw)
+        .await
+        .expect("read response");
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, body.to_owned(), head.to_owned())
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+/// Our own minimal signaling client: sends and receives raw LiveKit protobuf frames.
+pub struct RawClient {
+    socket: Socket,
+}
+
+impl RawClient {
+    /// Opens `/rtc`; on refusal returns the HTTP status and body.
+    pub async fn connect(server: &DevServer, token: &str) -> Result<Self, (u16, String)> {
+        let url = format!(
+            "{}/rtc?access_token={token}&protocol=16&sdk=rust",
+            server.url()
+        );
+        match tokio_tungstenite::connect_async(url).await {
+            Ok((socket, _)) => Ok(Self { socket }),
+            Err(tungstenite::Error::Http(response)) => {
+                let status = response.status().as_u16();
+                let body = response
+                    .body()
+                    .as_ref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default();
+                Err((status, body))
+            }
+            Err(other) => panic!("unexpected connect error: {other}"),
+        }
+    }
+
+    /// Sends one request.
+    pub async fn send(&mut self, message: lk::signal_request::Message) {
+        let bytes = lk::SignalRequest {
+            message: Some(message),
+        }
+        .encode_to_vec();
+        self.socket
+            .send(Message::Binary(bytes.into()))
+            .await
+            .expect("send");
+    }
+
+    /// Sends arbitrary bytes as one binary frame.
+    pub async fn send_raw(&mut self, message: Message) {
+        self.socket.send(message).await.expect("send raw");
+    }
+
+    /// Waits for the first response matching `pick`, skipping others.
+    pub async fn wait_for<T>(
+        &mut self,
+        timeout: Duration,
+        mut pick: impl FnMut(lk::signal_response::Message) -> Option<T>,
+    ) -> T {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .expect("timed out waiting for a signal response");
+            match frame {
+                Some(Ok(Message::Binary(bytes))) => {
+                    let response =
+                        lk::SignalResponse::decode(bytes.as_ref()).expect("decodable response");
+                    if let Some(found) = response.message.and_then(&mut pick) {
+                        return found;
+                    }
+                }
+                Some(Ok(_)) => {}
+                other => panic!("signal connection ended: {other:?}"),
+            }
+        }
+    }
+
+    /// Drops the TCP connection without a `leave` (a crashed or vanished client).
+    pub fn vanish(self) {
+        drop(self.socket);
+    }
+}
+
+/// Official livekit-client participants in headless Chromium, driven by
+/// `tests/peers/browser-peers.mjs` over JSON lines.
+pub struct BrowserPeers {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: tokio::io::Lines<BufReader<ChildStdout>>,
+}
+
+fn peers_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers")
+}
+
+impl BrowserPeers {
+    /// Starts the driver (Chromium launches lazily per page).
+    pub async fn start() -> Self {
+        let mut child = Command::new("node")
+            .arg(peers_dir().join("browser-peers.mjs"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start node tests/peers/browser-peers.mjs (run scripts/setup.sh first)");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        Self {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    /// Sends one command; returns its result or the driver's error text.
+    pub async fn call(&mut self, command: Value) -> Result<Value, String> {
+        let line = format!("{command}\n");
+        self.stdin
+            .write_all(line.as_bytes())
+            .await
+            .expect("write to the driver");
+        let reply = tokio::time::timeout(Duration::from_secs(90), self.stdout.next_line())
+            .await
+            .expect("driver reply within 90 s")
+            .expect("read the driver")
+            .expect("driver alive");
+        let reply: Value = serde_json::from_str(&reply).expect("JSON reply");
+        if reply["ok"] == true {
+            Ok(reply["result"].clone())
+        } else {
+            Err(reply["error"]
+                .as_str()
+                .unwrap_or("unknown error")
+                .to_owned())
+        }
+    }
+
+    /// Opens a page `id` and joins `url` with `token`, publishing camera and microphone.
+    pub async fn join(&mut self, id: &str, url: &str, token: &str) -> Value {
+        self.call(json!({"cmd": "open", "id": id}))
+            .await
+            .expect("open a page");
+        self.call(json!({"cmd": "join", "id": id, "url": url, "token": token, "publish": true}))
+            .await
+            .unwrap_or_else(|e| panic!("{id} could not join: {e}"))
+    }
+
+    /// Closes the browser.
+    pub async fn quit(mut self) {
+        let _ = self.call(json!({"cmd": "quit"})).await;
+        let _ = self.child.wait().await;
+    }
+}
