@@ -1,5 +1,6 @@
 //! The real app under a virtual display, driven through WebKitWebDriver: the join screen is
-//! shown, and the real backend (Rust commands over Tauri IPC) validates what is typed.
+//! shown, the real backend (Rust commands over Tauri IPC) validates what is typed, and
+//! "Start a local room" starts the embedded server and fills in its URL and token.
 
 mod support;
 
@@ -83,6 +84,21 @@ async fn fill(client: &Client, test_id: &str, text: &str) {
     field.send_keys(text).await.expect("type into the field");
 }
 
+/// Saves a screenshot once the page has painted its current DOM (two animation frames):
+/// WebKitGTK's snapshot otherwise can show the previous frame.
+async fn save_screenshot(client: &Client, name: &str) {
+    client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];\
+             requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+            vec![],
+        )
+        .await
+        .expect("wait for a paint");
+    let screenshot = client.screenshot().await.expect("take a screenshot");
+    std::fs::write(artifacts_dir("e2e").join(name), screenshot).expect("save the screenshot");
+}
+
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -123,9 +139,7 @@ async fn the_app_opens_on_the_join_screen_and_checks_input() {
         .await
         .expect("find Join");
     assert!(join.is_enabled().await.expect("read Join's state"));
-    let screenshot = client.screenshot().await.expect("take a screenshot");
-    std::fs::write(artifacts_dir("e2e").join("join-screen.png"), screenshot)
-        .expect("save the screenshot");
+    save_screenshot(&client, "join-screen.png").await;
 
     let expired = AccessToken::new("devkey", "secret")
         .identity("alice")
@@ -136,6 +150,24 @@ async fn the_app_opens_on_the_join_screen_and_checks_input() {
     fill(&client, "token", expired.expose()).await;
     wait_for_text(&client, "token-summary", "ask for a new token").await;
     assert!(!join.is_enabled().await.expect("read Join's state"));
+
+    // "Start a local room" starts the embedded server and fills in the form.
+    client
+        .find(Locator::Css("[data-testid='local-room']"))
+        .await
+        .expect("find Start a local room")
+        .click()
+        .await
+        .expect("click Start a local room");
+    wait_for_text(&client, "local-room-status", "running at ws://127.0.0.1:").await;
+    let summary = wait_for_text(&client, "token-summary", "local").await;
+    assert!(summary.contains("me"), "{summary}");
+    let screenshot = client.screenshot().await.expect("take a screenshot");
+    std::fs::write(
+        artifacts_dir("e2e").join("local-room-started.png"),
+        screenshot,
+    )
+    .expect("save the screenshot");
 
     client.close().await.expect("end the WebDriver session");
     drop(driver.process);

@@ -7,35 +7,43 @@ use std::sync::Arc;
 use tauri::{Manager, RunEvent, WindowEvent};
 
 use crate::join::commands as join;
+use crate::local_room::{LocalRoom, commands as local_room};
 use crate::shutdown::{self, Cleanup, SHUTDOWN_BOUND, Shutdown, ShutdownTrigger};
 
 /// Test hook: when set, the cleanup never finishes, so tests can prove the shutdown bound
 /// holds against a hung `disconnect`. Never set in normal use.
 const HANG_CLEANUP_ENV: &str = "CONVENE_TEST_HANG_CLEANUP";
 
-/// What runs before exit: leave the call. There is no call to leave until the room
-/// connection lands; then this becomes the call controller's `disconnect`.
-fn leave_call_cleanup() -> Cleanup {
+/// What runs before exit: leave the call (the call controller's `disconnect` once the room
+/// connection lands), then stop the local room server if it runs.
+fn exit_cleanup(local_room: Arc<LocalRoom>) -> Cleanup {
     let hang = std::env::var_os(HANG_CLEANUP_ENV).is_some();
     Arc::new(move || {
+        let local_room = Arc::clone(&local_room);
         Box::pin(async move {
             if hang {
                 tracing::warn!("{HANG_CLEANUP_ENV} is set: the cleanup hangs on purpose");
                 std::future::pending::<()>().await;
             }
+            local_room.stop().await;
         })
     })
 }
 
 /// Builds and runs the app until it exits.
 pub fn run() -> ExitCode {
+    let local = Arc::new(LocalRoom::default());
     let app = tauri::Builder::default()
-        .manage(Shutdown::new(leave_call_cleanup(), SHUTDOWN_BOUND))
+        .manage(Shutdown::new(
+            exit_cleanup(Arc::clone(&local)),
+            SHUTDOWN_BOUND,
+        ))
+        .manage(local)
         .invoke_handler(tauri::generate_handler![
             join::check_server_url,
             join::inspect_token,
             join::join_room,
-            join::start_local_room,
+            local_room::start_local_room,
         ])
         .on_window_event(|window, event| {
             if let WindowEvent::CloseRequested { api, .. } = event {

@@ -19,6 +19,12 @@ pub enum UiError {
         /// What is wrong and how to fix it.
         message: String,
     },
+    /// The embedded local room server could not start.
+    #[error("{message}")]
+    LocalRoomFailed {
+        /// Why.
+        message: String,
+    },
     /// The action exists in the UI but its backend has not landed yet.
     #[error("{message}")]
     NotYetAvailable {

@@ -8,6 +8,7 @@
 mod app;
 mod error;
 mod join;
+mod local_room;
 mod logging;
 mod shutdown;
 

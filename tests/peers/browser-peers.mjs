@@ -5,7 +5,8 @@
 // Commands: {"cmd":"open","id"} {"cmd":"join","id","url","token","publish"}
 //   {"cmd":"wait_media","id","from","timeout_ms"} {"cmd":"send_data","id","text","topic","to"}
 //   {"cmd":"wait_data","id","text","timeout_ms"} {"cmd":"wait_gone","id","identity","timeout_ms"}
-//   {"cmd":"wait_present","id","identity","timeout_ms"} {"cmd":"mic","id","enabled"}
+//   {"cmd":"wait_present","id","identity","timeout_ms"} {"cmd":"wait_speaking","id","identity","timeout_ms"}
+//   {"cmd":"mic","id","enabled"}
 //   {"cmd":"events","id"} {"cmd":"disconnect","id"} {"cmd":"quit"}
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
@@ -82,6 +83,8 @@ async function handle(msg) {
       return until(async () => (await page.evaluate(() => window.peer.participants())).includes(msg.identity) && {}, msg.timeout_ms, `${msg.identity} present`);
     case "wait_gone":
       return until(async () => !(await page.evaluate(() => window.peer.participants())).includes(msg.identity) && {}, msg.timeout_ms, `${msg.identity} gone`);
+    case "wait_speaking":
+      return until(async () => (await page.evaluate(() => window.peer.speakers())).includes(msg.identity) && {}, msg.timeout_ms, `${msg.identity} speaking`);
     case "mic":
       await page.evaluate((e) => window.peer.setMicrophone(e), msg.enabled);
       return {};

@@ -51,6 +51,9 @@ window.peer = {
     return { identity: room.localParticipant.identity, sid: room.localParticipant.sid, room: room.name };
   },
   decodedFrom,
+  speakers() {
+    return room.activeSpeakers.map((p) => p.identity);
+  },
   participants() {
     return [...room.remoteParticipants.values()].map((p) => p.identity);
   },

@@ -11,10 +11,18 @@ export interface TokenSummary {
   expired: boolean;
 }
 
+/** How to join the embedded local room (src-tauri/src/local_room/mod.rs: LocalRoomInfo). */
+export interface LocalRoomInfo {
+  url: string;
+  token: string;
+  room: string;
+}
+
 /** The backend's error (src-tauri/src/error.rs: UiError). */
 export type UiError =
   | { kind: "invalidServerUrl"; message: string }
   | { kind: "invalidToken"; message: string }
+  | { kind: "localRoomFailed"; message: string }
   | { kind: "notYetAvailable"; message: string };
 
 /** Narrows whatever `invoke` rejected with to a UiError (unknown shapes become a message). */
@@ -40,6 +48,6 @@ export const backend = {
   inspectToken: (token: string) => call<TokenSummary>("inspect_token", { token }),
   /** Joins the room the token names on the given server. */
   joinRoom: (url: string, token: string) => call<void>("join_room", { url, token }),
-  /** Starts the embedded local room server and joins it. */
-  startLocalRoom: () => call<void>("start_local_room"),
+  /** Starts the embedded local room server (once) and returns how to join it. */
+  startLocalRoom: () => call<LocalRoomInfo>("start_local_room"),
 };

@@ -20,6 +20,16 @@ use crate::wire::{self, Response};
 /// this many messages pile up is stuck, and further messages to it are dropped (logged).
 pub const SESSION_CHANNEL_CAPACITY: usize = 256;
 
+/// Audio level (0..=1) from which a participant counts as speaking: -35 dBov, the default
+/// `active_level` of livekit-server.
+pub const SPEAKING_LEVEL: f32 = 0.0178;
+/// Change of level that is worth a new `speakers_changed` while somebody keeps speaking.
+const LEVEL_CHANGE_TO_ANNOUNCE: f32 = 0.1;
+
+fn member_level(speaking: bool, level: f32) -> f32 {
+    if speaking { level.clamp(0.0, 1.0) } else { 0.0 }
+}
+
 /// What the registry asks a participant's session to do.
 #[derive(Debug)]
 pub enum SessionCommand {
@@ -61,6 +71,10 @@ pub struct SessionHandle {
 
 struct Member {
     info: lk::ParticipantInfo,
+    /// Whether the last `speakers_changed` sent for this participant said "speaking".
+    speaking: bool,
+    /// The audio level last announced (0..=1).
+    announced_level: f32,
     session: SessionHandle,
     published: HashMap<String, PublishedTrack>,
     pending: HashMap<String, lk::TrackInfo>,
@@ -187,6 +201,8 @@ impl Rooms {
         broadcast_update(room, &info, &info.identity);
         room.members.push(Member {
             info,
+            speaking: false,
+            announced_level: 0.0,
             session,
             published: HashMap::new(),
             pending: HashMap::new(),
@@ -199,6 +215,9 @@ impl Rooms {
     }
 
     fn announce_departure(room: &RoomState, mut gone: Member) {
+        if gone.speaking {
+            Self::broadcast_speaker(room, &gone.info.sid, 0.0, false);
+        }
         gone.info.state = lk::participant_info::State::Disconnected as i32;
         gone.info.version += 1;
         gone.info.tracks.clear();
@@ -364,6 +383,14 @@ impl Rooms {
         }
         member.info.tracks.retain(|t| t.sid != track_sid);
         member.info.version += 1;
+        send(
+            member,
+            SessionCommand::Signal(Box::new(Response::TrackUnpublished(
+                lk::TrackUnpublishedResponse {
+                    track_sid: track_sid.to_owned(),
+                },
+            ))),
+        );
         let participant = member.info.clone();
         broadcast_update(room, &participant, identity);
         for other in room.members.iter().filter(|m| m.info.identity != identity) {
@@ -400,6 +427,46 @@ impl Rooms {
                     },
                 );
             }
+        }
+    }
+
+    /// Records a participant's current audio level (0..=1, from its audio track's RTP
+    /// audio-level extension) and sends `speakers_changed` to the whole room, speaker included,
+    /// when it starts or stops speaking or its level moves noticeably. Deltas only, as
+    /// livekit-server does: clients keep speakers not mentioned.
+    pub fn audio_level(&self, room_name: &str, identity: &str, level: f32) {
+        let mut rooms = self.lock();
+        let Some(room) = rooms.get_mut(room_name) else {
+            return;
+        };
+        let Some(member) = room
+            .members
+            .iter_mut()
+            .find(|m| m.info.identity == identity)
+        else {
+            return;
+        };
+        let speaking = level >= SPEAKING_LEVEL;
+        let moved = (level - member.announced_level).abs() >= LEVEL_CHANGE_TO_ANNOUNCE;
+        if speaking == member.speaking && !(speaking && moved) {
+            return;
+        }
+        member.speaking = speaking;
+        member.announced_level = if speaking { level } else { 0.0 };
+        let sid = member.info.sid.clone();
+        Self::broadcast_speaker(room, &sid, member_level(speaking, level), speaking);
+    }
+
+    fn broadcast_speaker(room: &RoomState, sid: &str, level: f32, active: bool) {
+        let update = Response::SpeakersChanged(lk::SpeakersChanged {
+            speakers: vec![lk::SpeakerInfo {
+                sid: sid.to_owned(),
+                level,
+                active,
+            }],
+        });
+        for member in &room.members {
+            send(member, SessionCommand::Signal(Box::new(update.clone())));
         }
     }
 

@@ -2,7 +2,7 @@
 //! participant the server is going away (`leave` with `SERVER_SHUTDOWN`).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use convene_room::{AccessToken, Token, TokenError};
@@ -19,8 +19,8 @@ pub struct DevServer {
     address: SocketAddr,
     config: Arc<DevServerConfig>,
     rooms: Arc<Rooms>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    stop: Mutex<Option<oneshot::Sender<()>>>,
+    task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl DevServer {
@@ -48,8 +48,8 @@ impl DevServer {
             address,
             config,
             rooms,
-            stop: Some(stop),
-            task: Some(task),
+            stop: Mutex::new(Some(stop)),
+            task: Mutex::new(Some(task)),
         })
     }
 
@@ -81,22 +81,29 @@ impl DevServer {
         self.rooms.snapshot()
     }
 
-    /// Tells every participant the server is shutting down, then stops serving.
-    pub async fn shutdown(mut self) {
+    /// Tells every participant the server is shutting down, then stops serving. Later calls
+    /// do nothing.
+    pub async fn shutdown(&self) {
         self.rooms.evict_all(lk::DisconnectReason::ServerShutdown);
-        if let Some(stop) = self.stop.take() {
+        if let Some(stop) = take(&self.stop) {
             let _ = stop.send(());
         }
-        if let Some(task) = self.task.take() {
+        if let Some(task) = take(&self.task) {
             // Open WebSockets keep graceful shutdown waiting; sessions end on their evict.
             let _ = tokio::time::timeout(std::time::Duration::from_secs(2), task).await;
         }
     }
 }
 
+fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
+    slot.lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .take()
+}
+
 impl Drop for DevServer {
     fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
+        if let Some(task) = take(&self.task) {
             task.abort();
         }
     }

@@ -59,6 +59,7 @@ struct Session {
     identity: String,
     sid: String,
     can_publish: bool,
+    can_publish_data: bool,
     /// Client track id (msid) -> `TR_` sid of the tracks this participant publishes.
     published: std::collections::HashMap<String, String>,
 }
@@ -111,6 +112,7 @@ pub async fn run(
         identity: grant.identity.clone(),
         sid: info.sid.clone(),
         can_publish: grant.grant.may_publish(),
+        can_publish_data: grant.grant.may_publish_data(),
         published: std::collections::HashMap::new(),
     };
     let snapshot = session.rooms.join(
@@ -314,6 +316,10 @@ impl Session {
                             track.muted = mute.muted;
                         }
                     });
+                if mute.muted {
+                    // A muted track sends no audio levels: stop showing it as speaking now.
+                    self.rooms.audio_level(&self.room, &self.identity, 0.0);
+                }
             }
             Request::Leave(_) => {
                 tracing::info!(identity = %self.identity, "client left");
@@ -451,6 +457,12 @@ impl Session {
                 if let Some(track_sid) = self.published.remove(&track_id) {
                     self.rooms
                         .unpublish_track(&self.room, &self.identity, &track_sid);
+                    self.rooms.audio_level(&self.room, &self.identity, 0.0);
+                }
+            }
+            MediaEvent::AudioLevel { track_id, level } => {
+                if self.published.contains_key(&track_id) {
+                    self.rooms.audio_level(&self.room, &self.identity, level);
                 }
             }
             MediaEvent::DataReceived { reliable, payload } => self.relay_data(reliable, &payload),
@@ -472,6 +484,10 @@ impl Session {
     /// deprecated `UserPacket` fields are kept in step because older clients read them.
     #[allow(deprecated)]
     fn relay_data(&self, reliable: bool, payload: &[u8]) {
+        if !self.can_publish_data {
+            tracing::warn!(identity = %self.identity, "data packet without canPublishData dropped");
+            return;
+        }
         let mut packet = match lk::DataPacket::decode(payload) {
             Ok(packet) => packet,
             Err(error) => {

@@ -1,6 +1,8 @@
 //! Official clients against the devserver: two `livekit-client` participants in headless
 //! Chromium (fake camera and microphone) join one room, each decodes the other's video and
-//! audio (counted from WebRTC receiver stats), and data messages flow both ways.
+//! audio (counted from WebRTC receiver stats), and data messages flow both ways; the Python
+//! SDK and a browser receive each other's media, and the tone the Python peer plays makes it
+//! the active speaker (speakers_changed from RTP audio levels).
 
 mod support;
 

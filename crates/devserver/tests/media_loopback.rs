@@ -4,7 +4,9 @@
 //! channels (trickle in both directions).
 //!
 //! `audio_and_data`: client 1's offer (Opus + `_reliable`) is answered by A; A reports the
-//! track (TrackReceived) and client 1's message (DataReceived); A trickles UDP and passive
+//! track (TrackReceived), its level every 500 ms (AudioLevel, from the RFC 6464 extension
+//! client 1 sets at -20 dBov on every packet: 0.1) and client 1's message (DataReceived);
+//! A trickles UDP and passive
 //! ICE-TCP candidates with a real `sdpMid`; B offers `_reliable`/`_lossy` (offer id 1);
 //! `B.subscribe` renegotiates (id 2) and client 2 receives RTP, SSRC rewritten, on a track
 //! with stream id `PA_x|TR_y` and track id `TR_y`; `B.send_data` arrives on both of client
@@ -13,7 +15,7 @@
 //!
 //! `video_keyframe_requests`: the same with VP8; client 2's PLIs reach client 1 as PLIs
 //! (subscriber PLI -> B's interceptor -> A's publisher PC -> client 1); closing A ends the
-//! track (TrackEnded).
+//! track (TrackEnded). No AudioLevel is reported for video.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -33,10 +35,13 @@ use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine,
 };
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp::Packet as RtpPacket;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RTCRtpHeaderExtensionCapability,
+    RtpCodecKind,
 };
 use rtc::sansio::Protocol;
+use rtc::sdp::extmap::AUDIO_LEVEL_URI;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
@@ -52,6 +57,8 @@ use webrtc::rtp_transceiver::RtpSender;
 
 const WAIT: Duration = Duration::from_secs(20);
 const CLIENT_SSRC: u32 = 0x1234_5678;
+/// The audio level client 1 puts in every audio packet, in -dBov (linear 10^(-20/20) = 0.1).
+const CLIENT_LEVEL_DBOV: u8 = 20;
 
 type HandlerFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
@@ -155,6 +162,16 @@ struct Client {
 async fn client() -> Client {
     let mut engine = MediaEngine::default();
     engine.register_default_codecs().expect("codecs");
+    // Like a browser, offer the RFC 6464 audio-level extension for audio.
+    engine
+        .register_header_extension(
+            RTCRtpHeaderExtensionCapability {
+                uri: AUDIO_LEVEL_URI.to_owned(),
+            },
+            RtpCodecKind::Audio,
+            None,
+        )
+        .expect("audio-level extension");
     let registry = register_default_interceptors(Registry::new(), &mut engine)
         .expect("registry")
         .with(Slot::from(14_000), DeliverRtcp::default());
@@ -217,6 +234,8 @@ struct Publisher {
     sender: Arc<dyn RtpSender>,
     source: PublishedTrack,
     data: mpsc::UnboundedReceiver<(bool, bytes::Bytes)>,
+    /// `AudioLevel` events: track id, level, arrival time.
+    levels: mpsc::UnboundedReceiver<(String, f32, Instant)>,
     ended: mpsc::UnboundedReceiver<String>,
     candidates: mpsc::UnboundedReceiver<String>,
     reliable: Arc<dyn DataChannel>,
@@ -309,6 +328,12 @@ async fn publish(kind: MediaKind) -> Publisher {
         .answer_publisher_offer(offer.sdp)
         .await
         .expect("A answers");
+    // A accepts the audio-level extension client 1 offers (for audio only).
+    assert_eq!(
+        answer.contains(AUDIO_LEVEL_URI),
+        kind == MediaKind::Audio,
+        "{answer}"
+    );
     client
         .pc
         .set_remote_description(RTCSessionDescription::answer(answer).expect("answer sdp"))
@@ -318,6 +343,7 @@ async fn publish(kind: MediaKind) -> Publisher {
     let (published_tx, mut published) = mpsc::unbounded_channel();
     let (data_tx, data) = mpsc::unbounded_channel();
     let (ended_tx, ended) = mpsc::unbounded_channel();
+    let (levels_tx, levels) = mpsc::unbounded_channel();
     let (candidates_tx, candidates) = mpsc::unbounded_channel();
     let pc = Arc::clone(&client.pc);
     tokio::spawn(async move {
@@ -342,6 +368,9 @@ async fn publish(kind: MediaKind) -> Publisher {
                 MediaEvent::TrackEnded { track_id } => {
                     let _ = ended_tx.send(track_id);
                 }
+                MediaEvent::AudioLevel { track_id, level } => {
+                    let _ = levels_tx.send((track_id, level, Instant::now()));
+                }
                 MediaEvent::DataReceived { reliable, payload } => {
                     let _ = data_tx.send((reliable, payload));
                 }
@@ -353,10 +382,28 @@ async fn publish(kind: MediaKind) -> Publisher {
 
     let writer = {
         let track = Arc::clone(&track);
+        let sender = Arc::clone(&sender);
         tokio::spawn(async move {
+            // Audio is written as raw RTP carrying the audio-level extension (with the id
+            // negotiated for it); `write_sample` could attach it too, but its `HeaderExtension`
+            // list is not `Send`, so it cannot be held across an await in a spawned task.
+            let level_id = match kind {
+                MediaKind::Audio => Some(negotiated_audio_level_id(sender.as_ref()).await),
+                MediaKind::Video => None,
+            };
             let mut tick = tokio::time::interval(frame);
+            let mut sequence_number: u16 = 1;
+            let mut timestamp: u32 = 0;
             loop {
                 tick.tick().await;
+                if let Some(id) = level_id {
+                    let _ = track
+                        .write_rtp(audio_packet(payload_type, sequence_number, timestamp, id))
+                        .await;
+                    sequence_number = sequence_number.wrapping_add(1);
+                    timestamp = timestamp.wrapping_add(960);
+                    continue;
+                }
                 let sample = Sample {
                     data: bytes::Bytes::from_static(&[0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x03]),
                     duration: frame,
@@ -383,11 +430,46 @@ async fn publish(kind: MediaKind) -> Publisher {
         sender,
         source,
         data,
+        levels,
         ended,
         candidates,
         reliable,
         writer,
     }
+}
+
+/// The id client 1's audio sender negotiated for the audio-level extension.
+async fn negotiated_audio_level_id(sender: &dyn RtpSender) -> u8 {
+    let parameters = sender.get_parameters().await.expect("sender parameters");
+    let id = parameters
+        .rtp_parameters
+        .header_extensions
+        .iter()
+        .find(|ext| ext.uri == AUDIO_LEVEL_URI)
+        .map(|ext| ext.id)
+        .expect("audio-level extension negotiated");
+    u8::try_from(id).expect("one-byte extension id")
+}
+
+/// One 20 ms Opus-sized RTP packet from client 1 with the RFC 6464 audio-level extension
+/// (`V` set, level [`CLIENT_LEVEL_DBOV`]) under extension id `level_id`.
+fn audio_packet(payload_type: u8, sequence_number: u16, timestamp: u32, level_id: u8) -> RtpPacket {
+    let mut packet = RtpPacket {
+        header: rtc::rtp::Header {
+            version: 2,
+            payload_type,
+            sequence_number,
+            timestamp,
+            ssrc: CLIENT_SSRC,
+            ..Default::default()
+        },
+        payload: bytes::Bytes::from_static(&[0xfc, 0xff, 0xfe]),
+    };
+    packet
+        .header
+        .set_extension(level_id, bytes::Bytes::from(vec![0x80 | CLIENT_LEVEL_DBOV]))
+        .expect("audio-level extension");
+    packet
 }
 
 /// Participant B with client 2 answering its offers; offer ids are reported in order.
@@ -407,6 +489,8 @@ async fn subscriber() -> (Arc<ParticipantMedia>, Client, mpsc::UnboundedReceiver
         while let Some(event) = b_events.recv().await {
             match event {
                 MediaEvent::SubscriberOffer { sdp, id } => {
+                    // Forwarded packets carry no header extensions: none is offered for them.
+                    assert!(!sdp.contains(AUDIO_LEVEL_URI), "{sdp}");
                     pc.set_remote_description(RTCSessionDescription::offer(sdp).expect("offer"))
                         .await
                         .expect("client2 remote");
@@ -468,6 +552,25 @@ async fn audio_and_data() {
         publisher.source.mime_type().to_ascii_lowercase(),
         "audio/opus"
     );
+
+    // A reports client 1's audio level (-20 dBov -> 0.1) about every 500 ms.
+    let mut arrivals = Vec::new();
+    while arrivals.len() < 3 {
+        let (track_id, level, at) = timeout(WAIT, publisher.levels.recv())
+            .await
+            .expect("AudioLevel in time")
+            .expect("A event stream open");
+        assert_eq!(track_id, "cid-1");
+        assert!((level - 0.1).abs() < 1e-3, "level {level}");
+        arrivals.push(at);
+    }
+    for pair in arrivals.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap >= Duration::from_millis(300) && gap <= Duration::from_millis(1500),
+            "levels {gap:?} apart"
+        );
+    }
 
     // Client 1 -> A data on `_reliable`.
     let got = timeout(WAIT, async {
@@ -677,6 +780,10 @@ async fn video_keyframe_requests() {
         plis.load(Ordering::SeqCst)
     );
     assert!(packets.load(Ordering::SeqCst) > 10);
+
+    // Video packets carry no audio level.
+    let mut levels = publisher.levels;
+    assert!(levels.try_recv().is_err(), "no AudioLevel for video");
 
     // Closing A ends its published track.
     let mut ended = publisher.ended;

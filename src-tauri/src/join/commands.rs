@@ -20,9 +20,3 @@ pub fn inspect_token(token: String) -> Result<TokenSummary, UiError> {
 pub fn join_room(url: String, token: String) -> Result<(), UiError> {
     prepare_join(&url, &token, unix_now()).and_then(|_| Err(UiError::not_yet("Joining a room")))
 }
-
-/// Starts the embedded local room server and joins it (wired with the devserver).
-#[tauri::command]
-pub fn start_local_room() -> Result<(), UiError> {
-    Err(UiError::not_yet("The local room"))
-}

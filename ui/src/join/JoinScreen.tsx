@@ -14,6 +14,7 @@ export function JoinScreen() {
   const [token, setToken] = useState("");
   const [outcome, setOutcome] = useState<UiError | null>(null);
   const [busy, setBusy] = useState(false);
+  const [localRoom, setLocalRoom] = useState<string | null>(null);
   const urlCheck = useBackendCheck(url, backend.checkServerUrl);
   const tokenCheck = useBackendCheck(token, backend.inspectToken);
 
@@ -96,11 +97,22 @@ export function JoinScreen() {
         className="secondary"
         data-testid="local-room"
         disabled={busy}
-        onClick={() => void act(backend.startLocalRoom)}
+        onClick={() =>
+          void act(async () => {
+            const local = await backend.startLocalRoom();
+            setUrl(local.url);
+            setToken(local.token);
+            setLocalRoom(local.url);
+          })
+        }
       >
         Start a local room
       </button>
-      <p className="hint">Runs a room server on this computer; nothing else to install.</p>
+      <p className="hint" data-testid="local-room-status">
+        {localRoom
+          ? `Local room server running at ${localRoom}. Others on this computer can join it with a token from "convene-cli token create".`
+          : "Runs a room server on this computer; nothing else to install."}
+      </p>
 
       {outcome && (
         <p className="outcome error" role="alert" data-testid="join-outcome">

@@ -23,8 +23,9 @@ mockIPC((cmd, args) => {
       if (args.token === "expired.jwt.token")
         return { ...VALID, expiresAt: Math.floor(Date.now() / 1000) - 180, expired: true };
       throw { kind: "invalidToken", message: "this is not a JWT access token (expected three parts separated by dots)" };
-    case "join_room":
     case "start_local_room":
+      return { url: "ws://127.0.0.1:7880", token: "valid.jwt.token", room: "standup" };
+    case "join_room":
       throw { kind: "notYetAvailable", message: `${cmd} is not available in this build yet.` };
     default:
       throw new Error(`unexpected command ${cmd}`);

@@ -96,3 +96,13 @@ test("an expired token is flagged and cannot be used to join", async () => {
   await page.screenshot({ path: join(artifacts, "join-expired-token.png") });
   await page.close();
 });
+
+test("starting a local room fills in its URL and token", async () => {
+  const page = await openJoinScreen();
+  await page.getByTestId("local-room").click();
+  await page.getByTestId("local-room-status").getByText("running at ws://127.0.0.1:7880").waitFor();
+  assert.equal(await page.getByTestId("server-url").inputValue(), "ws://127.0.0.1:7880");
+  await page.getByTestId("token-summary").waitFor();
+  await page.waitForFunction(() => !document.querySelector("[data-testid=join]").disabled);
+  await page.close();
+});

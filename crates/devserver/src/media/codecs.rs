@@ -13,11 +13,12 @@ use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine,
 };
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind,
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
 };
+use rtc::sdp::extmap::AUDIO_LEVEL_URI;
 
 use super::error::MediaError;
-use super::events::MediaKind;
+use super::events::{MediaKind, PcTarget};
 use super::rtcp::KeyframeRequestForwarder;
 
 /// Opus payload type (what browsers use too).
@@ -102,9 +103,19 @@ pub(crate) fn codec_for_mime(mime_type: &str) -> Option<(RTCRtpCodec, u8, MediaK
 /// simulcast receive) and the [`KeyframeRequestForwarder`] that lets the subscriber side see
 /// the PLI/FIR its clients send.
 ///
+/// For the publisher PC (`target`), the RFC 6464 audio-level extension
+/// (`urn:ietf:params:rtp-hdrext:ssrc-audio-level`, which the default interceptors do not
+/// register) is added for audio, so our answer accepts it when the client offers it (every
+/// browser does) and [`super::audio_level`] can read the levels. The subscriber PC does not
+/// register it: forwarded packets carry no header extensions, so its offers stay without it
+/// (its audio m-lines are `sendrecv`, so a direction filter would not keep it out). It is
+/// registered after the defaults so their extension ids are unchanged.
+///
 /// Called once per peer connection: a `MediaEngine` and a `Registry` are consumed by the
 /// builder.
-pub(crate) fn media_engine_and_registry() -> Result<(MediaEngine, Registry), MediaError> {
+pub(crate) fn media_engine_and_registry(
+    target: PcTarget,
+) -> Result<(MediaEngine, Registry), MediaError> {
     let mut engine = MediaEngine::default();
     for mime in [MIME_TYPE_OPUS, MIME_TYPE_VP8, MIME_TYPE_H264] {
         let Some((codec, payload_type, kind)) = codec_for_mime(mime) else {
@@ -123,6 +134,15 @@ pub(crate) fn media_engine_and_registry() -> Result<(MediaEngine, Registry), Med
         )?;
     }
     let registry = register_default_interceptors(Registry::new(), &mut engine)?;
+    if target == PcTarget::Publisher {
+        engine.register_header_extension(
+            RTCRtpHeaderExtensionCapability {
+                uri: AUDIO_LEVEL_URI.to_owned(),
+            },
+            RtpCodecKind::Audio,
+            None,
+        )?;
+    }
     let registry = registry.with(
         Slot::from(KEYFRAME_FORWARDER_SLOT),
         KeyframeRequestForwarder::default(),
@@ -144,6 +164,7 @@ mod tests {
 
     #[test]
     fn engine_builds() {
-        assert!(media_engine_and_registry().is_ok());
+        assert!(media_engine_and_registry(PcTarget::Publisher).is_ok());
+        assert!(media_engine_and_registry(PcTarget::Subscriber).is_ok());
     }
 }

@@ -102,6 +102,29 @@ pub enum MediaEvent {
         /// The msid track id, as in [`MediaEvent::TrackReceived`].
         track_id: String,
     },
+    /// The audio level of a published audio track over the last 500 ms, for LiveKit's
+    /// `SpeakersChanged` (`SpeakerInfo.level`, `active = level > 0`).
+    ///
+    /// Emitted about every 500 ms per audio track **while its packets arrive** (nothing is
+    /// sent while the client is muted or has stopped sending; treat a track without a level
+    /// for a while, or one that ended, as silent), and only if the client negotiated the RFC
+    /// 6464 `ssrc-audio-level` RTP header extension (browsers and the LiveKit SDKs do).
+    ///
+    /// `level` is LiveKit's linear scale, 0.0..=1.0: the mean over the interval's packets of
+    /// `10^(-dBov / 20)` (0 dBov, full scale, is 1.0; -20 dBov is 0.1), with anything under
+    /// 0.01 (quieter than -40 dBov: silence, background noise) reported as exactly 0.0.
+    ///
+    /// Sent with `try_send` straight to the session's channel, bypassing the ordered queue
+    /// the other events use, so the media path never waits: a level is dropped when the
+    /// channel is full, and one may, when the channel is congested, overtake the track's
+    /// `TrackReceived` (ignore levels of unknown track ids). It never follows the track's
+    /// `TrackEnded`.
+    AudioLevel {
+        /// The msid track id (the client's `cid`), as in [`MediaEvent::TrackReceived`].
+        track_id: String,
+        /// Linear audio level, 0.0 (silent) ..= 1.0 (full scale).
+        level: f32,
+    },
     /// A data-channel message from the client: one serialized LiveKit `DataPacket`, from its
     /// publisher PC's `_reliable` (`reliable = true`) or `_lossy` channel. Messages on the
     /// subscriber PC's channels (older clients also send there) are reported the same way.

@@ -9,14 +9,19 @@
 //! Built on webrtc-rs 0.21 (the async layer over the sans-IO `rtc` crate). Layout:
 //! `codecs` (codec table + interceptors), `rtcp` (PLI/FIR surfacing), `pc` (PC builder,
 //! handler, candidate queue), `candidate` (trickle JSON), `datachannel`, `publisher`,
-//! `subscriber`, `forward` (fan-out + RTP rewriting), `sdp` (unpublish detection),
-//! `participant` (the facade).
+//! `audio_level` (RFC 6464 levels for [`MediaEvent::AudioLevel`]), `subscriber`, `forward`
+//! (fan-out + RTP rewriting), `sdp` (unpublish detection), `participant` (the facade).
 //!
 //! Keyframes: subscribers' PLI/FIR are surfaced by an interceptor and relayed upstream as a
 //! PLI (coalesced, at most one per 500 ms per track); a PLI is also sent when forwarding to a
 //! subscriber starts. Simulcast: one layer per track is forwarded (the first to arrive, or
 //! `q` once it arrives), with sequence numbers and timestamps rewritten so a switch is seamless.
+//!
+//! Audio levels: the publisher PC negotiates the RFC 6464 `ssrc-audio-level` header extension
+//! and reports each audio track's level every 500 ms while it flows
+//! ([`MediaEvent::AudioLevel`]), for LiveKit's `speakers_changed`.
 
+mod audio_level;
 mod candidate;
 mod codecs;
 mod config;

@@ -162,7 +162,7 @@ impl PcSide {
         events: mpsc::Sender<MediaEvent>,
         track_sink: Option<TrackSink>,
     ) -> Result<Self, MediaError> {
-        let (engine, registry) = media_engine_and_registry()?;
+        let (engine, registry) = media_engine_and_registry(target)?;
         let local_mid = Arc::new(Mutex::new("0".to_owned()));
         let (connected_tx, connected) = watch::channel(false);
         let handler = Arc::new(PcHandler {

@@ -2,15 +2,18 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, PoisonError};
-use std::time::Duration;
+use std::sync::{Arc, OnceLock, PoisonError, Weak};
+use std::time::{Duration, Instant};
 
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp_transceiver::RTCRtpReceiverId;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use rtc::sdp::extmap::AUDIO_LEVEL_URI;
 use tokio::sync::{Mutex, Notify, mpsc};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
-use webrtc::peer_connection::RTCSessionDescription;
+use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
 
+use super::audio_level::{AudioLevelId, AudioLevelMeter, read_audio_level};
 use super::config::MediaConfig;
 use super::error::MediaError;
 use super::events::{MediaEvent, MediaKind, PcTarget};
@@ -26,6 +29,21 @@ const PREFERRED_RID: &str = "q";
 
 /// Stop signals of the remote tracks being read, by msid track id.
 type LiveTracks = Arc<std::sync::Mutex<HashMap<String, Arc<Notify>>>>;
+
+/// The publisher PC, for the track readers to look up negotiated parameters. Set right after
+/// the PC is built (before any remote description, so before any track); weak, because the
+/// PC owns the handler that owns the track sink that holds this.
+type PcSlot = Arc<OnceLock<Weak<dyn PeerConnection>>>;
+
+/// What every remote-track reader gets.
+#[derive(Clone)]
+struct TrackContext {
+    outbox: Outbox,
+    /// The session's channel, for [`MediaEvent::AudioLevel`] (`try_send`).
+    events: mpsc::Sender<MediaEvent>,
+    live: LiveTracks,
+    pc: PcSlot,
+}
 
 /// The client's publisher PC.
 pub(crate) struct Publisher {
@@ -43,16 +61,18 @@ impl Publisher {
         events: mpsc::Sender<MediaEvent>,
     ) -> Result<Self, MediaError> {
         let live = LiveTracks::default();
-        let track_outbox = outbox.clone();
-        let track_live = Arc::clone(&live);
+        let pc_slot = PcSlot::default();
+        let context = TrackContext {
+            outbox: outbox.clone(),
+            events: events.clone(),
+            live: Arc::clone(&live),
+            pc: Arc::clone(&pc_slot),
+        };
         let sink: TrackSink = Arc::new(move |track| {
-            tokio::spawn(run_remote_track(
-                track,
-                track_outbox.clone(),
-                Arc::clone(&track_live),
-            ));
+            tokio::spawn(run_remote_track(track, context.clone()));
         });
         let side = PcSide::build(config, PcTarget::Publisher, outbox, events, Some(sink)).await?;
+        let _ = pc_slot.set(Arc::downgrade(&side.pc));
         Ok(Self {
             side,
             negotiation: Mutex::new(()),
@@ -124,9 +144,19 @@ impl LayerChoice {
 /// its first layer opens, feeds the chosen layer's packets to the fan-out, runs the PLI
 /// sender, and reports [`MediaEvent::TrackEnded`] at the end.
 ///
+/// Audio: the forwarded packets' audio-level extension (id looked up once, when the track
+/// opens) feeds an [`AudioLevelMeter`], whose level is sent as [`MediaEvent::AudioLevel`]
+/// every 500 ms with `try_send` (dropped if the session's channel is full).
+///
 /// Simulcast: webrtc-rs gives one `TrackRemote` per m-line and an `OnOpen` per rid; one
 /// layer is forwarded (see [`LayerChoice`]), the others are read and dropped.
-async fn run_remote_track(track: Arc<dyn TrackRemote>, outbox: Outbox, live: LiveTracks) {
+async fn run_remote_track(track: Arc<dyn TrackRemote>, context: TrackContext) {
+    let TrackContext {
+        outbox,
+        events,
+        live,
+        pc,
+    } = context;
     let track_id = track.track_id().await;
     let stop = Arc::new(Notify::new());
     live.lock()
@@ -144,6 +174,8 @@ async fn run_remote_track(track: Arc<dyn TrackRemote>, outbox: Outbox, live: Liv
     };
     let mut fanout = None;
     let mut pli_task = None;
+    let mut audio_level_id: AudioLevelId = None;
+    let mut meter = AudioLevelMeter::default();
 
     loop {
         let event = tokio::select! {
@@ -171,6 +203,9 @@ async fn run_remote_track(track: Arc<dyn TrackRemote>, outbox: Outbox, live: Liv
                             source.clone(),
                             Arc::clone(&layer.ssrc),
                         )));
+                    } else {
+                        audio_level_id = negotiated_audio_level_id(&pc, init.receiver_id).await;
+                        tracing::debug!(%track_id, ?audio_level_id, "audio-level extension");
                     }
                     let _ = outbox.send(MediaEvent::TrackReceived {
                         track_id: track_id.clone(),
@@ -187,6 +222,16 @@ async fn run_remote_track(track: Arc<dyn TrackRemote>, outbox: Outbox, live: Liv
                 if let Some((_, feeder)) = &fanout
                     && packet.header.ssrc == layer.ssrc.load(Ordering::Relaxed)
                 {
+                    if let Some(id) = audio_level_id
+                        && let Some((level_dbov, _voice)) = read_audio_level(&packet.header, id)
+                        && let Some(level) = meter.observe(level_dbov, Instant::now())
+                    {
+                        // Never wait on the media path; a dropped level is harmless.
+                        let _ = events.try_send(MediaEvent::AudioLevel {
+                            track_id: track_id.clone(),
+                            level,
+                        });
+                    }
                     feeder.send(packet);
                 }
             }
@@ -204,6 +249,25 @@ async fn run_remote_track(track: Arc<dyn TrackRemote>, outbox: Outbox, live: Liv
     if fanout.take().is_some() {
         let _ = outbox.send(MediaEvent::TrackEnded { track_id });
     }
+}
+
+/// The id the client's offer gave the audio-level extension, from the negotiated parameters
+/// of the receiver `receiver_id` of the publisher PC; `None` if it was not negotiated (or the
+/// PC is gone). Called once per audio track, when it opens (after negotiation).
+async fn negotiated_audio_level_id(pc: &PcSlot, receiver_id: RTCRtpReceiverId) -> AudioLevelId {
+    let pc = pc.get()?.upgrade()?;
+    let receiver = pc
+        .get_receivers()
+        .await
+        .into_iter()
+        .find(|receiver| receiver.id() == receiver_id)?;
+    let parameters = receiver.get_parameters().await.ok()?;
+    parameters
+        .rtp_parameters
+        .header_extensions
+        .iter()
+        .find(|ext| ext.uri == AUDIO_LEVEL_URI)
+        .and_then(|ext| u8::try_from(ext.id).ok())
 }
 
 /// Turns keyframe requests into upstream PLIs for the currently forwarded layer, at most one

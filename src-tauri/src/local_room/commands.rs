@@ -1,0 +1,14 @@
+//! Tauri commands of the local room: one-line delegations to [`super::LocalRoom`].
+
+use std::sync::Arc;
+
+use super::{LocalRoom, LocalRoomInfo};
+use crate::error::UiError;
+
+/// Starts the embedded room server (once) and returns its URL and a token to join it.
+#[tauri::command]
+pub async fn start_local_room(
+    local_room: tauri::State<'_, Arc<LocalRoom>>,
+) -> Result<LocalRoomInfo, UiError> {
+    local_room.start().await
+}

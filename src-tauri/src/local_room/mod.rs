@@ -1,0 +1,81 @@
+//! "Start a local room": the embedded LiveKit-compatible server (convene-devserver) and a
+//! token to join it, so the app works with nothing else installed.
+//!
+//! The server starts on first use and lives until the app exits, where the shutdown path
+//! stops it (participants get `leave` with `SERVER_SHUTDOWN`).
+
+pub mod commands;
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use convene_devserver::{DevServer, DevServerConfig};
+use serde::Serialize;
+use tokio::sync::OnceCell;
+
+use crate::error::UiError;
+
+/// The room the local server's token admits to.
+pub const LOCAL_ROOM_NAME: &str = "local";
+/// The identity of the person at this computer in the local room.
+pub const LOCAL_IDENTITY: &str = "me";
+/// Validity of the generated token.
+const TOKEN_TTL_SECS: u64 = 12 * 60 * 60;
+
+/// What the join screen needs to join the local room.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LocalRoomInfo {
+    /// The server URL, e.g. `ws://127.0.0.1:7880`.
+    pub url: String,
+    /// A token for [`LOCAL_ROOM_NAME`] as [`LOCAL_IDENTITY`] (shown only in the token field).
+    pub token: String,
+    /// The room's name.
+    pub room: String,
+}
+
+/// The embedded server, started at most once.
+#[derive(Default)]
+pub struct LocalRoom {
+    server: OnceCell<DevServer>,
+}
+
+impl LocalRoom {
+    /// Starts the server (on 127.0.0.1:7880 like `livekit-server --dev`, or a free port if
+    /// that one is taken) unless it runs already, and returns how to join it.
+    pub async fn start(&self) -> Result<LocalRoomInfo, UiError> {
+        let server = self.server.get_or_try_init(start_server).await?;
+        let token = server
+            .token(LOCAL_ROOM_NAME, LOCAL_IDENTITY, TOKEN_TTL_SECS)
+            .map_err(UiError::from)?;
+        Ok(LocalRoomInfo {
+            url: server.url(),
+            token: token.expose().to_owned(),
+            room: LOCAL_ROOM_NAME.to_owned(),
+        })
+    }
+
+    /// Stops the server if it was started (part of the app's bounded shutdown).
+    pub async fn stop(&self) {
+        if let Some(server) = self.server.get() {
+            server.shutdown().await;
+        }
+    }
+}
+
+async fn start_server() -> Result<DevServer, UiError> {
+    let preferred = DevServerConfig::default();
+    match DevServer::start(preferred.clone()).await {
+        Ok(server) => Ok(server),
+        Err(error) => {
+            tracing::info!(%error, bind = %preferred.bind, "local room port taken; using a free port");
+            DevServer::start(DevServerConfig {
+                bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+                ..preferred
+            })
+            .await
+            .map_err(|error| UiError::LocalRoomFailed {
+                message: format!("The local room server could not start: {error}"),
+            })
+        }
+    }
+}
