@@ -147,6 +147,23 @@ impl Rooms {
         })
     }
 
+    /// Runs `act` on the room and the index of `identity` in it, under the lock; `None` when
+    /// the room or the participant is gone.
+    fn with_member<T>(
+        &self,
+        room_name: &str,
+        identity: &str,
+        act: impl FnOnce(&mut RoomState, usize) -> T,
+    ) -> Option<T> {
+        let mut rooms = self.lock();
+        let room = rooms.get_mut(room_name)?;
+        let index = room
+            .members
+            .iter()
+            .position(|m| m.info.identity == identity)?;
+        Some(act(room, index))
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<String, RoomState>> {
         // A panic while holding the lock leaves plain bookkeeping data; keep serving.
         self.state
@@ -281,17 +298,14 @@ impl Rooms {
         identity: &str,
         change: impl FnOnce(&mut lk::ParticipantInfo),
     ) -> Option<lk::ParticipantInfo> {
-        let mut rooms = self.lock();
-        let room = rooms.get_mut(room_name)?;
-        let member = room
-            .members
-            .iter_mut()
-            .find(|m| m.info.identity == identity)?;
-        change(&mut member.info);
-        member.info.version += 1;
-        let info = member.info.clone();
-        broadcast_update(room, &info, identity);
-        Some(info)
+        self.with_member(room_name, identity, |room, index| {
+            let member = &mut room.members[index];
+            change(&mut member.info);
+            member.info.version += 1;
+            let info = member.info.clone();
+            broadcast_update(room, &info, identity);
+            info
+        })
     }
 
     /// Records an `add_track` request; the track is published when its media arrives.
@@ -302,13 +316,9 @@ impl Rooms {
         cid: &str,
         track: lk::TrackInfo,
     ) {
-        let mut rooms = self.lock();
-        if let Some(member) = rooms
-            .get_mut(room_name)
-            .and_then(|r| r.members.iter_mut().find(|m| m.info.identity == identity))
-        {
-            member.pending.insert(cid.to_owned(), track);
-        }
+        self.with_member(room_name, identity, |room, index| {
+            room.members[index].pending.insert(cid.to_owned(), track);
+        });
     }
 
     /// Media for a track arrived: match it to its `add_track` (by the client's track id =
@@ -322,12 +332,20 @@ impl Rooms {
         is_video: bool,
         track: PublishedTrack,
     ) -> Option<lk::TrackInfo> {
-        let mut rooms = self.lock();
-        let room = rooms.get_mut(room_name)?;
-        let member = room
-            .members
-            .iter_mut()
-            .find(|m| m.info.identity == identity)?;
+        self.with_member(room_name, identity, |room, index| {
+            Self::publish_pending(room, index, client_track_id, is_video, track)
+        })?
+    }
+
+    fn publish_pending(
+        room: &mut RoomState,
+        index: usize,
+        client_track_id: &str,
+        is_video: bool,
+        track: PublishedTrack,
+    ) -> Option<lk::TrackInfo> {
+        let member = &mut room.members[index];
+        let identity = member.info.identity.clone();
         let video_type = lk::TrackType::Video as i32;
         let cid = if member.pending.contains_key(client_track_id) {
             client_track_id.to_owned()
@@ -344,7 +362,7 @@ impl Rooms {
         member.info.is_publisher = true;
         member.info.version += 1;
         let participant = member.info.clone();
-        broadcast_update(room, &participant, identity);
+        broadcast_update(room, &participant, &identity);
         for other in room.members.iter().filter(|m| m.info.identity != identity) {
             if other
                 .info
@@ -367,17 +385,14 @@ impl Rooms {
 
     /// A published track's media ended: unpublish it and stop forwarding it to everybody.
     pub fn unpublish_track(&self, room_name: &str, identity: &str, track_sid: &str) {
-        let mut rooms = self.lock();
-        let Some(room) = rooms.get_mut(room_name) else {
-            return;
-        };
-        let Some(member) = room
-            .members
-            .iter_mut()
-            .find(|m| m.info.identity == identity)
-        else {
-            return;
-        };
+        self.with_member(room_name, identity, |room, index| {
+            Self::unpublish(room, index, track_sid)
+        });
+    }
+
+    fn unpublish(room: &mut RoomState, index: usize, track_sid: &str) {
+        let member = &mut room.members[index];
+        let identity = member.info.identity.clone();
         if member.published.remove(track_sid).is_none() {
             return;
         }
@@ -392,7 +407,7 @@ impl Rooms {
             ))),
         );
         let participant = member.info.clone();
-        broadcast_update(room, &participant, identity);
+        broadcast_update(room, &participant, &identity);
         for other in room.members.iter().filter(|m| m.info.identity != identity) {
             send(
                 other,
@@ -435,17 +450,13 @@ impl Rooms {
     /// when it starts or stops speaking or its level moves noticeably. Deltas only, as
     /// livekit-server does: clients keep speakers not mentioned.
     pub fn audio_level(&self, room_name: &str, identity: &str, level: f32) {
-        let mut rooms = self.lock();
-        let Some(room) = rooms.get_mut(room_name) else {
-            return;
-        };
-        let Some(member) = room
-            .members
-            .iter_mut()
-            .find(|m| m.info.identity == identity)
-        else {
-            return;
-        };
+        self.with_member(room_name, identity, |room, index| {
+            Self::announce_level(room, index, level)
+        });
+    }
+
+    fn announce_level(room: &mut RoomState, index: usize, level: f32) {
+        let member = &mut room.members[index];
         let speaking = level >= SPEAKING_LEVEL;
         let moved = (level - member.announced_level).abs() >= LEVEL_CHANGE_TO_ANNOUNCE;
         if speaking == member.speaking && !(speaking && moved) {
