@@ -85,6 +85,8 @@ struct RoomState {
     name: String,
     created_at_ms: i64,
     members: Vec<Member>,
+    /// When the last participant left; `None` while somebody is in the room.
+    emptied_at: Option<tokio::time::Instant>,
 }
 
 /// What a newcomer learns when it joins.
@@ -187,6 +189,7 @@ impl Rooms {
                 name: room_name.to_owned(),
                 created_at_ms: now_ms(),
                 members: Vec::new(),
+                emptied_at: None,
             });
         if let Some(index) = room
             .members
@@ -216,6 +219,7 @@ impl Rooms {
             })
             .collect();
         broadcast_update(room, &info, &info.identity);
+        room.emptied_at = None;
         room.members.push(Member {
             info,
             speaking: false,
@@ -269,6 +273,7 @@ impl Rooms {
         tracing::info!(identity, room = room_name, "participant left");
         Self::announce_departure(room, gone);
         if room.members.is_empty() {
+            room.emptied_at = Some(tokio::time::Instant::now());
             let rooms = Arc::clone(self);
             let room_name = room_name.to_owned();
             let sid = room.sid.clone();
@@ -281,10 +286,12 @@ impl Rooms {
 
     fn close_if_empty(&self, room_name: &str, sid: &str) {
         let mut rooms = self.lock();
-        if rooms
-            .get(room_name)
-            .is_some_and(|r| r.sid == sid && r.members.is_empty())
-        {
+        if rooms.get(room_name).is_some_and(|r| {
+            r.sid == sid
+                && r.members.is_empty()
+                && r.emptied_at
+                    .is_some_and(|at| at.elapsed() >= self.empty_timeout)
+        }) {
             rooms.remove(room_name);
             tracing::info!(room = room_name, "empty room closed");
         }

@@ -10,7 +10,7 @@ use convene_room::{AccessToken, VideoGrant};
 use livekit_protocol as lk;
 use lk::signal_request::Message as Req;
 use lk::signal_response::Message as Resp;
-use support::{RawClient, http_get, start_server};
+use support::{RawClient, http_get, start_server, start_server_with, test_config};
 use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -293,6 +293,50 @@ async fn others_see_a_leave_at_once_and_a_vanished_participant_after_the_timeout
     assert!(
         took >= departure - Duration::from_millis(200),
         "removed after {took:?}, before the timeout"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_room_is_created_on_first_join_and_closed_after_the_empty_timeout() {
+    let empty_timeout = Duration::from_secs(1);
+    let server = start_server_with(convene_devserver::DevServerConfig {
+        empty_timeout,
+        ..test_config()
+    })
+    .await;
+    assert!(server.rooms().is_empty());
+    let token = server.token("pop-up", "alice", 600).expect("token");
+    let mut alice = RawClient::connect(&server, token.expose())
+        .await
+        .expect("connect");
+    let first_sid = join(&mut alice).await.room.expect("room").sid;
+    assert_eq!(
+        server.rooms(),
+        vec![("pop-up".to_owned(), vec!["alice".to_owned()])]
+    );
+    alice.send(Req::Leave(lk::LeaveRequest::default())).await;
+
+    // Empty but kept for the timeout: a quick rejoin finds the same room.
+    let mut again = RawClient::connect(&server, token.expose())
+        .await
+        .expect("connect");
+    assert_eq!(join(&mut again).await.room.expect("room").sid, first_sid);
+    again.send(Req::Leave(lk::LeaveRequest::default())).await;
+    let left_at = tokio::time::Instant::now();
+    let deadline = left_at + empty_timeout + WAIT;
+    while !server.rooms().is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "room never closed: {:?}",
+            server.rooms()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        left_at.elapsed() >= empty_timeout - Duration::from_millis(100),
+        "closed after {:?}",
+        left_at.elapsed()
     );
     server.shutdown().await;
 }

@@ -20,19 +20,30 @@ use tokio_tungstenite::tungstenite::{self, Message};
 /// A server on a free loopback port with a short departure timeout for tests. Server logs
 /// go to the test output, filtered by `RUST_LOG` (default: warnings).
 pub async fn start_server(departure: Duration) -> DevServer {
+    start_server_with(DevServerConfig {
+        departure_timeout: departure,
+        ..test_config()
+    })
+    .await
+}
+
+/// The defaults tests start from: loopback, free port.
+pub fn test_config() -> DevServerConfig {
+    DevServerConfig {
+        bind: "127.0.0.1:0".parse().expect("loopback address"),
+        ..DevServerConfig::default()
+    }
+}
+
+/// A server with exactly `config`.
+pub async fn start_server_with(config: DevServerConfig) -> DevServer {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,rtc=error,webrtc=error"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_test_writer()
         .try_init();
-    DevServer::start(DevServerConfig {
-        bind: "127.0.0.1:0".parse().expect("loopback address"),
-        departure_timeout: departure,
-        ..DevServerConfig::default()
-    })
-    .await
-    .expect("start the devserver")
+    DevServer::start(config).await.expect("start the devserver")
 }
 
 /// A plain HTTP GET on loopback: (status, body, raw headers).
