@@ -7,10 +7,10 @@
 
 use std::io::Read;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand};
 use convene_devserver::DevServerConfig;
+use convene_room::clock::unix_now_secs as unix_now;
 use convene_room::{AccessToken, Token, TokenInfo};
 
 /// Convene's command line.
@@ -69,12 +69,6 @@ enum TokenCommand {
         /// The JWT, or `-` for stdin.
         token: Option<String>,
     },
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 async fn serve(bind: std::net::SocketAddr, room: &str, identity: &str) -> Result<String, String> {

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
@@ -12,6 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use convene_room::TokenInfo;
+use convene_room::clock::unix_now_secs as unix_now;
 
 use crate::auth::{self, AuthError};
 use crate::config::{DevServerConfig, MAX_SIGNAL_MESSAGE_BYTES};
@@ -51,12 +51,6 @@ async fn allow_any_origin(mut response: Response) -> Response {
 
 async fn not_found() -> (StatusCode, &'static str) {
     (StatusCode::NOT_FOUND, "404 page not found")
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 fn authorize(

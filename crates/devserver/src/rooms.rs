@@ -6,9 +6,10 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
+use convene_room::clock::unix_now_millis as now_ms;
 use livekit_protocol as lk;
 use tokio::sync::mpsc;
 
@@ -103,12 +104,6 @@ pub struct JoinSnapshot {
 pub struct Rooms {
     state: Mutex<HashMap<String, RoomState>>,
     empty_timeout: Duration,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as i64)
 }
 
 fn send(member: &Member, command: SessionCommand) {

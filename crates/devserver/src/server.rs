@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use convene_room::{AccessToken, Token, TokenError};
 use livekit_protocol as lk;
@@ -65,9 +64,7 @@ impl DevServer {
 
     /// A token for this server, valid for `ttl_secs`, joining `room` as `identity`.
     pub fn token(&self, room: &str, identity: &str, ttl_secs: u64) -> Result<Token, TokenError> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_secs());
+        let now = convene_room::clock::unix_now_secs();
         AccessToken::new(&self.config.api_key, &self.config.api_secret)
             .identity(identity)
             .name(identity)

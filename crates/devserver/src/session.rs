@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
 use bytes::Bytes;
 use convene_room::TokenInfo;
+use convene_room::clock::unix_now_millis as now_ms;
 use livekit_protocol as lk;
 use prost::Message as _;
 use tokio::sync::mpsc;
@@ -33,12 +34,6 @@ pub struct JoinParams {
     pub auto_subscribe: bool,
     /// The client's signaling protocol version.
     pub protocol: i32,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as i64)
 }
 
 /// How a session's main loop ended.
@@ -74,13 +69,12 @@ pub async fn run(
 ) {
     if params.reconnect {
         // Resume is not implemented: ask for a full reconnect, which clients handle.
-        let leave = wire::leave(
+        refuse(
+            &mut socket,
             lk::DisconnectReason::StateMismatch,
             lk::leave_request::Action::Reconnect,
-        );
-        let _ = socket
-            .send(Message::Binary(wire::encode_response(leave).into()))
-            .await;
+        )
+        .await;
         return;
     }
     let (media_events, mut media_rx) = mpsc::channel(MEDIA_EVENT_CAPACITY);
@@ -91,13 +85,12 @@ pub async fn run(
         Ok(media) => media,
         Err(error) => {
             tracing::error!(%error, "cannot create peer connections");
-            let leave = wire::leave(
+            refuse(
+                &mut socket,
                 lk::DisconnectReason::JoinFailure,
                 lk::leave_request::Action::Disconnect,
-            );
-            let _ = socket
-                .send(Message::Binary(wire::encode_response(leave).into()))
-                .await;
+            )
+            .await;
             return;
         }
     };
@@ -192,6 +185,17 @@ pub async fn run(
         }
     }
     session.media.close().await;
+}
+
+/// Answers a join with `leave` instead of a JoinResponse (the socket closes right after).
+async fn refuse(
+    socket: &mut WebSocket,
+    reason: lk::DisconnectReason,
+    action: lk::leave_request::Action,
+) {
+    let leave = wire::encode_response(wire::leave(reason, action));
+    // The client may already be gone; there is nobody left to tell.
+    let _ = socket.send(Message::Binary(leave.into())).await;
 }
 
 fn participant_info(grant: &TokenInfo, client_protocol: i32) -> lk::ParticipantInfo {

@@ -18,8 +18,6 @@
 //! track (TrackEnded). No AudioLevel is reported for video.
 
 use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -60,55 +58,29 @@ const CLIENT_SSRC: u32 = 0x1234_5678;
 /// The audio level client 1 puts in every audio packet, in -dBov (linear 10^(-20/20) = 0.1).
 const CLIENT_LEVEL_DBOV: u8 = 20;
 
-type HandlerFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
-
-/// A test client's callbacks, forwarded into channels (the crate has no async-trait
-/// dependency, so the desugared signatures are spelled out).
+/// A test client's callbacks, forwarded into channels.
 struct ClientHandler {
     candidates: mpsc::UnboundedSender<String>,
     tracks: mpsc::UnboundedSender<Arc<dyn TrackRemote>>,
     channels: mpsc::UnboundedSender<Arc<dyn DataChannel>>,
 }
 
+#[async_trait::async_trait]
 impl PeerConnectionEventHandler for ClientHandler {
-    fn on_ice_candidate<'life0, 'async_trait>(
-        &'life0 self,
-        event: RTCPeerConnectionIceEvent,
-    ) -> HandlerFuture<'async_trait>
-    where
-        'life0: 'async_trait,
-        Self: 'async_trait,
-    {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
         if let Ok(init) = event.candidate.to_json()
             && let Ok(json) = serde_json::to_string(&init)
         {
             let _ = self.candidates.send(json);
         }
-        Box::pin(std::future::ready(()))
     }
 
-    fn on_track<'life0, 'async_trait>(
-        &'life0 self,
-        track: Arc<dyn TrackRemote>,
-    ) -> HandlerFuture<'async_trait>
-    where
-        'life0: 'async_trait,
-        Self: 'async_trait,
-    {
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
         let _ = self.tracks.send(track);
-        Box::pin(std::future::ready(()))
     }
 
-    fn on_data_channel<'life0, 'async_trait>(
-        &'life0 self,
-        data_channel: Arc<dyn DataChannel>,
-    ) -> HandlerFuture<'async_trait>
-    where
-        'life0: 'async_trait,
-        Self: 'async_trait,
-    {
+    async fn on_data_channel(&self, data_channel: Arc<dyn DataChannel>) {
         let _ = self.channels.send(data_channel);
-        Box::pin(std::future::ready(()))
     }
 }
 

@@ -9,6 +9,7 @@
 //! No Tauri and no devices here: the app and the CLI compose this crate with
 //! `convene-media`.
 
+pub mod clock;
 pub mod server_url;
 pub mod signal;
 pub mod token;

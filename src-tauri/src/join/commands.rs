@@ -1,6 +1,8 @@
 //! Tauri commands of the join screen: one-line delegations to [`super`].
 
-use super::{TokenSummary, check_server_url as check, prepare_join, summarize_token, unix_now};
+use convene_room::clock::unix_now_secs as unix_now;
+
+use super::{TokenSummary, check_server_url as check, prepare_join, summarize_token};
 use crate::error::UiError;
 
 /// Validates the server URL field; returns the normalised URL.

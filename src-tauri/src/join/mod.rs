@@ -5,8 +5,6 @@
 
 pub mod commands;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use convene_room::{ServerUrl, Token, TokenInfo};
 use serde::Serialize;
 
@@ -56,13 +54,6 @@ pub fn prepare_join(url: &str, token: &str, now: u64) -> Result<(String, TokenSu
         });
     }
     Ok((url, summary))
-}
-
-/// Seconds since the Unix epoch from the system clock (the only place the join code reads it).
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 #[cfg(test)]

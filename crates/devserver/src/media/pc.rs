@@ -2,8 +2,6 @@
 //! (which only forwards into channels and tasks), the local mid used to stamp trickled
 //! candidates, and the queue of client candidates that arrive before the remote description.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{mpsc, watch};
@@ -31,10 +29,6 @@ pub(crate) type TrackSink = Arc<dyn Fn(Arc<dyn TrackRemote>) + Send + Sync>;
 /// Most client candidates kept while the remote description is missing; a client sends a
 /// handful (one per interface and protocol), so more means something is wrong.
 const MAX_PENDING_CANDIDATES: usize = 64;
-
-/// The future type `async_trait` desugars `PeerConnectionEventHandler` methods to (the crate
-/// has no `async-trait` dependency, so the impl below is written out by hand).
-type HandlerFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
 /// Receives the driver's callbacks for one PC. Every method runs on the PC's driver task, so
 /// each one only pushes into a channel or spawns a task and returns at once.
@@ -87,53 +81,22 @@ impl PcHandler {
     }
 }
 
+#[async_trait::async_trait]
 impl PeerConnectionEventHandler for PcHandler {
-    fn on_ice_candidate<'life0, 'async_trait>(
-        &'life0 self,
-        event: RTCPeerConnectionIceEvent,
-    ) -> HandlerFuture<'async_trait>
-    where
-        'life0: 'async_trait,
-        Self: 'async_trait,
-    {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
         self.candidate(event);
-        Box::pin(std::future::ready(()))
     }
 
-    fn on_connection_state_change<'life0, 'async_trait>(
-        &'life0 self,
-        state: RTCPeerConnectionState,
-    ) -> HandlerFuture<'async_trait>
-    where
-        'life0: 'async_trait,
-        Self: 'async_trait,
-    {
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
         self.connection_state(state);
-        Box::pin(std::future::ready(()))
     }
 
-    fn on_data_channel<'life0, 'async_trait>(
-        &'life0 self,
-        data_channel: Arc<dyn DataChannel>,
-    ) -> HandlerFuture<'async_trait>
-    where
-        'life0: 'async_trait,
-        Self: 'async_trait,
-    {
+    async fn on_data_channel(&self, data_channel: Arc<dyn DataChannel>) {
         self.data_channel(data_channel);
-        Box::pin(std::future::ready(()))
     }
 
-    fn on_track<'life0, 'async_trait>(
-        &'life0 self,
-        track: Arc<dyn TrackRemote>,
-    ) -> HandlerFuture<'async_trait>
-    where
-        'life0: 'async_trait,
-        Self: 'async_trait,
-    {
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
         self.track(track);
-        Box::pin(std::future::ready(()))
     }
 }
 
