@@ -10,9 +10,12 @@
 //! `convene-media`.
 
 pub mod clock;
+pub mod room;
 pub mod server_url;
 pub mod signal;
 pub mod token;
+pub mod webrtc_kit;
 
+pub use room::{Room, RoomError, RoomEvent, RoomEvents, RoomOptions};
 pub use server_url::{ServerUrl, ServerUrlError};
 pub use token::{AccessToken, Token, TokenError, TokenInfo, VideoGrant};

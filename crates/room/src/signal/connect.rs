@@ -74,10 +74,13 @@ pub struct JoinInfo {
     pub ping_timeout: Duration,
     /// True when the subscriber PC is the one that must connect (dual-PC mode).
     pub subscriber_primary: bool,
+    /// The whole JoinResponse, for the room engine (participants' tracks, ICE servers).
+    pub response: lk::JoinResponse,
 }
 
 impl JoinInfo {
     fn from_response(join: lk::JoinResponse) -> Result<Self, ConnectError> {
+        let response = join.clone();
         let version = join
             .server_info
             .as_ref()
@@ -115,12 +118,40 @@ impl JoinInfo {
             ping_interval: seconds(join.ping_interval),
             ping_timeout: seconds(join.ping_timeout),
             subscriber_primary: join.subscriber_primary,
+            response,
         })
     }
 }
 
+/// What the server answered a resume request with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResumeAnswer {
+    /// The session continues (`ReconnectResponse`).
+    Resumed(lk::ReconnectResponse),
+    /// The server will not resume it (its `leave`; `action` says whether a full reconnect
+    /// may follow).
+    Refused(lk::LeaveRequest),
+}
+
+/// Which session to resume, for [`resume`].
+#[derive(Debug, Clone)]
+pub struct ResumeRequest {
+    /// Our participant sid (`PA_…`).
+    pub participant_sid: String,
+    /// LiveKit's `ReconnectReason` number (1 signal lost, 2/3 publisher/subscriber failed).
+    pub reason: i32,
+}
+
 /// The `/rtc` URL with the query every LiveKit client sends (the token goes in a header).
 fn rtc_request_url(server: &ServerUrl, options: &SignalOptions) -> Url {
+    rtc_request_url_for(server, options, None)
+}
+
+fn rtc_request_url_for(
+    server: &ServerUrl,
+    options: &SignalOptions,
+    resume: Option<&ResumeRequest>,
+) -> Url {
     let mut url = server.rtc_url();
     url.query_pairs_mut()
         .append_pair(
@@ -131,6 +162,12 @@ fn rtc_request_url(server: &ServerUrl, options: &SignalOptions) -> Url {
         .append_pair("sdk", "rust")
         .append_pair("version", env!("CARGO_PKG_VERSION"))
         .append_pair("protocol", &PROTOCOL_VERSION.to_string());
+    if let Some(resume) = resume {
+        url.query_pairs_mut()
+            .append_pair("reconnect", "1")
+            .append_pair("sid", &resume.participant_sid)
+            .append_pair("reconnect_reason", &resume.reason.to_string());
+    }
     url
 }
 
@@ -147,6 +184,37 @@ pub async fn connect(
     options: &SignalOptions,
 ) -> Result<(SignalSocket, JoinInfo), ConnectError> {
     let url = rtc_request_url(server, options);
+    let mut socket = open_socket(server, &url, token, options).await?;
+    let first = tokio::time::timeout(options.join_timeout, wait_for_join(&mut socket)).await;
+    match first {
+        Err(_) => Err(ConnectError::Timeout(options.join_timeout)),
+        Ok(result) => result.map(|join| (socket, join)),
+    }
+}
+
+/// Asks the server to resume our session (`reconnect=1`) and waits for its first answer:
+/// a `ReconnectResponse` (resumed) or a `leave` (not resumable).
+pub async fn resume(
+    server: &ServerUrl,
+    token: &Token,
+    options: &SignalOptions,
+    request: &ResumeRequest,
+) -> Result<(SignalSocket, ResumeAnswer), ConnectError> {
+    let url = rtc_request_url_for(server, options, Some(request));
+    let mut socket = open_socket(server, &url, token, options).await?;
+    let first = tokio::time::timeout(options.join_timeout, wait_for_resume(&mut socket)).await;
+    match first {
+        Err(_) => Err(ConnectError::Timeout(options.join_timeout)),
+        Ok(result) => result.map(|answer| (socket, answer)),
+    }
+}
+
+async fn open_socket(
+    server: &ServerUrl,
+    url: &Url,
+    token: &Token,
+    options: &SignalOptions,
+) -> Result<SignalSocket, ConnectError> {
     let mut request = url
         .as_str()
         .into_client_request()
@@ -160,9 +228,9 @@ pub async fn connect(
         tokio_tungstenite::connect_async(request),
     )
     .await;
-    let mut socket = match handshake {
-        Err(_) => return Err(ConnectError::Timeout(options.connect_timeout)),
-        Ok(Ok((socket, _))) => socket,
+    match handshake {
+        Err(_) => Err(ConnectError::Timeout(options.connect_timeout)),
+        Ok(Ok((socket, _))) => Ok(socket),
         Ok(Err(tungstenite::Error::Http(response))) => {
             let body = response
                 .body()
@@ -170,19 +238,39 @@ pub async fn connect(
                 .map(String::from_utf8_lossy)
                 .unwrap_or_default()
                 .into_owned();
-            return Err(ConnectError::from_status(response.status().as_u16(), &body));
+            Err(ConnectError::from_status(response.status().as_u16(), &body))
         }
         Ok(Err(error)) => {
             tracing::info!(%error, "signal connection failed; asking /rtc/validate why");
-            return Err(ask_validate(server, token, options, error.to_string()).await);
+            Err(ask_validate(server, url, token, options, error.to_string()).await)
         }
-    };
-
-    let first = tokio::time::timeout(options.join_timeout, wait_for_join(&mut socket)).await;
-    match first {
-        Err(_) => Err(ConnectError::Timeout(options.join_timeout)),
-        Ok(result) => result.map(|join| (socket, join)),
     }
+}
+
+async fn wait_for_resume(socket: &mut SignalSocket) -> Result<ResumeAnswer, ConnectError> {
+    while let Some(frame) = socket.next().await {
+        let bytes = match frame {
+            Ok(Message::Binary(bytes)) => bytes,
+            Ok(Message::Close(_)) => break,
+            Ok(_) => continue,
+            Err(error) => return Err(ConnectError::Unreachable(error.to_string())),
+        };
+        let response = lk::SignalResponse::decode(bytes.as_ref())
+            .map_err(|e| ConnectError::Protocol(format!("undecodable first message: {e}")))?;
+        match response.message {
+            Some(lk::signal_response::Message::Reconnect(answer)) => {
+                return Ok(ResumeAnswer::Resumed(answer));
+            }
+            Some(lk::signal_response::Message::Leave(leave)) => {
+                return Ok(ResumeAnswer::Refused(leave));
+            }
+            // The Rust SDK drops anything before the ReconnectResponse.
+            _ => continue,
+        }
+    }
+    Err(ConnectError::Unreachable(
+        "the server closed the connection before answering the resume".into(),
+    ))
 }
 
 async fn wait_for_join(socket: &mut SignalSocket) -> Result<JoinInfo, ConnectError> {
@@ -213,12 +301,13 @@ async fn wait_for_join(socket: &mut SignalSocket) -> Result<JoinInfo, ConnectErr
 /// if that cannot be reached either, the server is unreachable.
 async fn ask_validate(
     server: &ServerUrl,
+    rtc_url: &Url,
     token: &Token,
     options: &SignalOptions,
     ws_error: String,
 ) -> ConnectError {
     let mut url = server.validate_url();
-    url.set_query(rtc_request_url(server, options).query());
+    url.set_query(rtc_url.query());
     match tokio::time::timeout(options.connect_timeout, http_get(&url, token)).await {
         Err(_) => ConnectError::Timeout(options.connect_timeout),
         Ok(Err(error)) => ConnectError::Unreachable(format!("{ws_error}; {error}")),

@@ -8,9 +8,14 @@
 
 mod connect;
 mod error;
+mod link;
 
-pub use connect::{JoinInfo, RemoteParticipantInfo, SignalOptions, SignalSocket, connect};
+pub use connect::{
+    JoinInfo, RemoteParticipantInfo, ResumeAnswer, ResumeRequest, SignalOptions, SignalSocket,
+    connect, resume,
+};
 pub use error::ConnectError;
+pub use link::{SignalInbound, SignalLink, SignalSendError};
 
 /// The signaling protocol version we speak (v0 features only; see docs/PROTOCOL.md).
 pub const PROTOCOL_VERSION: i32 = 16;

@@ -1,0 +1,1206 @@
+//! The room actor: owns the session, the participants, our publications and the
+//! reconnection machine; takes commands from [`super::Room`] over a bounded channel and
+//! emits [`RoomEvent`]s in order.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::pending;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use livekit_protocol as lk;
+use lk::signal_response::Message as Server;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use webrtc::peer_connection::RTCPeerConnectionState;
+
+use super::data::{DataKind, DataSendOptions, MAX_DATA_PAYLOAD, encode_user_packet};
+use super::error::RoomError;
+use super::events::{
+    ConnectionQuality, ConnectionState, DisconnectReason, ReconnectKind, RoomEvent,
+};
+use super::participant::{LocalParticipant, RemoteParticipant};
+use super::publishing::{
+    PUBLISH_TIMEOUT, PendingPublish, Publication, add_track_request, bind, check_codec, new_cid,
+};
+use super::reconnect::{AttemptFailure, LossCause, Reconnector, Step};
+use super::roster::Roster;
+use super::session::{Session, read_data_channel};
+use super::track::{LocalTrack, LocalTrackOptions, RemoteTrack, TrackInfo};
+use crate::signal::{
+    self, ConnectError, JoinInfo, ResumeAnswer, ResumeRequest, SignalInbound, SignalOptions,
+    SignalSocket,
+};
+use crate::webrtc_kit::PcTarget;
+use crate::webrtc_kit::transport::TransportEvent;
+use crate::{ServerUrl, Token};
+
+/// How long `disconnect` may take in all (the app's shutdown bound is 2 s).
+pub(crate) const DISCONNECT_BOUND: Duration = Duration::from_millis(1_500);
+/// How often pending publications are checked for their deadline.
+const HOUSEKEEPING: Duration = Duration::from_millis(500);
+
+/// What the [`super::Room`] handle asks of the engine.
+pub(crate) enum Command {
+    Publish {
+        options: LocalTrackOptions,
+        reply: oneshot::Sender<Result<LocalTrack, RoomError>>,
+    },
+    Unpublish {
+        track: LocalTrack,
+        reply: oneshot::Sender<Result<(), RoomError>>,
+    },
+    SetMuted {
+        track: LocalTrack,
+        muted: bool,
+        reply: oneshot::Sender<Result<(), RoomError>>,
+    },
+    SetSubscribed {
+        track_sid: String,
+        subscribed: bool,
+        reply: oneshot::Sender<Result<(), RoomError>>,
+    },
+    SendData {
+        payload: Vec<u8>,
+        options: DataSendOptions,
+        reply: oneshot::Sender<Result<(), RoomError>>,
+    },
+    NetworkChanged,
+    Disconnect {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// What the handle can read without asking the actor.
+#[derive(Debug, Clone)]
+pub(crate) struct Snapshot {
+    pub(crate) room_name: String,
+    pub(crate) room_sid: String,
+    pub(crate) local: LocalParticipant,
+    pub(crate) remotes: Vec<RemoteParticipant>,
+    pub(crate) state: ConnectionState,
+}
+
+pub(crate) type SharedSnapshot = Arc<RwLock<Snapshot>>;
+
+/// Everything needed to (re)connect.
+pub(crate) struct Endpoint {
+    pub(crate) server: ServerUrl,
+    pub(crate) token: Token,
+    pub(crate) signal: SignalOptions,
+    pub(crate) bind_addrs: Vec<std::net::SocketAddr>,
+}
+
+/// Result of a reconnection attempt's signaling phase.
+enum AttemptOutcome {
+    Resumed(SignalSocket),
+    ResumeRefused(lk::LeaveRequest),
+    Joined(SignalSocket, Box<JoinInfo>),
+    Failed(ConnectError),
+}
+
+/// Why the actor stops.
+enum Flow {
+    Continue,
+    Stop,
+}
+
+pub(crate) struct Engine {
+    endpoint: Endpoint,
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<RoomEvent>,
+    snapshot: SharedSnapshot,
+    session: Option<Session>,
+    roster: Roster,
+    local_tracks: Vec<LocalTrack>,
+    pending: HashMap<String, PendingPublish>,
+    published: Vec<Publication>,
+    subscribed: HashSet<String>,
+    speakers: BTreeMap<String, f32>,
+    data_sequence: u32,
+    reconnector: Reconnector,
+    attempt: Option<JoinHandle<AttemptOutcome>>,
+    /// Participants found by a full reconnect, announced after `Reconnected`.
+    deferred_connected: Vec<RemoteParticipant>,
+    /// `Some` until the first connection is up: reports it to `Room::connect`.
+    joining: Option<(oneshot::Sender<Result<(), RoomError>>, Instant)>,
+    media_timeout: Duration,
+    last_error: String,
+}
+
+/// The next thing the session delivers.
+enum SessionInput {
+    Signal(Option<SignalInbound>),
+    Transport(Option<TransportEvent>),
+}
+
+async fn session_input(session: Option<&mut Session>) -> SessionInput {
+    let Some(session) = session else {
+        return pending().await;
+    };
+    tokio::select! {
+        inbound = session.signal_rx.recv() => SessionInput::Signal(inbound),
+        event = session.transport_rx.recv() => SessionInput::Transport(event),
+    }
+}
+
+async fn sleep_until_or_pending(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => pending().await,
+    }
+}
+
+impl Engine {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        endpoint: Endpoint,
+        session: Session,
+        commands: mpsc::Receiver<Command>,
+        events: mpsc::Sender<RoomEvent>,
+        snapshot: SharedSnapshot,
+        reconnector: Reconnector,
+        media_timeout: Duration,
+        joined: oneshot::Sender<Result<(), RoomError>>,
+    ) -> Self {
+        let mut roster = Roster::default();
+        roster.reset(&session.join.response.other_participants);
+        Self {
+            endpoint,
+            commands,
+            events,
+            snapshot,
+            session: Some(session),
+            roster,
+            local_tracks: Vec::new(),
+            pending: HashMap::new(),
+            published: Vec::new(),
+            subscribed: HashSet::new(),
+            speakers: BTreeMap::new(),
+            data_sequence: 0,
+            reconnector,
+            attempt: None,
+            deferred_connected: Vec::new(),
+            joining: Some((joined, Instant::now() + media_timeout)),
+            media_timeout,
+            last_error: String::new(),
+        }
+    }
+
+    /// Runs until disconnected.
+    pub(crate) async fn run(mut self) {
+        self.refresh_snapshot(ConnectionState::Connected);
+        let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
+        let mut ping = tokio::time::interval(self.ping_interval());
+        loop {
+            let deadline = self.reconnector.deadline();
+            let flow = tokio::select! {
+                command = self.commands.recv() => match command {
+                    Some(command) => self.handle_command(command).await,
+                    None => {
+                        self.leave(DisconnectReason::ClientInitiated).await;
+                        Flow::Stop
+                    }
+                },
+                input = session_input(self.session.as_mut()) => match input {
+                    SessionInput::Signal(inbound) => self.handle_inbound(inbound).await,
+                    SessionInput::Transport(Some(event)) => self.handle_transport(event).await,
+                    SessionInput::Transport(None) => Flow::Continue,
+                },
+                outcome = async {
+                    match self.attempt.as_mut() {
+                        Some(handle) => handle.await,
+                        None => pending().await,
+                    }
+                } => {
+                    self.attempt = None;
+                    match outcome {
+                        Ok(outcome) => self.handle_attempt(outcome).await,
+                        Err(_) => self.on_failure(AttemptFailure::Unreachable("attempt aborted".into())).await,
+                    }
+                }
+                () = sleep_until_or_pending(deadline) => {
+                    let steps = self.reconnector.poll(Instant::now());
+                    self.apply_steps(steps).await
+                }
+                _ = ping.tick() => self.ping(),
+                _ = housekeeping.tick() => self.housekeeping().await,
+            };
+            if matches!(flow, Flow::Stop) {
+                break;
+            }
+            let interval = self.ping_interval();
+            if ping.period() != interval {
+                ping = tokio::time::interval(interval);
+            }
+        }
+    }
+
+    fn ping_interval(&self) -> Duration {
+        self.session
+            .as_ref()
+            .map(|s| s.join.ping_interval)
+            .filter(|d| !d.is_zero())
+            .unwrap_or(Duration::from_secs(5))
+    }
+
+    async fn emit(&self, event: RoomEvent) {
+        if self.events.send(event).await.is_err() {
+            tracing::trace!("room event dropped: nobody listens");
+        }
+    }
+
+    fn refresh_snapshot(&self, state: ConnectionState) {
+        let mut snapshot = self
+            .snapshot
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(session) = &self.session {
+            snapshot.room_name = session.join.room_name.clone();
+            snapshot.room_sid = session.join.room_sid.clone();
+            snapshot.local.sid = session.join.local_sid.clone();
+        }
+        snapshot.local.tracks = self
+            .published
+            .iter()
+            .filter_map(|p| p.track.info())
+            .collect();
+        snapshot.remotes = self.roster.participants();
+        snapshot.state = state;
+    }
+
+    fn state(&self) -> ConnectionState {
+        self.snapshot
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .state
+    }
+
+    fn local_identity(&self) -> String {
+        self.snapshot
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .local
+            .identity
+            .clone()
+    }
+
+    // ---- commands -------------------------------------------------------------------
+
+    async fn handle_command(&mut self, command: Command) -> Flow {
+        match command {
+            Command::Publish { options, reply } => {
+                if let Err(error) = self.check_publish(&options) {
+                    let _ = reply.send(Err(error));
+                    return Flow::Continue;
+                }
+                let track = LocalTrack::new(options);
+                self.local_tracks.push(track.clone());
+                self.request_publication(track, Some(reply));
+            }
+            Command::Unpublish { track, reply } => {
+                let result = self.unpublish(&track).await;
+                let _ = reply.send(result);
+            }
+            Command::SetMuted {
+                track,
+                muted,
+                reply,
+            } => {
+                let result = self.set_muted(&track, muted).await;
+                let _ = reply.send(result);
+            }
+            Command::SetSubscribed {
+                track_sid,
+                subscribed,
+                reply,
+            } => {
+                let result = self.send_signal(lk::signal_request::Message::Subscription(
+                    lk::UpdateSubscription {
+                        track_sids: vec![track_sid],
+                        subscribe: subscribed,
+                        ..Default::default()
+                    },
+                ));
+                let _ = reply.send(result);
+            }
+            Command::SendData {
+                payload,
+                options,
+                reply,
+            } => {
+                let result = self.send_data(&payload, &options).await;
+                let _ = reply.send(result);
+            }
+            Command::NetworkChanged => {
+                return self.lost(LossCause::NetworkChanged).await;
+            }
+            Command::Disconnect { reply } => {
+                self.leave(DisconnectReason::ClientInitiated).await;
+                let _ = reply.send(());
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
+    }
+
+    fn check_publish(&self, options: &LocalTrackOptions) -> Result<(), RoomError> {
+        check_codec(options)?;
+        let Some(session) = &self.session else {
+            return Err(RoomError::NotConnected);
+        };
+        let allowed = session
+            .join
+            .response
+            .participant
+            .as_ref()
+            .and_then(|p| p.permission.as_ref())
+            .is_none_or(|p| p.can_publish);
+        if allowed {
+            Ok(())
+        } else {
+            Err(RoomError::NotAllowed("the token does not allow publishing"))
+        }
+    }
+
+    fn send_signal(&self, message: lk::signal_request::Message) -> Result<(), RoomError> {
+        match &self.session {
+            Some(session) if !self.reconnector.is_recovering() => {
+                session.send(message).map_err(|_| RoomError::NotConnected)
+            }
+            _ => Err(RoomError::NotConnected),
+        }
+    }
+
+    /// Sends the AddTrackRequest (now, or after the reconnection if recovering).
+    fn request_publication(
+        &mut self,
+        track: LocalTrack,
+        reply: Option<oneshot::Sender<Result<LocalTrack, RoomError>>>,
+    ) {
+        let cid = new_cid();
+        let request = add_track_request(&cid, track.options(), track.is_muted());
+        if let Some(session) = &self.session
+            && !self.reconnector.is_recovering()
+        {
+            let _ = session.send(lk::signal_request::Message::AddTrack(request));
+            self.pending.insert(
+                cid,
+                PendingPublish {
+                    track,
+                    reply,
+                    deadline: Instant::now() + PUBLISH_TIMEOUT,
+                },
+            );
+        } else if let Some(reply) = reply {
+            // Published when the connection is back (see `republish`).
+            let _ = reply.send(Ok(track));
+        }
+    }
+
+    async fn on_track_published(&mut self, response: lk::TrackPublishedResponse) {
+        let Some(pending) = self.pending.remove(&response.cid) else {
+            tracing::debug!(cid = %response.cid, "track_published for an unknown cid");
+            return;
+        };
+        let Some(track_info) = response.track else {
+            if let Some(reply) = pending.reply {
+                let _ = reply.send(Err(RoomError::PublishFailed(
+                    "no track in the answer".into(),
+                )));
+            }
+            return;
+        };
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        let stream_id = format!("{}|{}", session.local_sid(), response.cid);
+        let bound = bind(
+            &session.publisher.pc,
+            pending.track.clone(),
+            response.cid.clone(),
+            track_info.clone(),
+            &stream_id,
+        )
+        .await;
+        let publication = match bound {
+            Ok(publication) => publication,
+            Err(error) => {
+                tracing::warn!(%error, "could not add the track to the publisher PC");
+                if let Some(reply) = pending.reply {
+                    let _ = reply.send(Err(error));
+                }
+                return;
+            }
+        };
+        if let Err(error) = session.negotiate_publisher().await {
+            tracing::warn!(%error, "publisher renegotiation failed");
+        }
+        let info = TrackInfo::from_proto(&track_info);
+        pending.track.set_info(info.clone());
+        self.published.push(publication);
+        self.refresh_snapshot(self.state());
+        if let Some(info) = info {
+            self.emit(RoomEvent::LocalTrackPublished(info)).await;
+        }
+        if let Some(reply) = pending.reply {
+            let _ = reply.send(Ok(pending.track));
+        }
+    }
+
+    async fn unpublish(&mut self, track: &LocalTrack) -> Result<(), RoomError> {
+        let before = self.local_tracks.len();
+        self.local_tracks.retain(|t| !t.same_as(track));
+        self.pending.retain(|_, p| !p.track.same_as(track));
+        let Some(index) = self.published.iter().position(|p| p.track.same_as(track)) else {
+            return if before == self.local_tracks.len() {
+                Err(RoomError::UnknownTrack)
+            } else {
+                Ok(())
+            };
+        };
+        let publication = self.published.remove(index);
+        let info = publication.track.info();
+        let sender = publication.unbind().await;
+        if let Some(session) = self.session.as_mut() {
+            session.publisher.pc.remove_track(&sender).await?;
+            session.negotiate_publisher().await?;
+        }
+        self.refresh_snapshot(self.state());
+        if let Some(info) = info {
+            self.emit(RoomEvent::LocalTrackUnpublished(info)).await;
+        }
+        Ok(())
+    }
+
+    async fn set_muted(&mut self, track: &LocalTrack, muted: bool) -> Result<(), RoomError> {
+        if !self.local_tracks.iter().any(|t| t.same_as(track)) {
+            return Err(RoomError::UnknownTrack);
+        }
+        track
+            .inner
+            .muted
+            .store(muted, std::sync::atomic::Ordering::Release);
+        let Some(sid) = track.sid() else {
+            return Ok(());
+        };
+        if let Some(mut info) = track.info() {
+            info.muted = muted;
+            track.set_info(Some(info));
+        }
+        let _ = self.send_signal(lk::signal_request::Message::Mute(lk::MuteTrackRequest {
+            sid: sid.clone(),
+            muted,
+        }));
+        let participant_identity = self.local_identity();
+        self.emit(if muted {
+            RoomEvent::TrackMuted {
+                participant_identity,
+                track_sid: sid,
+            }
+        } else {
+            RoomEvent::TrackUnmuted {
+                participant_identity,
+                track_sid: sid,
+            }
+        })
+        .await;
+        Ok(())
+    }
+
+    async fn send_data(
+        &mut self,
+        payload: &[u8],
+        options: &DataSendOptions,
+    ) -> Result<(), RoomError> {
+        if payload.len() > MAX_DATA_PAYLOAD {
+            return Err(RoomError::DataTooLarge(payload.len()));
+        }
+        let Some(session) = &self.session else {
+            return Err(RoomError::NotConnected);
+        };
+        let allowed = session
+            .join
+            .response
+            .participant
+            .as_ref()
+            .and_then(|p| p.permission.as_ref())
+            .is_none_or(|p| p.can_publish_data);
+        if !allowed {
+            return Err(RoomError::NotAllowed(
+                "the token does not allow sending data",
+            ));
+        }
+        let channel = session
+            .channel(options.kind)
+            .ok_or(RoomError::DataChannelClosed(options.kind.label()))?;
+        if options.kind == DataKind::Reliable {
+            self.data_sequence = self.data_sequence.wrapping_add(1).max(1);
+        }
+        let bytes = encode_user_packet(
+            &session.join.local_identity,
+            &session.join.local_sid,
+            self.data_sequence,
+            payload,
+            options,
+        );
+        channel
+            .send(bytes::BytesMut::from(bytes.as_slice()))
+            .await
+            .map_err(|_| RoomError::DataChannelClosed(options.kind.label()))
+    }
+
+    // ---- signaling ----------------------------------------------------------------------
+
+    async fn handle_inbound(&mut self, inbound: Option<SignalInbound>) -> Flow {
+        let message = match inbound {
+            Some(SignalInbound::Message(message)) => *message,
+            Some(SignalInbound::Closed(reason)) => {
+                self.last_error = reason;
+                return self.signal_lost(LossCause::SignalClosed).await;
+            }
+            None => {
+                self.last_error = "the signaling connection ended".into();
+                return self.signal_lost(LossCause::SignalClosed).await;
+            }
+        };
+        if let Some(session) = self.session.as_mut() {
+            session.last_inbound = Instant::now();
+        }
+        match message {
+            Server::Offer(offer) => {
+                if let Some(session) = self.session.as_mut()
+                    && let Err(error) = session.answer_subscriber_offer(offer).await
+                {
+                    tracing::warn!(%error, "could not answer the subscriber offer");
+                    self.last_error = format!("subscriber negotiation failed: {error}");
+                    return self.lost(LossCause::TransportFailed).await;
+                }
+                self.check_media().await
+            }
+            Server::Answer(answer) => {
+                if let Some(session) = self.session.as_mut()
+                    && let Err(error) = session.apply_publisher_answer(answer).await
+                {
+                    tracing::warn!(%error, "could not apply the publisher answer");
+                    self.last_error = format!("publisher negotiation failed: {error}");
+                    return self.lost(LossCause::TransportFailed).await;
+                }
+                self.check_media().await
+            }
+            Server::Trickle(trickle) => {
+                if let Some(session) = &self.session {
+                    session.add_remote_candidate(&trickle).await;
+                }
+                Flow::Continue
+            }
+            Server::Update(update) => {
+                self.apply_participants(&update.participants).await;
+                Flow::Continue
+            }
+            Server::TrackPublished(response) => {
+                self.on_track_published(response).await;
+                Flow::Continue
+            }
+            Server::TrackUnpublished(response) => {
+                self.on_server_unpublished(&response.track_sid).await;
+                Flow::Continue
+            }
+            Server::Leave(leave) => self.on_leave(leave).await,
+            Server::Mute(mute) => {
+                self.on_server_mute(mute).await;
+                Flow::Continue
+            }
+            Server::SpeakersChanged(changed) => {
+                self.on_speakers(changed.speakers).await;
+                Flow::Continue
+            }
+            Server::ConnectionQuality(update) => {
+                for info in update.updates {
+                    let identity = self.identity_of(&info.participant_sid);
+                    self.emit(RoomEvent::ConnectionQualityChanged {
+                        participant_identity: identity,
+                        quality: ConnectionQuality::from_proto(info.quality),
+                    })
+                    .await;
+                }
+                Flow::Continue
+            }
+            Server::RoomUpdate(update) => {
+                if let (Some(room), Some(session)) = (update.room, self.session.as_mut())
+                    && !room.sid.is_empty()
+                {
+                    session.join.room_sid = room.sid;
+                    self.refresh_snapshot(self.state());
+                }
+                Flow::Continue
+            }
+            Server::RefreshToken(token) => {
+                // Later reconnects use the newest token the server handed out.
+                self.endpoint.token = Token::new(token);
+                Flow::Continue
+            }
+            _ => Flow::Continue,
+        }
+    }
+
+    fn identity_of(&self, sid: &str) -> String {
+        match self.roster.by_sid(sid) {
+            Some(p) => p.identity.clone(),
+            None => self.local_identity(),
+        }
+    }
+
+    async fn apply_participants(&mut self, participants: &[lk::ParticipantInfo]) {
+        let local_sid = self
+            .session
+            .as_ref()
+            .map(|s| s.join.local_sid.clone())
+            .unwrap_or_default();
+        let mut events = Vec::new();
+        for info in participants {
+            if info.sid == local_sid {
+                continue;
+            }
+            events.extend(self.roster.apply(info));
+        }
+        for event in &events {
+            if let RoomEvent::TrackUnpublished {
+                participant_identity,
+                track,
+            } = event
+                && self.subscribed.remove(&track.sid)
+            {
+                self.emit(RoomEvent::TrackUnsubscribed {
+                    participant_identity: participant_identity.clone(),
+                    track_sid: track.sid.clone(),
+                })
+                .await;
+            }
+        }
+        self.refresh_snapshot(self.state());
+        for event in events {
+            self.emit(event).await;
+        }
+    }
+
+    async fn on_server_unpublished(&mut self, track_sid: &str) {
+        let Some(index) = self.published.iter().position(|p| p.info.sid == track_sid) else {
+            return;
+        };
+        let publication = self.published.remove(index);
+        let track = publication.track.clone();
+        let info = track.info();
+        let sender = publication.unbind().await;
+        self.local_tracks.retain(|t| !t.same_as(&track));
+        if let Some(session) = self.session.as_mut() {
+            let _ = session.publisher.pc.remove_track(&sender).await;
+            let _ = session.negotiate_publisher().await;
+        }
+        self.refresh_snapshot(self.state());
+        if let Some(info) = info {
+            self.emit(RoomEvent::LocalTrackUnpublished(info)).await;
+        }
+    }
+
+    async fn on_server_mute(&mut self, mute: lk::MuteTrackRequest) {
+        let Some(publication) = self.published.iter().find(|p| p.info.sid == mute.sid) else {
+            return;
+        };
+        let track = publication.track.clone();
+        track
+            .inner
+            .muted
+            .store(mute.muted, std::sync::atomic::Ordering::Release);
+        let participant_identity = self.local_identity();
+        let track_sid = mute.sid;
+        self.emit(if mute.muted {
+            RoomEvent::TrackMuted {
+                participant_identity,
+                track_sid,
+            }
+        } else {
+            RoomEvent::TrackUnmuted {
+                participant_identity,
+                track_sid,
+            }
+        })
+        .await;
+    }
+
+    async fn on_speakers(&mut self, speakers: Vec<lk::SpeakerInfo>) {
+        for speaker in speakers {
+            let identity = self.identity_of(&speaker.sid);
+            if speaker.active {
+                self.speakers.insert(identity, speaker.level);
+            } else {
+                self.speakers.remove(&identity);
+            }
+        }
+        let mut active: Vec<(String, f32)> = self
+            .speakers
+            .iter()
+            .map(|(identity, level)| (identity.clone(), *level))
+            .collect();
+        active.sort_by(|a, b| b.1.total_cmp(&a.1));
+        self.emit(RoomEvent::ActiveSpeakersChanged(
+            active.into_iter().map(|(identity, _)| identity).collect(),
+        ))
+        .await;
+    }
+
+    async fn on_leave(&mut self, leave: lk::LeaveRequest) -> Flow {
+        match lk::leave_request::Action::try_from(leave.action) {
+            Ok(lk::leave_request::Action::Resume) => {
+                self.last_error = "the server asked to resume".into();
+                self.lost(LossCause::ServerRequestedResume).await
+            }
+            Ok(lk::leave_request::Action::Reconnect) => {
+                self.last_error = "the server asked to reconnect".into();
+                self.lost(LossCause::ServerRequestedReconnect).await
+            }
+            _ => {
+                self.finish(DisconnectReason::from_leave(leave.reason), None)
+                    .await;
+                Flow::Stop
+            }
+        }
+    }
+
+    // ---- transports -----------------------------------------------------------------
+
+    async fn handle_transport(&mut self, event: TransportEvent) -> Flow {
+        match event {
+            TransportEvent::LocalCandidate {
+                target,
+                candidate_init_json,
+            } => {
+                if let Some(session) = &self.session {
+                    let _ =
+                        session.send(lk::signal_request::Message::Trickle(lk::TrickleRequest {
+                            candidate_init: candidate_init_json,
+                            target: target.to_signal_target(),
+                            ..Default::default()
+                        }));
+                }
+                Flow::Continue
+            }
+            TransportEvent::ConnectionState { target, state } => {
+                if state == RTCPeerConnectionState::Failed {
+                    self.last_error = format!("the {target:?} connection failed");
+                    return self.lost(LossCause::TransportFailed).await;
+                }
+                self.check_media().await
+            }
+            TransportEvent::DataChannel { target, channel } => {
+                if target == PcTarget::Subscriber {
+                    tokio::spawn(read_data_channel(channel, None, self.events.clone()));
+                }
+                Flow::Continue
+            }
+            TransportEvent::Track { target, track } => {
+                if target == PcTarget::Subscriber {
+                    self.on_remote_track(track).await;
+                }
+                Flow::Continue
+            }
+        }
+    }
+
+    async fn on_remote_track(
+        &mut self,
+        track: Arc<dyn webrtc::media_stream::track_remote::TrackRemote>,
+    ) {
+        let stream_id = track.stream_id().await;
+        let track_id = track.track_id().await;
+        // LiveKit packs "<participant sid>|<track sid>" into the stream id.
+        let (participant_sid, stream_part) = stream_id
+            .split_once('|')
+            .unwrap_or((stream_id.as_str(), ""));
+        let track_sid = if stream_part.starts_with("TR") {
+            stream_part.to_owned()
+        } else {
+            track_id
+        };
+        let Some(participant) = self.roster.by_sid(participant_sid).cloned() else {
+            tracing::warn!(%participant_sid, %track_sid, "track from an unknown participant");
+            return;
+        };
+        let Some(info) = participant
+            .tracks
+            .iter()
+            .find(|t| t.sid == track_sid)
+            .cloned()
+        else {
+            tracing::warn!(%track_sid, "track without a publication");
+            return;
+        };
+        self.subscribed.insert(track_sid);
+        self.emit(RoomEvent::TrackSubscribed(RemoteTrack::start(
+            info,
+            participant.identity,
+            track,
+        )))
+        .await;
+    }
+
+    // ---- keep-alive -----------------------------------------------------------------
+
+    fn ping(&mut self) -> Flow {
+        if self.reconnector.is_recovering() {
+            return Flow::Continue;
+        }
+        let Some(session) = &self.session else {
+            return Flow::Continue;
+        };
+        let now_ms = crate::clock::unix_now_millis();
+        let _ = session.send(lk::signal_request::Message::Ping(now_ms));
+        let _ = session.send(lk::signal_request::Message::PingReq(lk::Ping {
+            timestamp: now_ms,
+            rtt: 0,
+        }));
+        Flow::Continue
+    }
+
+    async fn housekeeping(&mut self) -> Flow {
+        let now = Instant::now();
+        if let Some((_, deadline)) = &self.joining
+            && now >= *deadline
+        {
+            if let Some((reply, _)) = self.joining.take() {
+                let _ = reply.send(Err(RoomError::MediaTimeout(self.media_timeout)));
+            }
+            self.close_session(None).await;
+            return Flow::Stop;
+        }
+        let expired: Vec<String> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| now >= p.deadline)
+            .map(|(cid, _)| cid.clone())
+            .collect();
+        for cid in expired {
+            if let Some(pending) = self.pending.remove(&cid)
+                && let Some(reply) = pending.reply
+            {
+                let _ = reply.send(Err(RoomError::PublishFailed(
+                    "the server did not confirm the track in time".into(),
+                )));
+            }
+        }
+        if !self.reconnector.is_recovering()
+            && let Some(session) = &self.session
+        {
+            let timeout = session.join.ping_timeout;
+            if !timeout.is_zero() && now.duration_since(session.last_inbound) > timeout {
+                self.last_error = format!("no answer from the server for {timeout:?}");
+                return self.signal_lost(LossCause::PingTimeout).await;
+            }
+        }
+        Flow::Continue
+    }
+
+    // ---- connection and recovery ----------------------------------------------------
+
+    /// Called whenever a PC's state or negotiation moved: finishes the first join or a
+    /// reconnection once media is up.
+    async fn check_media(&mut self) -> Flow {
+        let connected = self.session.as_ref().is_some_and(Session::media_connected);
+        if !connected {
+            return Flow::Continue;
+        }
+        if let Some((reply, _)) = self.joining.take() {
+            let _ = reply.send(Ok(()));
+            return Flow::Continue;
+        }
+        if self.reconnector.is_recovering() {
+            let steps = self.reconnector.media_connected(Instant::now());
+            return self.apply_steps(steps).await;
+        }
+        Flow::Continue
+    }
+
+    async fn signal_lost(&mut self, cause: LossCause) -> Flow {
+        if self.joining.is_some() {
+            if let Some((reply, _)) = self.joining.take() {
+                let _ = reply.send(Err(RoomError::Connect(ConnectError::Unreachable(
+                    self.last_error.clone(),
+                ))));
+            }
+            self.close_session(None).await;
+            return Flow::Stop;
+        }
+        if self.reconnector.is_recovering() {
+            // The link of a resumed attempt died before media came back.
+            return self
+                .on_failure(AttemptFailure::Unreachable(self.last_error.clone()))
+                .await;
+        }
+        self.lost(cause).await
+    }
+
+    async fn lost(&mut self, cause: LossCause) -> Flow {
+        if self.joining.is_some() {
+            if let Some((reply, _)) = self.joining.take() {
+                let _ = reply.send(Err(RoomError::Connect(ConnectError::Unreachable(
+                    self.last_error.clone(),
+                ))));
+            }
+            self.close_session(None).await;
+            return Flow::Stop;
+        }
+        tracing::info!(?cause, "connection lost; reconnecting");
+        let steps = self.reconnector.lost(Instant::now(), cause);
+        self.apply_steps(steps).await
+    }
+
+    async fn on_failure(&mut self, failure: AttemptFailure) -> Flow {
+        tracing::info!(?failure, "reconnection attempt failed");
+        let steps = self.reconnector.attempt_failed(Instant::now(), failure);
+        self.apply_steps(steps).await
+    }
+
+    async fn apply_steps(&mut self, steps: Vec<Step>) -> Flow {
+        for step in steps {
+            match step {
+                Step::AnnounceResume => {
+                    self.refresh_snapshot(ConnectionState::Reconnecting);
+                    self.emit(RoomEvent::ConnectionStateChanged(
+                        ConnectionState::Reconnecting,
+                    ))
+                    .await;
+                    self.emit(RoomEvent::Reconnecting(ReconnectKind::Resume))
+                        .await;
+                }
+                Step::AnnounceFull => self.announce_full().await,
+                Step::Attempt { kind, attempt } => self.start_attempt(kind, attempt),
+                Step::Reconnected { kind } => self.reconnected(kind).await,
+                Step::GiveUp {
+                    attempts,
+                    last_error,
+                    token_rejected,
+                } => {
+                    let reason = if token_rejected {
+                        DisconnectReason::TokenRejected(last_error)
+                    } else {
+                        DisconnectReason::ReconnectFailed {
+                            attempts,
+                            last_error,
+                        }
+                    };
+                    self.finish(reason, None).await;
+                    return Flow::Stop;
+                }
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Full reconnect, part one: drop the session and tell the application, in the
+    /// documented order.
+    async fn announce_full(&mut self) {
+        self.close_session(None).await;
+        let was_connected = self.state() == ConnectionState::Connected;
+        self.subscribed.clear();
+        self.speakers.clear();
+        for participant in self.roster.clear() {
+            self.emit(RoomEvent::ParticipantDisconnected(participant))
+                .await;
+        }
+        self.pending.clear();
+        let publications = std::mem::take(&mut self.published);
+        for publication in publications {
+            let info = publication.track.info();
+            publication.unbind().await;
+            if let Some(info) = info {
+                self.emit(RoomEvent::LocalTrackUnpublished(info)).await;
+            }
+        }
+        self.refresh_snapshot(ConnectionState::Reconnecting);
+        if was_connected {
+            self.emit(RoomEvent::ConnectionStateChanged(
+                ConnectionState::Reconnecting,
+            ))
+            .await;
+        }
+        self.emit(RoomEvent::Reconnecting(ReconnectKind::Full))
+            .await;
+    }
+
+    fn start_attempt(&mut self, kind: ReconnectKind, attempt: u32) {
+        tracing::info!(?kind, attempt, "reconnection attempt");
+        if let Some(handle) = self.attempt.take() {
+            handle.abort();
+        }
+        let server = self.endpoint.server.clone();
+        let token = self.endpoint.token.clone();
+        let options = self.endpoint.signal.clone();
+        let handle = match (kind, &self.session) {
+            (ReconnectKind::Resume, Some(session)) => {
+                let request = ResumeRequest {
+                    participant_sid: session.join.local_sid.clone(),
+                    reason: lk::ReconnectReason::RrSignalDisconnected as i32,
+                };
+                tokio::spawn(async move {
+                    match signal::resume(&server, &token, &options, &request).await {
+                        Ok((socket, ResumeAnswer::Resumed(_))) => AttemptOutcome::Resumed(socket),
+                        Ok((_, ResumeAnswer::Refused(leave))) => {
+                            AttemptOutcome::ResumeRefused(leave)
+                        }
+                        Err(error) => AttemptOutcome::Failed(error),
+                    }
+                })
+            }
+            _ => tokio::spawn(async move {
+                match signal::connect(&server, &token, &options).await {
+                    Ok((socket, join)) => AttemptOutcome::Joined(socket, Box::new(join)),
+                    Err(error) => AttemptOutcome::Failed(error),
+                }
+            }),
+        };
+        self.attempt = Some(handle);
+    }
+
+    async fn handle_attempt(&mut self, outcome: AttemptOutcome) -> Flow {
+        match outcome {
+            AttemptOutcome::Resumed(socket) => {
+                let subscribed: Vec<String> = self.subscribed.iter().cloned().collect();
+                let published = self
+                    .published
+                    .iter()
+                    .map(|p| lk::TrackPublishedResponse {
+                        cid: p.cid.clone(),
+                        track: Some(p.info.clone()),
+                    })
+                    .collect();
+                let Some(session) = self.session.as_mut() else {
+                    return self
+                        .on_failure(AttemptFailure::ResumeRejected("no session".into()))
+                        .await;
+                };
+                let sync = session.sync_state(subscribed, published);
+                if let Err(error) = session.resume_on(socket, sync).await {
+                    return self
+                        .on_failure(AttemptFailure::ResumeRejected(error.to_string()))
+                        .await;
+                }
+                self.reconnector.signal_connected(Instant::now());
+                self.check_media().await
+            }
+            AttemptOutcome::ResumeRefused(leave) => {
+                let reason = DisconnectReason::from_leave(leave.reason);
+                let fatal = leave.action == lk::leave_request::Action::Disconnect as i32
+                    && matches!(
+                        reason,
+                        DisconnectReason::DuplicateIdentity
+                            | DisconnectReason::ParticipantRemoved
+                            | DisconnectReason::RoomDeleted
+                            | DisconnectReason::RoomClosed
+                    );
+                if fatal {
+                    self.finish(reason, None).await;
+                    return Flow::Stop;
+                }
+                self.on_failure(AttemptFailure::ResumeRejected(
+                    "the server would not resume the session".into(),
+                ))
+                .await
+            }
+            AttemptOutcome::Joined(socket, join) => {
+                let join = *join;
+                self.roster.reset(&join.response.other_participants);
+                self.deferred_connected = self.roster.participants();
+                let established =
+                    Session::establish(socket, join, &self.endpoint.bind_addrs, &self.events).await;
+                match established {
+                    Ok(session) => {
+                        self.session = Some(session);
+                        self.reconnector.signal_connected(Instant::now());
+                        self.refresh_snapshot(ConnectionState::Reconnecting);
+                        self.check_media().await
+                    }
+                    Err(error) => {
+                        self.roster.clear();
+                        self.deferred_connected.clear();
+                        self.on_failure(AttemptFailure::Unreachable(error.to_string()))
+                            .await
+                    }
+                }
+            }
+            AttemptOutcome::Failed(error) => {
+                self.last_error = error.to_string();
+                let failure = if error.is_permanent() {
+                    AttemptFailure::Permanent(error.to_string())
+                } else {
+                    AttemptFailure::Unreachable(error.to_string())
+                };
+                self.on_failure(failure).await
+            }
+        }
+    }
+
+    async fn reconnected(&mut self, kind: ReconnectKind) {
+        if let Some(session) = self.session.as_mut() {
+            session.restart = None;
+        }
+        self.refresh_snapshot(ConnectionState::Connected);
+        self.emit(RoomEvent::Reconnected).await;
+        self.emit(RoomEvent::ConnectionStateChanged(
+            ConnectionState::Connected,
+        ))
+        .await;
+        if kind == ReconnectKind::Full {
+            for participant in std::mem::take(&mut self.deferred_connected) {
+                let identity = participant.identity.clone();
+                let tracks = participant.tracks.clone();
+                self.emit(RoomEvent::ParticipantConnected(participant))
+                    .await;
+                for track in tracks {
+                    self.emit(RoomEvent::TrackPublished {
+                        participant_identity: identity.clone(),
+                        track,
+                    })
+                    .await;
+                }
+            }
+            for track in self.local_tracks.clone() {
+                self.request_publication(track, None);
+            }
+        }
+    }
+
+    async fn close_session(&mut self, leave: Option<lk::LeaveRequest>) {
+        if let Some(handle) = self.attempt.take() {
+            handle.abort();
+        }
+        if let Some(session) = self.session.take() {
+            session.close(leave, DISCONNECT_BOUND).await;
+        }
+    }
+
+    /// Leaves on our own initiative: `leave` to the server, everything closed, bounded.
+    async fn leave(&mut self, reason: DisconnectReason) {
+        let leave = lk::LeaveRequest {
+            reason: lk::DisconnectReason::ClientInitiated as i32,
+            action: lk::leave_request::Action::Disconnect as i32,
+            ..Default::default()
+        };
+        self.finish(reason, Some(leave)).await;
+    }
+
+    async fn finish(&mut self, reason: DisconnectReason, leave: Option<lk::LeaveRequest>) {
+        self.reconnector.cancel();
+        if let Some((reply, _)) = self.joining.take() {
+            let _ = reply.send(Err(RoomError::NotConnected));
+        }
+        for publication in std::mem::take(&mut self.published) {
+            publication.unbind().await;
+        }
+        self.close_session(leave).await;
+        self.refresh_snapshot(ConnectionState::Disconnected);
+        self.emit(RoomEvent::ConnectionStateChanged(
+            ConnectionState::Disconnected,
+        ))
+        .await;
+        self.emit(RoomEvent::Disconnected(reason)).await;
+    }
+}

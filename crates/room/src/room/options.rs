@@ -1,0 +1,55 @@
+//! How a room connection behaves.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::reconnect::{DefaultReconnectPolicy, ReconnectPolicy};
+
+/// Options of [`super::Room::connect`].
+pub struct RoomOptions {
+    /// Subscribe to every track automatically (LiveKit's default). When off, call
+    /// [`super::Room::set_subscribed`].
+    pub auto_subscribe: bool,
+    /// Longest wait for the signaling handshake (TCP, TLS, WebSocket).
+    pub connect_timeout: Duration,
+    /// Longest wait for the server's first message after the handshake.
+    pub join_timeout: Duration,
+    /// Longest wait for the peer connections after joining or resuming (the official
+    /// clients use 15 s).
+    pub media_timeout: Duration,
+    /// When to retry after a connection loss, and when to give up.
+    pub reconnect_policy: Box<dyn ReconnectPolicy>,
+    /// Local addresses the peer connections gather candidates on. `0.0.0.0:0` (the default)
+    /// means every interface except loopback; tests on one machine use `127.0.0.1:0`.
+    pub bind_addrs: Vec<SocketAddr>,
+    /// Watch the machine's network interfaces and reconnect as soon as they change, instead
+    /// of waiting for the connection to time out.
+    pub watch_network: bool,
+}
+
+impl Default for RoomOptions {
+    fn default() -> Self {
+        Self {
+            auto_subscribe: true,
+            connect_timeout: Duration::from_secs(10),
+            join_timeout: Duration::from_secs(5),
+            media_timeout: Duration::from_secs(15),
+            reconnect_policy: Box::new(DefaultReconnectPolicy::default()),
+            bind_addrs: vec![SocketAddr::from(([0, 0, 0, 0], 0))],
+            watch_network: true,
+        }
+    }
+}
+
+impl std::fmt::Debug for RoomOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoomOptions")
+            .field("auto_subscribe", &self.auto_subscribe)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("join_timeout", &self.join_timeout)
+            .field("media_timeout", &self.media_timeout)
+            .field("bind_addrs", &self.bind_addrs)
+            .field("watch_network", &self.watch_network)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,180 @@
+//! Our published tracks: the AddTrackRequest -> TrackPublished -> offer sequence, the
+//! sending track bound into the publisher PC, and keyframe requests back to the encoder.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use livekit_protocol as lk;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters};
+use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use webrtc::media_stream::MediaStreamTrack;
+use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+use webrtc::peer_connection::PeerConnection;
+use webrtc::rtp_transceiver::RtpSender;
+
+use super::error::RoomError;
+use super::track::{LocalTrack, LocalTrackOptions, SendBinding};
+use crate::webrtc_kit::MediaKind;
+use crate::webrtc_kit::codecs::codec_for_mime;
+use crate::webrtc_kit::keyframe::is_keyframe_request;
+
+/// How long the server has to confirm a publication (both official SDKs use 10 s).
+pub(crate) const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A publication waiting for the server's `track_published`.
+pub(crate) struct PendingPublish {
+    pub(crate) track: LocalTrack,
+    pub(crate) reply: Option<oneshot::Sender<Result<LocalTrack, RoomError>>>,
+    pub(crate) deadline: Instant,
+}
+
+/// A track bound into the current publisher PC.
+pub(crate) struct Publication {
+    pub(crate) track: LocalTrack,
+    pub(crate) cid: String,
+    pub(crate) info: lk::TrackInfo,
+    pub(crate) sender: Arc<dyn RtpSender>,
+    rtcp: JoinHandle<()>,
+}
+
+impl Publication {
+    /// Stops the keyframe-request reader and unbinds the track (samples are dropped from
+    /// now on). The sender is removed from the PC by the caller.
+    pub(crate) async fn unbind(self) -> Arc<dyn RtpSender> {
+        self.rtcp.abort();
+        let _ = self.rtcp.await;
+        self.track.set_binding(None);
+        self.track.set_info(None);
+        self.sender
+    }
+}
+
+/// A fresh client track id (the msid track id in our SDP, LiveKit's `cid`).
+pub(crate) fn new_cid() -> String {
+    format!("convene-{:016x}", fastrand::u64(..))
+}
+
+/// The `AddTrackRequest` for a track.
+pub(crate) fn add_track_request(
+    cid: &str,
+    options: &LocalTrackOptions,
+    muted: bool,
+) -> lk::AddTrackRequest {
+    let video = options.kind == MediaKind::Video;
+    lk::AddTrackRequest {
+        cid: cid.to_owned(),
+        name: options.name.clone(),
+        r#type: if video {
+            lk::TrackType::Video as i32
+        } else {
+            lk::TrackType::Audio as i32
+        },
+        width: options.width,
+        height: options.height,
+        muted,
+        source: options.source.to_proto() as i32,
+        layers: if video {
+            vec![lk::VideoLayer {
+                quality: lk::VideoQuality::High as i32,
+                width: options.width,
+                height: options.height,
+                ..Default::default()
+            }]
+        } else {
+            Vec::new()
+        },
+        ..Default::default()
+    }
+}
+
+/// Checks that we can send `options.mime_type`.
+pub(crate) fn check_codec(options: &LocalTrackOptions) -> Result<(), RoomError> {
+    match codec_for_mime(&options.mime_type) {
+        Some((_, _, kind)) if kind == options.kind => Ok(()),
+        _ => Err(RoomError::UnsupportedCodec(options.mime_type.clone())),
+    }
+}
+
+/// Adds a sending transceiver for `track` to the publisher PC (the caller renegotiates).
+pub(crate) async fn bind(
+    pc: &Arc<dyn PeerConnection>,
+    track: LocalTrack,
+    cid: String,
+    info: lk::TrackInfo,
+    stream_id: &str,
+) -> Result<Publication, RoomError> {
+    let options = track.options().clone();
+    let (codec, default_pt, kind) = codec_for_mime(&options.mime_type)
+        .ok_or_else(|| RoomError::UnsupportedCodec(options.mime_type.clone()))?;
+    let ssrc = fastrand::u32(1..);
+    let local = Arc::new(TrackLocalStaticSample::new(
+        Instant::now(),
+        MediaStreamTrack::new(
+            stream_id.to_owned(),
+            cid.clone(),
+            options.name.clone(),
+            kind.codec_kind(),
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    ..Default::default()
+                },
+                codec: codec.clone(),
+                ..Default::default()
+            }],
+        ),
+    )?);
+    let transceiver = pc
+        .add_transceiver_from_track(
+            Arc::clone(&local) as Arc<dyn TrackLocal>,
+            Some(RTCRtpTransceiverInit {
+                direction: RTCRtpTransceiverDirection::Sendonly,
+                streams: Vec::new(),
+                send_encodings: Vec::new(),
+            }),
+        )
+        .await?;
+    let sender = transceiver
+        .sender()
+        .await?
+        .ok_or_else(|| RoomError::PublishFailed("the transceiver has no sender".into()))?;
+    let payload_type = match sender.get_parameters().await {
+        Ok(parameters) => parameters
+            .rtp_parameters
+            .codecs
+            .iter()
+            .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(&codec.mime_type))
+            .map_or(default_pt, |c| c.payload_type),
+        Err(_) => default_pt,
+    };
+    track.set_binding(Some(Arc::new(SendBinding {
+        track: Arc::clone(&local),
+        ssrc,
+        payload_type,
+    })));
+    let rtcp = tokio::spawn(read_feedback(local, track.clone()));
+    Ok(Publication {
+        track,
+        cid,
+        info,
+        sender,
+        rtcp,
+    })
+}
+
+/// Turns the receiver's PLI/FIR into keyframe requests for the encoder.
+async fn read_feedback(local: Arc<TrackLocalStaticSample>, track: LocalTrack) {
+    // The first frame a new receiver decodes must be a keyframe.
+    track.request_keyframe();
+    while let Some(event) = local.poll().await {
+        let TrackLocalEvent::OnRtcpPacket(packets) = event else {
+            continue;
+        };
+        if packets.iter().any(|p| is_keyframe_request(p.as_ref())) {
+            track.request_keyframe();
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! One peer connection plus its signaling bookkeeping: the event handler (which only
+//! forwards into a bounded channel), the local mid used to stamp trickled candidates, and the
+//! queue of remote candidates that arrive before the remote description.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::{mpsc, watch};
+use webrtc::data_channel::DataChannel;
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfiguration,
+    RTCIceCandidateInit, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription,
+};
+
+use super::PcTarget;
+use super::candidate::{first_mid, local_candidate_json, parse_remote_candidate};
+use super::codecs::{AudioLevels, media_engine_and_registry};
+
+/// Most remote candidates kept while the remote description is missing; a peer sends a
+/// handful (one per interface and protocol), so more means something is wrong.
+const MAX_PENDING_CANDIDATES: usize = 64;
+
+/// What a peer connection reports to its owner.
+pub enum TransportEvent {
+    /// A local candidate, as LiveKit trickle JSON, to send to the other side.
+    LocalCandidate {
+        /// Which PC gathered it.
+        target: PcTarget,
+        /// `RTCIceCandidateInit` JSON with the real mid.
+        candidate_init_json: String,
+    },
+    /// The PC's connection state changed.
+    ConnectionState {
+        /// Which PC.
+        target: PcTarget,
+        /// The new state.
+        state: RTCPeerConnectionState,
+    },
+    /// The other side opened a data channel.
+    DataChannel {
+        /// Which PC.
+        target: PcTarget,
+        /// The channel; it must be polled until it closes.
+        channel: Arc<dyn DataChannel>,
+    },
+    /// A remote track arrived; it must be polled until it ends.
+    Track {
+        /// Which PC.
+        target: PcTarget,
+        /// The track.
+        track: Arc<dyn TrackRemote>,
+    },
+}
+
+/// How to build a [`PcTransport`].
+#[derive(Clone)]
+pub struct TransportConfig {
+    /// Which PC this is.
+    pub target: PcTarget,
+    /// ICE servers and policy.
+    pub rtc_configuration: RTCConfiguration,
+    /// UDP addresses to gather on (`0.0.0.0:0` expands to every interface).
+    pub udp_addrs: Vec<SocketAddr>,
+    /// TCP addresses for ICE-TCP (passive listeners; `ip:0` also enables active).
+    pub tcp_addrs: Vec<SocketAddr>,
+    /// Whether to negotiate the audio-level header extension.
+    pub audio_levels: AudioLevels,
+}
+
+/// Receives the driver's callbacks for one PC. Every method runs on the PC's driver task, so
+/// each one only pushes into a channel and returns at once: blocking here would stall the
+/// driver while its owner may be awaiting the same PC.
+struct Handler {
+    target: PcTarget,
+    events: mpsc::Sender<TransportEvent>,
+    local_mid: Arc<Mutex<String>>,
+    state: watch::Sender<RTCPeerConnectionState>,
+}
+
+impl Handler {
+    fn emit(&self, event: TransportEvent) {
+        if self.events.try_send(event).is_err() {
+            tracing::warn!(target = ?self.target, "transport event dropped (owner not keeping up or gone)");
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        let mid = self
+            .local_mid
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        match local_candidate_json(&event.candidate, &mid) {
+            Some(json) => self.emit(TransportEvent::LocalCandidate {
+                target: self.target,
+                candidate_init_json: json,
+            }),
+            None => tracing::warn!(target = ?self.target, "could not serialize a local candidate"),
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        tracing::debug!(target = ?self.target, %state, "peer connection state");
+        self.state.send_replace(state);
+        self.emit(TransportEvent::ConnectionState {
+            target: self.target,
+            state,
+        });
+    }
+
+    async fn on_data_channel(&self, channel: Arc<dyn DataChannel>) {
+        self.emit(TransportEvent::DataChannel {
+            target: self.target,
+            channel,
+        });
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        self.emit(TransportEvent::Track {
+            target: self.target,
+            track,
+        });
+    }
+}
+
+#[derive(Default)]
+struct PendingCandidates {
+    remote_set: bool,
+    queue: Vec<RTCIceCandidateInit>,
+}
+
+/// One peer connection with its candidate queue.
+pub struct PcTransport {
+    /// The peer connection itself.
+    pub pc: Arc<dyn PeerConnection>,
+    target: PcTarget,
+    local_mid: Arc<Mutex<String>>,
+    pending: Mutex<PendingCandidates>,
+    state: watch::Receiver<RTCPeerConnectionState>,
+}
+
+impl PcTransport {
+    /// Builds the PC with the shared codec table; its events go to `events`.
+    pub async fn build(
+        config: TransportConfig,
+        events: mpsc::Sender<TransportEvent>,
+    ) -> Result<Self, webrtc::error::Error> {
+        let (engine, registry) = media_engine_and_registry(config.audio_levels)?;
+        let local_mid = Arc::new(Mutex::new("0".to_owned()));
+        let (state_tx, state) = watch::channel(RTCPeerConnectionState::New);
+        let handler = Arc::new(Handler {
+            target: config.target,
+            events,
+            local_mid: Arc::clone(&local_mid),
+            state: state_tx,
+        });
+        let mut builder = PeerConnectionBuilder::new()
+            .with_configuration(config.rtc_configuration)
+            .with_media_engine(engine)
+            .with_interceptor_registry(registry)
+            .with_handler(handler)
+            .with_udp_addrs(config.udp_addrs);
+        if !config.tcp_addrs.is_empty() {
+            builder = builder.with_tcp_addrs(config.tcp_addrs);
+        }
+        let pc = builder.build().await?;
+        Ok(Self {
+            pc: Arc::new(pc),
+            target: config.target,
+            local_mid,
+            pending: Mutex::new(PendingCandidates::default()),
+            state,
+        })
+    }
+
+    /// Which PC this is.
+    pub fn target(&self) -> PcTarget {
+        self.target
+    }
+
+    /// The PC's connection state, updated as it changes.
+    pub fn state(&self) -> watch::Receiver<RTCPeerConnectionState> {
+        self.state.clone()
+    }
+
+    /// Applies a local description, first recording its first mid for candidate stamping
+    /// (gathering starts inside `set_local_description`).
+    pub async fn set_local(&self, desc: RTCSessionDescription) -> Result<(), webrtc::error::Error> {
+        *self
+            .local_mid
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = first_mid(&desc.sdp);
+        self.pc.set_local_description(desc).await
+    }
+
+    /// Applies a remote description, then adds the candidates that were queued before it.
+    pub async fn set_remote(
+        &self,
+        desc: RTCSessionDescription,
+    ) -> Result<(), webrtc::error::Error> {
+        self.pc.set_remote_description(desc).await?;
+        let queued = {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            pending.remote_set = true;
+            std::mem::take(&mut pending.queue)
+        };
+        for candidate in queued {
+            if let Err(err) = self.pc.add_ice_candidate(candidate).await {
+                tracing::warn!(target = ?self.target, %err, "queued remote candidate rejected");
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets that a remote description was set, so candidates queue again until the next
+    /// one (used around an ICE restart, when old-generation candidates must not be applied
+    /// to the new session).
+    pub fn queue_candidates_until_next_remote(&self) {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remote_set = false;
+    }
+
+    /// Adds a remote candidate, or queues it while no remote description is set. Malformed
+    /// JSON is an error for the caller to log; it never reaches the PC.
+    pub async fn add_candidate(&self, json: &str) -> Result<(), CandidateError> {
+        let Some(candidate) = parse_remote_candidate(json)? else {
+            return Ok(());
+        };
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            if !pending.remote_set {
+                if pending.queue.len() < MAX_PENDING_CANDIDATES {
+                    pending.queue.push(candidate);
+                } else {
+                    tracing::warn!(target = ?self.target, "too many early candidates, dropping one");
+                }
+                return Ok(());
+            }
+        }
+        self.pc.add_ice_candidate(candidate).await?;
+        Ok(())
+    }
+
+    /// Closes the PC (idempotent); errors are only logged.
+    pub async fn close(&self) {
+        if let Err(err) = self.pc.close().await {
+            tracing::debug!(target = ?self.target, %err, "closing peer connection");
+        }
+    }
+}
+
+/// Why a remote candidate was not added.
+#[derive(Debug, thiserror::Error)]
+pub enum CandidateError {
+    /// Not `RTCIceCandidateInit` JSON.
+    #[error("invalid ICE candidate JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The PC refused it.
+    #[error("webrtc: {0}")]
+    WebRtc(#[from] webrtc::error::Error),
+}

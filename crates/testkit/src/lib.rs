@@ -1,0 +1,255 @@
+//! Test harness shared by Convene's crates (dev-dependency only).
+//!
+//! * [`start_server`]: the devserver on `127.0.0.1:0`, with test logging.
+//! * [`BrowserPeers`]: `tests/peers/browser-peers.mjs`, which drives `livekit-client`
+//!   pages in headless Chromium with fake camera and microphone (JSON lines over stdio).
+//! * [`python_peer`]: the official Python SDK as a peer (`tests/peers/python_peer.py`).
+//! * [`relay_frames`]: reassembles a subscribed track's RTP into frames and publishes them
+//!   on one of our tracks, so an official client can decode media our client sent.
+
+#![allow(missing_docs)]
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use convene_devserver::{DevServer, DevServerConfig};
+use convene_room::room::{LocalTrack, RemoteTrack};
+use rtc::media::io::sample_builder::SampleBuilder;
+use rtc::rtp::codec::opus::OpusPacket;
+use rtc::rtp::codec::vp8::Vp8Packet;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+/// Installs a test log subscriber once (RUST_LOG overrides the quiet default).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,rtc=error,webrtc=error"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
+/// The devserver on an ephemeral loopback port.
+pub async fn start_server(departure: Duration) -> DevServer {
+    init_logging();
+    DevServer::start(DevServerConfig {
+        bind: "127.0.0.1:0".parse().expect("loopback address"),
+        departure_timeout: departure,
+        ..DevServerConfig::default()
+    })
+    .await
+    .expect("start the devserver")
+}
+
+/// `tests/peers` at the repository root.
+pub fn peers_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers")
+}
+
+/// The browser driver: one Chromium, any number of pages, each a `livekit-client` Room.
+pub struct BrowserPeers {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: tokio::io::Lines<BufReader<ChildStdout>>,
+}
+
+impl BrowserPeers {
+    /// Starts the driver (`node tests/peers/browser-peers.mjs`).
+    pub async fn start() -> Self {
+        let mut child = Command::new("node")
+            .arg(peers_dir().join("browser-peers.mjs"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start node tests/peers/browser-peers.mjs (run scripts/setup.sh first)");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        Self {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    /// Sends one command; returns its result or the driver's error text.
+    pub async fn call(&mut self, command: Value) -> Result<Value, String> {
+        let line = format!("{command}\n");
+        self.stdin
+            .write_all(line.as_bytes())
+            .await
+            .expect("write to the driver");
+        let reply = tokio::time::timeout(Duration::from_secs(90), self.stdout.next_line())
+            .await
+            .expect("driver reply within 90 s")
+            .expect("read the driver")
+            .expect("driver alive");
+        let reply: Value = serde_json::from_str(&reply).expect("JSON reply");
+        if reply["ok"] == true {
+            Ok(reply["result"].clone())
+        } else {
+            Err(reply["error"]
+                .as_str()
+                .unwrap_or("unknown error")
+                .to_owned())
+        }
+    }
+
+    /// Opens page `id` and joins `url` with `token`, publishing camera and microphone when
+    /// `publish` is set.
+    pub async fn join_with(&mut self, id: &str, url: &str, token: &str, publish: bool) -> Value {
+        self.call(json!({"cmd": "open", "id": id}))
+            .await
+            .expect("open a page");
+        self.call(json!({"cmd": "join", "id": id, "url": url, "token": token, "publish": publish}))
+            .await
+            .unwrap_or_else(|e| panic!("{id} could not join: {e}"))
+    }
+
+    /// Opens page `id` and joins, publishing camera and microphone.
+    pub async fn join(&mut self, id: &str, url: &str, token: &str) -> Value {
+        self.join_with(id, url, token, true).await
+    }
+
+    /// Closes the browser.
+    pub async fn quit(mut self) {
+        let _ = self.call(json!({"cmd": "quit"})).await;
+        let _ = self.child.wait().await;
+    }
+}
+
+/// Starts the Python SDK peer: it joins, publishes a 440 Hz tone and a colour pattern, waits
+/// for video and audio from `expect_from`, stays `linger_secs`, and prints a JSON report.
+pub fn python_peer(
+    url: &str,
+    token: &str,
+    expect_from: &str,
+    timeout_secs: u32,
+    linger_secs: u32,
+) -> Child {
+    let dir = peers_dir();
+    Command::new(dir.join(".venv/bin/python"))
+        .arg(dir.join("python_peer.py"))
+        .args([
+            url,
+            token,
+            expect_from,
+            &timeout_secs.to_string(),
+            &linger_secs.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the Python peer (scripts/setup.sh creates tests/peers/.venv)")
+}
+
+/// Reads the Python peer's JSON report.
+pub async fn python_report(child: Child) -> Value {
+    let output = child
+        .wait_with_output()
+        .await
+        .expect("the Python peer ends");
+    let report = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(report.trim()).unwrap_or_else(|_| panic!("Python peer printed {report:?}"))
+}
+
+/// What [`relay_frames`] saw.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RelayStats {
+    /// RTP packets received.
+    pub packets: u64,
+    /// Whole frames reassembled and republished.
+    pub frames: u64,
+    /// Frames our track actually sent (published and unmuted).
+    pub sent: u64,
+}
+
+/// Reassembles `remote` (VP8 or Opus) into frames and writes each to `local`, until
+/// `remote` ends or `limit` passes. Returns what it saw.
+pub async fn relay_frames(
+    mut remote: RemoteTrack,
+    local: LocalTrack,
+    limit: Duration,
+) -> RelayStats {
+    enum Builder {
+        Vp8(SampleBuilder<Vp8Packet>),
+        Opus(SampleBuilder<OpusPacket>),
+    }
+    let mut builder = if remote.info.mime_type.to_ascii_lowercase().contains("opus") {
+        Builder::Opus(SampleBuilder::new(16, OpusPacket, 48_000))
+    } else {
+        Builder::Vp8(SampleBuilder::new(64, Vp8Packet::default(), 90_000))
+    };
+    let mut stats = RelayStats::default();
+    let deadline = tokio::time::Instant::now() + limit;
+    // Our receivers' keyframe requests go upstream to the original publisher: a relay
+    // cannot make keyframes itself.
+    let mut keyframe_requests = local.keyframe_requests();
+    loop {
+        let packet = tokio::select! {
+            packet = tokio::time::timeout_at(deadline, remote.recv()) => match packet {
+                Ok(Some(packet)) => packet,
+                _ => break,
+            },
+            changed = keyframe_requests.changed() => {
+                if changed.is_ok() {
+                    let _ = remote.request_keyframe().await;
+                }
+                continue;
+            }
+        };
+        stats.packets += 1;
+        let now = Instant::now();
+        let mut frames = Vec::new();
+        match &mut builder {
+            Builder::Vp8(b) => {
+                b.push(now, packet);
+                while let Some(sample) = b.pop(now) {
+                    frames.push(sample);
+                }
+            }
+            Builder::Opus(b) => {
+                b.push(now, packet);
+                while let Some(sample) = b.pop(now) {
+                    frames.push(sample);
+                }
+            }
+        }
+        for sample in frames {
+            stats.frames += 1;
+            if local
+                .write_frame(sample.data, sample.duration)
+                .await
+                .unwrap_or(false)
+            {
+                stats.sent += 1;
+            }
+        }
+    }
+    stats
+}
+
+/// Waits for the first event `pick` accepts (others are recorded in `seen`), failing the
+/// test after `timeout`.
+pub async fn wait_event<T>(
+    events: &mut convene_room::RoomEvents,
+    seen: &mut Vec<String>,
+    timeout: Duration,
+    mut pick: impl FnMut(convene_room::RoomEvent) -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let event = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("timed out; events so far: {seen:#?}"))
+            .unwrap_or_else(|| panic!("the room ended; events so far: {seen:#?}"));
+        seen.push(format!("{event:?}"));
+        if let Some(found) = pick(event) {
+            return found;
+        }
+    }
+}
