@@ -121,6 +121,9 @@ pub(crate) struct Engine {
     attempt: Option<JoinHandle<AttemptOutcome>>,
     /// Participants found by a full reconnect, announced after `Reconnected`.
     deferred_connected: Vec<RemoteParticipant>,
+    /// Participant and track events that arrived while reconnecting, delivered after
+    /// `Reconnected` (as the official clients buffer them).
+    deferred: Vec<RoomEvent>,
     /// `Some` until the first connection is up: reports it to `Room::connect`.
     joining: Option<(oneshot::Sender<Result<(), RoomError>>, Instant)>,
     media_timeout: Duration,
@@ -137,9 +140,22 @@ async fn session_input(session: Option<&mut Session>) -> SessionInput {
     let Some(session) = session else {
         return pending().await;
     };
+    if !session.signal_open && !session.transport_open {
+        return pending().await;
+    }
     tokio::select! {
-        inbound = session.signal_rx.recv() => SessionInput::Signal(inbound),
-        event = session.transport_rx.recv() => SessionInput::Transport(event),
+        inbound = session.signal_rx.recv(), if session.signal_open => {
+            if matches!(inbound, None | Some(SignalInbound::Closed(_))) {
+                session.signal_open = false;
+            }
+            SessionInput::Signal(inbound)
+        }
+        event = session.transport_rx.recv(), if session.transport_open => {
+            if event.is_none() {
+                session.transport_open = false;
+            }
+            SessionInput::Transport(event)
+        }
     }
 }
 
@@ -180,6 +196,7 @@ impl Engine {
             reconnector,
             attempt: None,
             deferred_connected: Vec::new(),
+            deferred: Vec::new(),
             joining: Some((joined, Instant::now() + media_timeout)),
             media_timeout,
             last_error: String::new(),
@@ -670,7 +687,7 @@ impl Engine {
             } = event
                 && self.subscribed.remove(&track.sid)
             {
-                self.emit(RoomEvent::TrackUnsubscribed {
+                self.emit_or_defer(RoomEvent::TrackUnsubscribed {
                     participant_identity: participant_identity.clone(),
                     track_sid: track.sid.clone(),
                 })
@@ -679,6 +696,15 @@ impl Engine {
         }
         self.refresh_snapshot(self.state());
         for event in events {
+            self.emit_or_defer(event).await;
+        }
+    }
+
+    /// Emits now, or after `Reconnected` while a reconnection is in progress.
+    async fn emit_or_defer(&mut self, event: RoomEvent) {
+        if self.reconnector.is_recovering() {
+            self.deferred.push(event);
+        } else {
             self.emit(event).await;
         }
     }
@@ -835,7 +861,7 @@ impl Engine {
             return;
         };
         self.subscribed.insert(track_sid);
-        self.emit(RoomEvent::TrackSubscribed(RemoteTrack::start(
+        self.emit_or_defer(RoomEvent::TrackSubscribed(RemoteTrack::start(
             info,
             participant.identity,
             track,
@@ -1002,6 +1028,7 @@ impl Engine {
         let was_connected = self.state() == ConnectionState::Connected;
         self.subscribed.clear();
         self.speakers.clear();
+        self.deferred.clear();
         for participant in self.roster.clear() {
             self.emit(RoomEvent::ParticipantDisconnected(participant))
                 .await;
@@ -1162,6 +1189,11 @@ impl Engine {
                     .await;
                 }
             }
+        }
+        for event in std::mem::take(&mut self.deferred) {
+            self.emit(event).await;
+        }
+        if kind == ReconnectKind::Full {
             for track in self.local_tracks.clone() {
                 self.request_publication(track, None);
             }

@@ -51,9 +51,13 @@ pub(crate) struct RestartProgress {
 pub(crate) struct Session {
     pub(crate) link: SignalLink,
     pub(crate) signal_rx: mpsc::Receiver<SignalInbound>,
+    /// False once the link reported its end: the receiver is not polled any more.
+    pub(crate) signal_open: bool,
     pub(crate) publisher: PcTransport,
     pub(crate) subscriber: PcTransport,
     pub(crate) transport_rx: mpsc::Receiver<TransportEvent>,
+    /// False once every PC dropped its event sender.
+    pub(crate) transport_open: bool,
     pub(crate) join: JoinInfo,
     pub(crate) last_inbound: Instant,
     pub(crate) restart: Option<RestartProgress>,
@@ -118,9 +122,11 @@ impl Session {
         let mut session = Self {
             link,
             signal_rx,
+            signal_open: true,
             publisher,
             subscriber,
             transport_rx,
+            transport_open: true,
             join,
             last_inbound: Instant::now(),
             restart: None,
@@ -247,6 +253,7 @@ impl Session {
         let (link, signal_rx) = SignalLink::start(socket);
         self.link = link;
         self.signal_rx = signal_rx;
+        self.signal_open = true;
         self.last_inbound = Instant::now();
         self.restart = Some(RestartProgress::default());
         self.subscriber.queue_candidates_until_next_remote();
