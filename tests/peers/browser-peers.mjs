@@ -7,7 +7,12 @@
 //   {"cmd":"wait_data","id","text","timeout_ms"} {"cmd":"wait_gone","id","identity","timeout_ms"}
 //   {"cmd":"wait_present","id","identity","timeout_ms"} {"cmd":"wait_speaking","id","identity","timeout_ms"}
 //   {"cmd":"mic","id","enabled"}
+//   {"cmd":"simulate","id","scenario","arg"} (room.simulateScenario, e.g. "signal-reconnect")
+//   {"cmd":"wait_event","id","event","identity","timeout_ms"} (a RoomEvent name, e.g. "reconnected")
+//   {"cmd":"local","id"} {"cmd":"remotes","id"} (identities and sids)
 //   {"cmd":"events","id"} {"cmd":"disconnect","id"} {"cmd":"quit"}
+// wait_media takes an optional "baseline" (an earlier "decoded" result): then it waits for
+// that many more frames and samples, i.e. for media still flowing.
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
@@ -64,11 +69,17 @@ async function handle(msg) {
     }
     case "join":
       return page.evaluate(([u, t, pub]) => window.peer.join(u, t, pub), [msg.url, msg.token, msg.publish ?? true]);
-    case "wait_media":
+    case "wait_media": {
+      const base = msg.baseline ?? { videoFrames: 0, audioSamples: 0 };
+      let last;
       return until(async () => {
         const d = await page.evaluate((who) => window.peer.decodedFrom(who), msg.from);
-        return d.videoFrames >= 15 && d.audioSamples >= 48000 ? d : null;
-      }, msg.timeout_ms, `media from ${msg.from}`);
+        last = d;
+        return d.videoFrames >= base.videoFrames + 15 && d.audioSamples >= base.audioSamples + 48000 ? d : null;
+      }, msg.timeout_ms, `media from ${msg.from}`).catch((error) => {
+        throw new Error(`${error.message} (decoded ${JSON.stringify(last)}, baseline ${JSON.stringify(base)})`);
+      });
+    }
     case "decoded":
       return page.evaluate((who) => window.peer.decodedFrom(who), msg.from);
     case "send_data":
@@ -88,6 +99,18 @@ async function handle(msg) {
     case "mic":
       await page.evaluate((e) => window.peer.setMicrophone(e), msg.enabled);
       return {};
+    case "simulate":
+      await page.evaluate(([s, a]) => window.peer.simulate(s, a), [msg.scenario, msg.arg ?? null]);
+      return {};
+    case "wait_event":
+      return until(async () => {
+        const all = await page.evaluate(() => window.peer.events());
+        return all.find((e) => e.event === msg.event && (msg.identity == null || e.identity === msg.identity)) ?? null;
+      }, msg.timeout_ms, `event ${msg.event}`);
+    case "local":
+      return page.evaluate(() => window.peer.local());
+    case "remotes":
+      return page.evaluate(() => window.peer.remotes());
     case "events":
       return { events: await page.evaluate(() => window.peer.events()) };
     case "disconnect":

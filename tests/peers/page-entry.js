@@ -57,6 +57,15 @@ window.peer = {
   participants() {
     return [...room.remoteParticipants.values()].map((p) => p.identity);
   },
+  local() {
+    return { identity: room.localParticipant.identity, sid: room.localParticipant.sid, state: room.state };
+  },
+  remotes() {
+    return [...room.remoteParticipants.values()].map((p) => ({ identity: p.identity, sid: p.sid }));
+  },
+  async simulate(scenario, arg) {
+    await room.simulateScenario(scenario, arg ?? undefined);
+  },
   events() {
     return events;
   },

@@ -108,6 +108,8 @@ async fn rtc(
             .get("protocol")
             .and_then(|p| p.parse().ok())
             .unwrap_or(0),
+        sid: query.get("sid").filter(|sid| !sid.is_empty()).cloned(),
+        reconnect_reason: query.get("reconnect_reason").and_then(|r| r.parse().ok()),
     };
     upgrade
         .max_message_size(MAX_SIGNAL_MESSAGE_BYTES)

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::ids;
 use crate::media::PublishedTrack;
+use crate::session::Resumption;
 use crate::wire::{self, Response};
 
 /// Capacity of each session's command channel: signaling is low-rate; a client that lets
@@ -59,6 +60,9 @@ pub enum SessionCommand {
     },
     /// Send `leave` with this reason and end the session (duplicate identity, shutdown).
     Evict(lk::DisconnectReason),
+    /// The client resumed (`/rtc?reconnect=1`): take over this new signal connection
+    /// (boxed: it carries the WebSocket).
+    Resume(Box<Resumption>),
 }
 
 /// A session's handle in the registry.
@@ -98,6 +102,36 @@ pub struct JoinSnapshot {
     pub others: Vec<lk::ParticipantInfo>,
     /// Tracks to subscribe the newcomer to: (track, track sid, stream id).
     pub tracks: Vec<(PublishedTrack, String, String)>,
+}
+
+/// What a resuming participant is told: the room and everybody in it, itself included.
+pub struct ResumeSnapshot {
+    /// The room (for `room_update`).
+    pub room: lk::Room,
+    /// Every participant of the room, the resuming one included (for `update`).
+    pub participants: Vec<lk::ParticipantInfo>,
+}
+
+/// Why [`Rooms::resume`] could not hand a connection over; the connection comes back with it.
+#[derive(Debug, thiserror::Error)]
+pub enum ResumeError {
+    /// Nobody with that identity is in that room (never joined, left, or departed).
+    #[error("no participant with that identity in the room")]
+    NoSuchParticipant(Box<Resumption>),
+    /// The participant's session is ending or its command channel is full.
+    #[error("the participant's session cannot take the connection")]
+    SessionUnavailable(Box<Resumption>),
+}
+
+impl ResumeError {
+    /// The connection that was not handed over.
+    pub fn into_resumption(self) -> Box<Resumption> {
+        match self {
+            Self::NoSuchParticipant(resumption) | Self::SessionUnavailable(resumption) => {
+                resumption
+            }
+        }
+    }
 }
 
 /// Every room of one server.
@@ -481,6 +515,41 @@ impl Rooms {
         for member in &room.members {
             send(member, SessionCommand::Signal(Box::new(update.clone())));
         }
+    }
+
+    /// Hands a resuming client's new signal connection to the session of `identity` in
+    /// `room_name`, which keeps its peer connections, tracks and subscriptions. Others are not
+    /// told anything. Gives the connection back when nobody with that identity is in the room,
+    /// or its session cannot take it (ending, or not keeping up).
+    pub fn resume(
+        &self,
+        room_name: &str,
+        identity: &str,
+        resumption: Box<Resumption>,
+    ) -> Result<(), ResumeError> {
+        let rooms = self.lock();
+        let Some(member) = rooms
+            .get(room_name)
+            .and_then(|room| room.members.iter().find(|m| m.info.identity == identity))
+        else {
+            return Err(ResumeError::NoSuchParticipant(resumption));
+        };
+        match member.session.commands.try_reserve() {
+            Ok(permit) => {
+                permit.send(SessionCommand::Resume(resumption));
+                Ok(())
+            }
+            Err(_) => Err(ResumeError::SessionUnavailable(resumption)),
+        }
+    }
+
+    /// The room and all its participants, for `identity` resuming; `None` when it is no
+    /// longer in the room (replaced by a newer join, or removed).
+    pub fn resume_snapshot(&self, room_name: &str, identity: &str) -> Option<ResumeSnapshot> {
+        self.with_member(room_name, identity, |room, _| ResumeSnapshot {
+            room: room_proto(room, self.empty_timeout),
+            participants: room.members.iter().map(|m| m.info.clone()).collect(),
+        })
     }
 
     /// Tells every participant of every room that the server is going away.

@@ -1,6 +1,12 @@
 //! One participant's signaling session: the actor that owns its WebSocket and its peer
 //! connections, turns client requests into room changes, and room changes into messages.
+//!
+//! The WebSocket can come and go: when it drops without `leave` the session stays
+//! (detached) for the departure timeout, keeping its peer connections, published tracks and
+//! subscriptions, and a resuming client (`/rtc?reconnect=1`, livekit-protocol.md 6.2) hands
+//! it a new WebSocket through the room registry ([`SessionCommand::Resume`]).
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -16,12 +22,17 @@ use tokio::time::Instant;
 
 use crate::config::{DevServerConfig, PING_INTERVAL_SECS, PING_TIMEOUT_SECS, SERVER_PROTOCOL};
 use crate::ids;
-use crate::media::{MediaConfig, MediaEvent, MediaKind, ParticipantMedia, PcTarget};
-use crate::rooms::{Rooms, SESSION_CHANNEL_CAPACITY, SessionCommand, SessionHandle};
+use crate::media::{MediaConfig, MediaError, MediaEvent, MediaKind, ParticipantMedia, PcTarget};
+use crate::rooms::{
+    ResumeSnapshot, Rooms, SESSION_CHANNEL_CAPACITY, SessionCommand, SessionHandle,
+};
 use crate::wire::{self, Request, Response};
 
 /// Capacity of the media-event channel from the peer connections (candidates, tracks, data).
 const MEDIA_EVENT_CAPACITY: usize = 256;
+
+/// How long closing a connection replaced by a resume may take (it runs in its own task).
+const OLD_SOCKET_CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 static NEXT_SESSION_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -34,6 +45,31 @@ pub struct JoinParams {
     pub auto_subscribe: bool,
     /// The client's signaling protocol version.
     pub protocol: i32,
+    /// `sid`: on a resume, the participant sid the client had. Informational only: a resume
+    /// finds its session by the token's identity, as livekit-server does.
+    pub sid: Option<String>,
+    /// `reconnect_reason`: on a resume, why the client reconnects (LiveKit's
+    /// `ReconnectReason`), for the log.
+    pub reconnect_reason: Option<i32>,
+}
+
+/// A resuming client's new signal connection on its way to the participant's session
+/// (see [`crate::rooms::Rooms::resume`]).
+#[derive(Debug)]
+pub struct Resumption {
+    socket: WebSocket,
+    params: JoinParams,
+}
+
+/// Why a message could not be sent to the client.
+#[derive(Debug, thiserror::Error)]
+enum SendError {
+    /// The session has no signal connection (it dropped; waiting for a resume).
+    #[error("no signal connection")]
+    Detached,
+    /// Writing to the WebSocket failed; the session detaches from it.
+    #[error("signal connection failed: {0}")]
+    Socket(#[from] axum::Error),
 }
 
 /// How a session's main loop ended.
@@ -42,12 +78,22 @@ enum Ending {
     Left,
     /// Replaced by a newer session with the same identity: do not touch the room.
     Evicted,
-    /// The connection vanished without `leave`: keep the participant for the departure timeout.
-    Vanished,
+    /// The connection vanished without `leave` and nobody resumed within the departure
+    /// timeout: remove it now.
+    Departed,
 }
 
 struct Session {
-    socket: WebSocket,
+    /// The client's signal connection; `None` while detached (dropped, awaiting a resume).
+    socket: Option<WebSocket>,
+    /// When the connection was lost; the participant departs `departure_timeout` later.
+    detached_at: Option<Instant>,
+    /// When the client was last heard from (any frame), for the ping timeout.
+    last_heard: Instant,
+    departure_timeout: Duration,
+    /// The other participants the client was told about (by identity, last info sent), so a
+    /// resume can report those that left while the connection was down.
+    known: HashMap<String, lk::ParticipantInfo>,
     rooms: Arc<Rooms>,
     media: ParticipantMedia,
     room: String,
@@ -56,7 +102,7 @@ struct Session {
     can_publish: bool,
     can_publish_data: bool,
     /// Client track id (msid) -> `TR_` sid of the tracks this participant publishes.
-    published: std::collections::HashMap<String, String>,
+    published: HashMap<String, String>,
 }
 
 /// Runs one participant from the upgraded WebSocket to its departure.
@@ -68,13 +114,7 @@ pub async fn run(
     config: Arc<DevServerConfig>,
 ) {
     if params.reconnect {
-        // Resume is not implemented: ask for a full reconnect, which clients handle.
-        refuse(
-            &mut socket,
-            lk::DisconnectReason::StateMismatch,
-            lk::leave_request::Action::Reconnect,
-        )
-        .await;
+        resume(socket, &grant, params, &rooms).await;
         return;
     }
     let (media_events, mut media_rx) = mpsc::channel(MEDIA_EVENT_CAPACITY);
@@ -98,7 +138,11 @@ pub async fn run(
     let session_id = NEXT_SESSION_ID.fetch_add(1, Ordering::Relaxed);
     let info = participant_info(&grant, params.protocol);
     let mut session = Session {
-        socket,
+        socket: Some(socket),
+        detached_at: None,
+        last_heard: Instant::now(),
+        departure_timeout: config.departure_timeout,
+        known: HashMap::new(),
         rooms,
         media,
         room: grant.room.clone(),
@@ -106,7 +150,7 @@ pub async fn run(
         sid: info.sid.clone(),
         can_publish: grant.grant.may_publish(),
         can_publish_data: grant.grant.may_publish_data(),
-        published: std::collections::HashMap::new(),
+        published: HashMap::new(),
     };
     let snapshot = session.rooms.join(
         &grant.room,
@@ -117,18 +161,13 @@ pub async fn run(
         },
     );
     tracing::info!(identity = %session.identity, room = %session.room, sid = %session.sid, "participant joined");
+    session.remember(&snapshot.others);
     let join = Response::Join(lk::JoinResponse {
         room: Some(snapshot.room),
         participant: Some(info),
         other_participants: snapshot.others,
         server_version: env!("CARGO_PKG_VERSION").to_owned(),
-        server_info: Some(lk::ServerInfo {
-            edition: lk::server_info::Edition::Standard as i32,
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            protocol: SERVER_PROTOCOL,
-            node_id: "convene-devserver".to_owned(),
-            ..Default::default()
-        }),
+        server_info: Some(server_info()),
         subscriber_primary: true,
         // As livekit-server: publishers negotiate their PC (with its data channels) at once.
         // This also matters to us: webrtc-rs does not start SCTP when a data section first
@@ -166,25 +205,74 @@ pub async fn run(
             .rooms
             .leave(&session.room, &session.identity, session_id),
         Ending::Evicted => {}
-        Ending::Vanished => {
-            tracing::info!(identity = %session.identity, timeout = ?config.departure_timeout, "connection lost without leave; waiting for the departure timeout");
-            let deadline = Instant::now() + config.departure_timeout;
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(deadline) => break,
-                    command = command_rx.recv() => match command {
-                        Some(SessionCommand::Evict(_)) | None => break,
-                        Some(_) => {}
-                    },
-                    event = media_rx.recv() => if event.is_none() { tokio::time::sleep_until(deadline).await; break },
-                }
-            }
+        Ending::Departed => {
+            tracing::info!(identity = %session.identity, "no resume within the departure timeout");
             session
                 .rooms
                 .leave(&session.room, &session.identity, session_id);
         }
     }
+    // The registry no longer lists this session, so no new resume can reach it; the ones
+    // already queued get what an unknown identity gets.
+    command_rx.close();
+    while let Some(command) = command_rx.recv().await {
+        if let SessionCommand::Resume(mut resumption) = command {
+            refuse(
+                &mut resumption.socket,
+                lk::DisconnectReason::StateMismatch,
+                lk::leave_request::Action::Reconnect,
+            )
+            .await;
+        }
+    }
+    // Closes the signal connection, if any.
+    session.socket = None;
     session.media.close().await;
+}
+
+/// A client asks to resume (`reconnect=1`): hand its new connection to the session of the
+/// same identity, or, if there is none, answer with `leave{STATE_MISMATCH, RECONNECT}` so
+/// the client does a full reconnect (livekit-protocol.md 6.2, 6.6).
+async fn resume(socket: WebSocket, grant: &TokenInfo, params: JoinParams, rooms: &Rooms) {
+    tracing::info!(identity = %grant.identity, room = %grant.room, sid = ?params.sid, reason = ?params.reconnect_reason, "resume requested");
+    let resumption = Box::new(Resumption { socket, params });
+    if let Err(error) = rooms.resume(&grant.room, &grant.identity, resumption) {
+        tracing::info!(identity = %grant.identity, room = %grant.room, %error, "cannot resume; asking for a full reconnect");
+        let mut resumption = error.into_resumption();
+        refuse(
+            &mut resumption.socket,
+            lk::DisconnectReason::StateMismatch,
+            lk::leave_request::Action::Reconnect,
+        )
+        .await;
+    }
+}
+
+/// What the server says about itself in the JoinResponse and the ReconnectResponse.
+fn server_info() -> lk::ServerInfo {
+    lk::ServerInfo {
+        edition: lk::server_info::Edition::Standard as i32,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        protocol: SERVER_PROTOCOL,
+        node_id: "convene-devserver".to_owned(),
+        ..Default::default()
+    }
+}
+
+/// The next frame of `socket`; never resolves while there is none (detached).
+async fn next_frame(socket: &mut Option<WebSocket>) -> Option<Result<Message, axum::Error>> {
+    match socket {
+        Some(socket) => socket.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves at `deadline`; never without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Answers a join with `leave` instead of a JoinResponse (the socket closes right after).
@@ -221,10 +309,42 @@ fn participant_info(grant: &TokenInfo, client_protocol: i32) -> lk::ParticipantI
 }
 
 impl Session {
-    async fn send(&mut self, response: Response) -> Result<(), axum::Error> {
-        self.socket
-            .send(Message::Binary(wire::encode_response(response).into()))
-            .await
+    /// Sends one message; fails while detached. A failed write detaches the session (the
+    /// participant stays for the departure timeout, as when the socket closes).
+    async fn send(&mut self, response: Response) -> Result<(), SendError> {
+        if self.socket.is_none() {
+            return Err(SendError::Detached);
+        }
+        if let Response::Update(update) = &response {
+            self.remember(&update.participants);
+        }
+        let frame = Message::Binary(wire::encode_response(response).into());
+        let Some(socket) = self.socket.as_mut() else {
+            return Err(SendError::Detached);
+        };
+        match socket.send(frame).await {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                self.detach("writing to the signal connection failed");
+                Err(SendError::Socket(error))
+            }
+        }
+    }
+
+    /// Records what the client was told about other participants.
+    fn remember(&mut self, participants: &[lk::ParticipantInfo]) {
+        for info in participants.iter().filter(|p| p.identity != self.identity) {
+            self.known.insert(info.identity.clone(), info.clone());
+        }
+    }
+
+    /// Drops the signal connection (if any) and starts the departure timeout. Peer
+    /// connections, tracks and subscriptions stay for a resume.
+    fn detach(&mut self, why: &str) {
+        if self.socket.take().is_some() {
+            tracing::info!(identity = %self.identity, why, timeout = ?self.departure_timeout, "signal connection lost; waiting for a resume until the departure timeout");
+            self.detached_at = Some(Instant::now());
+        }
     }
 
     async fn serve(
@@ -233,12 +353,14 @@ impl Session {
         media_events: &mut mpsc::Receiver<MediaEvent>,
     ) -> Ending {
         let silence_limit = Duration::from_secs(PING_TIMEOUT_SECS as u64);
-        let mut last_heard = Instant::now();
         loop {
+            let attached = self.socket.is_some();
+            let silence_deadline = self.last_heard + silence_limit;
+            let departure = self.detached_at.map(|at| at + self.departure_timeout);
             tokio::select! {
-                frame = self.socket.recv() => match frame {
+                frame = next_frame(&mut self.socket) => match frame {
                     Some(Ok(Message::Binary(bytes))) => {
-                        last_heard = Instant::now();
+                        self.last_heard = Instant::now();
                         match wire::decode_request(&bytes) {
                             Ok(request) => {
                                 if self.handle_request(request).await {
@@ -249,28 +371,107 @@ impl Session {
                         }
                     }
                     Some(Ok(Message::Text(_))) => {
-                        last_heard = Instant::now();
+                        self.last_heard = Instant::now();
                         tracing::warn!(identity = %self.identity, "ignoring a text signal frame (JSON mode is not supported)");
                     }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => last_heard = Instant::now(),
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return Ending::Vanished,
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => self.last_heard = Instant::now(),
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => self.detach("signal connection closed"),
                 },
                 command = commands.recv() => match command {
                     Some(SessionCommand::Evict(reason)) => {
                         let _ = self.send(wire::leave(reason, lk::leave_request::Action::Disconnect)).await;
-                        let _ = self.socket.send(Message::Close(None)).await;
+                        if let Some(socket) = self.socket.as_mut() {
+                            let _ = socket.send(Message::Close(None)).await;
+                        }
                         return Ending::Evicted;
                     }
+                    Some(SessionCommand::Resume(resumption)) => self.resume(*resumption).await,
                     Some(command) => self.handle_command(command).await,
                     None => return Ending::Evicted,
                 },
                 Some(event) = media_events.recv() => self.handle_media_event(event).await,
-                _ = tokio::time::sleep_until(last_heard + silence_limit) => {
-                    tracing::info!(identity = %self.identity, "no message within the ping timeout");
-                    return Ending::Vanished;
+                _ = tokio::time::sleep_until(silence_deadline), if attached => {
+                    self.detach("no message within the ping timeout");
                 }
+                _ = sleep_until(departure) => return Ending::Departed,
             }
         }
+    }
+
+    /// Takes over a resuming client's new connection (closing the old one if it is still
+    /// open) and brings the client up to date, in livekit-server's order: `reconnect`,
+    /// `update` for participants that left meanwhile, `update` with everybody (itself
+    /// included), `room_update`, then an ICE-restart offer on the subscriber PC. The client's
+    /// publisher ICE restart arrives as an ordinary `offer`.
+    async fn resume(&mut self, resumption: Resumption) {
+        let Resumption { socket, params } = resumption;
+        if let Some(mut old) = self.socket.take() {
+            // Closing waits for the peer; the session does not.
+            tokio::spawn(async move {
+                let close = old.send(Message::Close(None));
+                let _ = tokio::time::timeout(OLD_SOCKET_CLOSE_TIMEOUT, close).await;
+            });
+        }
+        if params.sid.as_deref().is_some_and(|sid| sid != self.sid) {
+            tracing::info!(identity = %self.identity, sid = %self.sid, asked = ?params.sid, "resume with another participant sid; resuming by identity");
+        }
+        self.socket = Some(socket);
+        self.detached_at = None;
+        self.last_heard = Instant::now();
+        let Some(snapshot) = self.rooms.resume_snapshot(&self.room, &self.identity) else {
+            // Replaced by a newer join meanwhile (its eviction is queued): start over.
+            let leave = wire::leave(
+                lk::DisconnectReason::StateMismatch,
+                lk::leave_request::Action::Reconnect,
+            );
+            let _ = self.send(leave).await;
+            self.detach("resumed a participant that is no longer in the room");
+            return;
+        };
+        match self.send_resume_state(snapshot).await {
+            Ok(()) => {
+                tracing::info!(identity = %self.identity, sid = %self.sid, "participant resumed")
+            }
+            Err(error) => {
+                tracing::info!(identity = %self.identity, %error, "resume interrupted");
+                return;
+            }
+        }
+        if let Err(error) = self.media.restart_subscriber_ice().await {
+            tracing::warn!(identity = %self.identity, %error, "cannot restart the subscriber ICE");
+        }
+    }
+
+    async fn send_resume_state(&mut self, snapshot: ResumeSnapshot) -> Result<(), SendError> {
+        self.send(Response::Reconnect(lk::ReconnectResponse {
+            server_info: Some(server_info()),
+            ..Default::default()
+        }))
+        .await?;
+        let present: HashSet<&str> = snapshot
+            .participants
+            .iter()
+            .map(|p| p.identity.as_str())
+            .collect();
+        let gone: Vec<lk::ParticipantInfo> = std::mem::take(&mut self.known)
+            .into_values()
+            .filter(|info| !present.contains(info.identity.as_str()))
+            .map(|mut info| {
+                info.state = lk::participant_info::State::Disconnected as i32;
+                info.version += 1;
+                info.tracks.clear();
+                info
+            })
+            .collect();
+        if !gone.is_empty() {
+            self.send(wire::participant_update(gone)).await?;
+        }
+        self.send(wire::participant_update(snapshot.participants))
+            .await?;
+        self.send(Response::RoomUpdate(lk::RoomUpdate {
+            room: Some(snapshot.room),
+        }))
+        .await
     }
 
     /// Handles one client request; returns true when the client left.
@@ -294,8 +495,19 @@ impl Session {
                 }
             }
             Request::Answer(answer) => {
-                if let Err(error) = self.media.apply_subscriber_answer(answer.sdp).await {
-                    tracing::warn!(identity = %self.identity, %error, "bad subscriber answer");
+                match self
+                    .media
+                    .apply_subscriber_answer_to(answer.id, answer.sdp)
+                    .await
+                {
+                    Ok(()) => {}
+                    // An answer to an offer a resume replaced.
+                    Err(error @ MediaError::StaleAnswer { .. }) => {
+                        tracing::debug!(identity = %self.identity, %error, "stale subscriber answer ignored")
+                    }
+                    Err(error) => {
+                        tracing::warn!(identity = %self.identity, %error, "bad subscriber answer")
+                    }
                 }
             }
             Request::Trickle(trickle) => {
@@ -404,7 +616,7 @@ impl Session {
                     tracing::debug!(identity = %self.identity, %error, "data not delivered");
                 }
             }
-            SessionCommand::Evict(_) => {}
+            SessionCommand::Evict(_) | SessionCommand::Resume(_) => {}
         }
     }
 

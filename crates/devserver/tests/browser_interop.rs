@@ -2,7 +2,9 @@
 //! Chromium (fake camera and microphone) join one room, each decodes the other's video and
 //! audio (counted from WebRTC receiver stats), and data messages flow both ways; the Python
 //! SDK and a browser receive each other's media, and the tone the Python peer plays makes it
-//! the active speaker (speakers_changed from RTP audio levels).
+//! the active speaker (speakers_changed from RTP audio levels). A browser whose signal
+//! connection drops resumes its session (same sid, media keeps flowing both ways) without
+//! the other participant seeing it leave.
 
 mod support;
 
@@ -106,6 +108,95 @@ async fn the_python_sdk_and_a_browser_receive_each_others_media() {
         .unwrap_or_else(|_| panic!("Python peer printed {report:?}"));
     assert_eq!(report["ok"], true, "Python peer: {report}");
     assert!(report["video_frames"].as_u64() >= Some(15), "{report}");
+    peers.quit().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_browser_resumes_its_session_after_the_signal_connection_drops() {
+    let server = start_server(Duration::from_secs(15)).await;
+    let alice = server.token("resume", "alice", 600).expect("token");
+    let bob = server.token("resume", "bob", 600).expect("token");
+    let mut peers = BrowserPeers::start().await;
+    let joined = peers.join("a", &server.url(), alice.expose()).await;
+    let alice_sid = joined["sid"].as_str().expect("alice's sid").to_owned();
+    peers.join("b", &server.url(), bob.expose()).await;
+    for (id, from) in [("a", "bob"), ("b", "alice")] {
+        peers
+            .call(json!({"cmd": "wait_media", "id": id, "from": from, "timeout_ms": 30000}))
+            .await
+            .unwrap_or_else(|e| panic!("{id} decodes {from} before the drop: {e}"));
+    }
+
+    peers
+        .call(json!({"cmd": "simulate", "id": "a", "scenario": "signal-reconnect"}))
+        .await
+        .expect("alice's signal connection drops");
+    peers
+        .call(json!({"cmd": "wait_event", "id": "a", "event": "signalReconnecting", "timeout_ms": 10000}))
+        .await
+        .expect("alice notices the drop");
+    peers
+        .call(json!({"cmd": "wait_event", "id": "a", "event": "reconnected", "timeout_ms": 30000}))
+        .await
+        .expect("alice reconnects");
+
+    // A resume, not a full reconnect: same sid, local tracks never republished.
+    let local = peers
+        .call(json!({"cmd": "local", "id": "a"}))
+        .await
+        .expect("alice's state");
+    assert_eq!(local["sid"], alice_sid.as_str(), "{local}");
+    assert_eq!(local["state"], "connected", "{local}");
+    let events = peers
+        .call(json!({"cmd": "events", "id": "a"}))
+        .await
+        .expect("alice's events");
+    let names: Vec<&str> = events["events"]
+        .as_array()
+        .expect("event list")
+        .iter()
+        .filter_map(|e| e["event"].as_str())
+        .collect();
+    assert!(
+        !names.contains(&"localTrackUnpublished") && !names.contains(&"participantDisconnected"),
+        "alice restarted instead of resuming: {names:?}"
+    );
+
+    // Media keeps flowing both ways after the resume (ICE restarts on both PCs).
+    for (id, from) in [("a", "bob"), ("b", "alice")] {
+        let baseline = peers
+            .call(json!({"cmd": "decoded", "id": id, "from": from}))
+            .await
+            .expect("decoded so far");
+        peers
+            .call(json!({"cmd": "wait_media", "id": id, "from": from, "baseline": baseline, "timeout_ms": 30000}))
+            .await
+            .unwrap_or_else(|e| panic!("{id} decodes {from} after the resume: {e}"));
+    }
+
+    // Bob never saw alice leave and still knows her by the same sid.
+    let events = peers
+        .call(json!({"cmd": "events", "id": "b"}))
+        .await
+        .expect("bob's events");
+    assert!(
+        !events["events"]
+            .as_array()
+            .expect("event list")
+            .iter()
+            .any(|e| e["event"] == "participantDisconnected" && e["identity"] == "alice"),
+        "bob saw alice disconnect: {events}"
+    );
+    let remotes = peers
+        .call(json!({"cmd": "remotes", "id": "b"}))
+        .await
+        .expect("bob's participants");
+    assert_eq!(
+        remotes,
+        json!([{"identity": "alice", "sid": alice_sid}]),
+        "{remotes}"
+    );
     peers.quit().await;
     server.shutdown().await;
 }

@@ -16,6 +16,10 @@
 //! `video_keyframe_requests`: the same with VP8; client 2's PLIs reach client 1 as PLIs
 //! (subscriber PLI -> B's interceptor -> A's publisher PC -> client 1); closing A ends the
 //! track (TrackEnded). No AudioLevel is reported for video.
+//!
+//! `subscriber_ice_restart_replaces_an_unanswered_offer`: what a signaling resume does to
+//! B's subscriber PC: the restart offer has fresh ICE credentials and a new id, the answer
+//! to the replaced offer is refused as stale, the answer to the restart offer connects.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -23,8 +27,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use convene_devserver::media::{
-    EVENT_CHANNEL_CAPACITY, MediaConfig, MediaEvent, MediaKind, ParticipantMedia, PcTarget,
-    PublishedTrack,
+    EVENT_CHANNEL_CAPACITY, MediaConfig, MediaError, MediaEvent, MediaKind, ParticipantMedia,
+    PcTarget, PublishedTrack,
 };
 use rtc::interceptor::{Attribute, Interceptor, Packet, Registry, Slot, StreamInfo, TaggedPacket};
 use rtc::media::Sample;
@@ -767,5 +771,90 @@ async fn video_keyframe_requests() {
         .expect("TrackEnded in time");
     assert_eq!(ended.as_deref(), Some("cid-1"));
     let _ = publisher.client.pc.close().await;
+    let _ = client2.pc.close().await;
+}
+
+/// The next subscriber offer among `events` (earlier candidates are dropped).
+async fn next_subscriber_offer(events: &mut mpsc::Receiver<MediaEvent>) -> (String, u32) {
+    loop {
+        match timeout(WAIT, events.recv())
+            .await
+            .expect("offer in time")
+            .expect("event stream")
+        {
+            MediaEvent::SubscriberOffer { sdp, id } => return (sdp, id),
+            _ => continue,
+        }
+    }
+}
+
+fn ice_ufrag(sdp: &str) -> &str {
+    sdp.lines()
+        .find_map(|line| line.strip_prefix("a=ice-ufrag:"))
+        .unwrap_or_else(|| panic!("no ice-ufrag in {sdp}"))
+        .trim()
+}
+
+/// Client 2 answers `offer_sdp`; returns the answer SDP.
+async fn answer(pc: &Arc<dyn PeerConnection>, offer_sdp: String) -> String {
+    pc.set_remote_description(RTCSessionDescription::offer(offer_sdp).expect("offer"))
+        .await
+        .expect("client2 remote");
+    let answer = pc.create_answer(None).await.expect("client2 answer");
+    pc.set_local_description(answer.clone())
+        .await
+        .expect("client2 local");
+    answer.sdp
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriber_ice_restart_replaces_an_unanswered_offer() {
+    let (b_tx, mut b_events) = mpsc::channel(EVENT_CHANNEL_CAPACITY);
+    let b = Arc::new(
+        ParticipantMedia::new(&MediaConfig::default(), b_tx)
+            .await
+            .expect("B"),
+    );
+    let mut client2 = client().await;
+    trickle_to_server(&mut client2, &b, PcTarget::Subscriber);
+    b.start_subscriber().await.expect("start subscriber");
+    let (first, first_id) = next_subscriber_offer(&mut b_events).await;
+
+    b.restart_subscriber_ice().await.expect("ICE restart");
+    let (restart, restart_id) = next_subscriber_offer(&mut b_events).await;
+    assert!(restart_id > first_id, "{first_id} then {restart_id}");
+    assert_ne!(ice_ufrag(&restart), ice_ufrag(&first));
+
+    // The client answered the first offer before it saw the restart: too late.
+    let stale = answer(&client2.pc, first).await;
+    let refused = b.apply_subscriber_answer_to(first_id, stale).await;
+    assert!(
+        matches!(refused, Err(MediaError::StaleAnswer { .. })),
+        "{refused:?}"
+    );
+
+    let current = answer(&client2.pc, restart).await;
+    b.apply_subscriber_answer_to(restart_id, current)
+        .await
+        .expect("the answer to the restart offer is applied");
+    // Candidates follow the offer on the same queue, so the client has its description.
+    timeout(WAIT, async {
+        loop {
+            match b_events.recv().await.expect("event stream") {
+                MediaEvent::LocalCandidate {
+                    candidate_init_json,
+                    ..
+                } => add_server_candidate(&client2.pc, &candidate_init_json).await,
+                MediaEvent::ConnectionState {
+                    target: PcTarget::Subscriber,
+                    state,
+                } if state == "connected" => return,
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the subscriber PC connects after the restart");
+    b.close().await;
     let _ = client2.pc.close().await;
 }

@@ -7,8 +7,11 @@
 //! LiveKit clients publish by default are registered, with fixed payload types, so the
 //! subscriber offers we generate always carry the same numbers.
 
-use rtc::interceptor::{Registry, Slot};
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::interceptor::{Registry, SenderReportBuilder, Slot};
+use rtc::peer_connection::configuration::interceptor_registry::{
+    configure_nack, configure_simulcast_extension_headers, configure_twcc_receiver_only,
+    register_default_interceptors,
+};
 use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine,
 };
@@ -133,7 +136,10 @@ pub(crate) fn media_engine_and_registry(
             kind,
         )?;
     }
-    let registry = register_default_interceptors(Registry::new(), &mut engine)?;
+    let registry = match target {
+        PcTarget::Publisher => publisher_interceptors(&mut engine)?,
+        PcTarget::Subscriber => register_default_interceptors(Registry::new(), &mut engine)?,
+    };
     if target == PcTarget::Publisher {
         engine.register_header_extension(
             RTCRtpHeaderExtensionCapability {
@@ -148,6 +154,26 @@ pub(crate) fn media_engine_and_registry(
         KeyframeRequestForwarder::default(),
     );
     Ok((engine, registry))
+}
+
+/// The default interceptors minus the receiver reports, for the publisher PC (which only
+/// receives media).
+///
+/// Why no receiver reports: webrtc-rs 0.21.1 forgets which SSRC carries which simulcast
+/// layer whenever a remote offer is applied (`start_rtp` resets every rid-based receive coding
+/// to "SSRC unknown"), and can only learn it again from packets that carry the mid and rid
+/// header extensions. Chrome stops sending those once a receiver report has acknowledged the
+/// SSRC, so after any publisher renegotiation (an ICE restart on resume, a second track) the
+/// simulcast layers that were flowing would be dropped for good. Without receiver reports
+/// Chrome keeps sending mid/rid on every packet (a few bytes each) and the layers re-bind at
+/// once. Chrome's bandwidth estimation works from transport-wide congestion control feedback,
+/// which stays. Same registration order as `register_default_interceptors`, so the header
+/// extension ids are unchanged.
+fn publisher_interceptors(engine: &mut MediaEngine) -> Result<Registry, MediaError> {
+    let registry = configure_nack(Registry::new(), engine);
+    configure_simulcast_extension_headers(engine)?;
+    let registry = configure_twcc_receiver_only(registry, engine)?;
+    Ok(registry.with(Slot::SenderReport, SenderReportBuilder::new().build()))
 }
 
 #[cfg(test)]

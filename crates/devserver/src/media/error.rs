@@ -26,6 +26,15 @@ pub enum MediaError {
     /// `apply_subscriber_answer` was called while no subscriber offer was outstanding.
     #[error("no subscriber offer is awaiting an answer")]
     NoOfferPending,
+    /// A subscriber answer echoed the id of an offer that a newer one (e.g. an ICE restart)
+    /// has replaced; it is ignored.
+    #[error("answer to subscriber offer {answered}, but offer {current} is the current one")]
+    StaleAnswer {
+        /// The offer id the answer echoed.
+        answered: u32,
+        /// The id of the offer awaiting its answer.
+        current: u32,
+    },
     /// `send_data` was called before the subscriber data channel was created
     /// (`start_subscriber` not called yet) or before the client opened it.
     #[error("subscriber data channel {0} is not open")]

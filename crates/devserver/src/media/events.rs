@@ -72,7 +72,8 @@ pub enum MediaEvent {
     /// A subscriber offer to send to the client (`SessionDescription { type: "offer" }`).
     ///
     /// `id` counts from 1 and the client echoes it in its answer. At most one offer is
-    /// outstanding: the next one is only produced after `apply_subscriber_answer`.
+    /// outstanding: the next one is only produced after `apply_subscriber_answer`, except
+    /// for an ICE restart (`restart_subscriber_ice`), which replaces the outstanding one.
     SubscriberOffer {
         /// The offer SDP.
         sdp: String,

@@ -52,9 +52,32 @@ impl ParticipantMedia {
     /// its `id` against the last [`MediaEvent::SubscriberOffer`]). If subscriptions changed
     /// meanwhile, the next offer is emitted right away.
     ///
-    /// Fails with [`MediaError::NoOfferPending`] if no offer is outstanding.
+    /// Fails with [`MediaError::NoOfferPending`] if no offer is outstanding. The answer's
+    /// offer id is not checked; see [`ParticipantMedia::apply_subscriber_answer_to`].
     pub async fn apply_subscriber_answer(&self, answer_sdp: String) -> Result<(), MediaError> {
-        self.subscriber.apply_answer(answer_sdp).await
+        self.subscriber.apply_answer(answer_sdp, 0).await
+    }
+
+    /// Like [`ParticipantMedia::apply_subscriber_answer`], for an answer that echoes
+    /// `offer_id` (`SessionDescription.id`): an answer to an offer that a newer one replaced
+    /// (see [`ParticipantMedia::restart_subscriber_ice`]) fails with
+    /// [`MediaError::StaleAnswer`] and changes nothing. Id 0 (unset) is not checked.
+    pub async fn apply_subscriber_answer_to(
+        &self,
+        offer_id: u32,
+        answer_sdp: String,
+    ) -> Result<(), MediaError> {
+        self.subscriber.apply_answer(answer_sdp, offer_id).await
+    }
+
+    /// Subscriber PC: restarts ICE (after a signaling resume, livekit-protocol.md 6.2). Emits
+    /// a [`MediaEvent::SubscriberOffer`] with fresh ICE credentials at once, even while an
+    /// earlier offer awaits its answer (the client may never have received it): the new offer
+    /// carries every current subscription and supersedes the old one. Candidates of the new
+    /// ICE generation follow the offer event. Before
+    /// [`ParticipantMedia::start_subscriber`] this starts the subscriber instead.
+    pub async fn restart_subscriber_ice(&self) -> Result<(), MediaError> {
+        self.subscriber.restart_ice().await
     }
 
     /// Adds a candidate the client trickled (`TrickleRequest.candidateInit`, for `target`).

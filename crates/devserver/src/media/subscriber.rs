@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
+use rtc::peer_connection::configuration::RTCOfferOptions;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
@@ -30,6 +31,8 @@ struct Negotiation {
     started: bool,
     /// Id of the next offer (LiveKit's `SessionDescription.id`, from 1).
     next_id: u32,
+    /// Id of the offer sent last (0 before the first), which a client's answer echoes.
+    last_id: u32,
     /// An offer was sent and its answer has not been applied yet.
     awaiting_answer: bool,
     /// Something changed while awaiting an answer: offer again once it arrives.
@@ -84,6 +87,7 @@ impl Subscriber {
             negotiation: Mutex::new(Negotiation {
                 started: false,
                 next_id: 1,
+                last_id: 0,
                 awaiting_answer: false,
                 renegotiate: false,
             }),
@@ -122,9 +126,21 @@ impl Subscriber {
             negotiation.renegotiate = true;
             return Ok(());
         }
-        let offer = self.side.pc.create_offer(None).await?;
+        self.send_offer(negotiation, None).await
+    }
+
+    /// Creates an offer (with `options`), queues its event and applies it locally, whatever
+    /// the offer/answer state: a new offer replaces one still awaiting its answer (JSEP allows
+    /// re-offering from `have-local-offer`), and its id makes answers to the old one stale.
+    async fn send_offer(
+        &self,
+        negotiation: &mut Negotiation,
+        options: Option<RTCOfferOptions>,
+    ) -> Result<(), MediaError> {
+        let offer = self.side.pc.create_offer(options).await?;
         let id = negotiation.next_id;
         negotiation.next_id = negotiation.next_id.wrapping_add(1).max(1);
+        negotiation.last_id = id;
         negotiation.awaiting_answer = true;
         negotiation.renegotiate = false;
         let _ = self.outbox.send(MediaEvent::SubscriberOffer {
@@ -134,11 +150,36 @@ impl Subscriber {
         self.side.set_local(offer).await
     }
 
+    /// Restarts ICE: sends an offer with fresh ICE credentials at once, replacing any offer
+    /// still awaiting its answer (that answer, if it comes, is refused as stale by its id).
+    /// Before [`Subscriber::start`] this is `start` (the first offer needs no restart).
+    pub(crate) async fn restart_ice(&self) -> Result<(), MediaError> {
+        let mut negotiation = self.negotiation.lock().await;
+        if !negotiation.started {
+            drop(negotiation);
+            return self.start().await;
+        }
+        let options = RTCOfferOptions { ice_restart: true };
+        self.send_offer(&mut negotiation, Some(options)).await
+    }
+
     /// Applies the client's answer; sends the next offer if changes piled up meanwhile.
-    pub(crate) async fn apply_answer(&self, answer_sdp: String) -> Result<(), MediaError> {
+    /// `offer_id` is the id the answer echoes: a non-zero id other than the last offer's is
+    /// refused ([`MediaError::StaleAnswer`]); 0 (a client that sends no ids) is not checked.
+    pub(crate) async fn apply_answer(
+        &self,
+        answer_sdp: String,
+        offer_id: u32,
+    ) -> Result<(), MediaError> {
         let mut negotiation = self.negotiation.lock().await;
         if !negotiation.awaiting_answer {
             return Err(MediaError::NoOfferPending);
+        }
+        if offer_id != 0 && offer_id != negotiation.last_id {
+            return Err(MediaError::StaleAnswer {
+                answered: offer_id,
+                current: negotiation.last_id,
+            });
         }
         negotiation.awaiting_answer = false;
         self.side

@@ -81,8 +81,28 @@ pub struct RawClient {
 impl RawClient {
     /// Opens `/rtc`; on refusal returns the HTTP status and body.
     pub async fn connect(server: &DevServer, token: &str) -> Result<Self, (u16, String)> {
+        Self::connect_with(server, token, "").await
+    }
+
+    /// Opens `/rtc` to resume the session of participant `sid` (`reconnect=1`), as the
+    /// official clients do after their signal connection dropped.
+    pub async fn resume(server: &DevServer, token: &str, sid: &str) -> Result<Self, (u16, String)> {
+        Self::connect_with(
+            server,
+            token,
+            &format!("&reconnect=1&sid={sid}&reconnect_reason=1"),
+        )
+        .await
+    }
+
+    /// Opens `/rtc` with `extra` appended to the query string.
+    pub async fn connect_with(
+        server: &DevServer,
+        token: &str,
+        extra: &str,
+    ) -> Result<Self, (u16, String)> {
         let url = format!(
-            "{}/rtc?access_token={token}&protocol=16&sdk=rust",
+            "{}/rtc?access_token={token}&protocol=16&sdk=rust{extra}",
             server.url()
         );
         match tokio_tungstenite::connect_async(url).await {
@@ -138,6 +158,45 @@ impl RawClient {
                 }
                 Some(Ok(_)) => {}
                 other => panic!("signal connection ended: {other:?}"),
+            }
+        }
+    }
+
+    /// The next response, whatever it is (for checking the order of messages).
+    pub async fn next(&mut self, timeout: Duration) -> lk::signal_response::Message {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .expect("timed out waiting for a signal response");
+            match frame {
+                Some(Ok(Message::Binary(bytes))) => {
+                    let response =
+                        lk::SignalResponse::decode(bytes.as_ref()).expect("decodable response");
+                    return response.message.expect("a response with a message");
+                }
+                Some(Ok(_)) => {}
+                other => panic!("signal connection ended: {other:?}"),
+            }
+        }
+    }
+
+    /// Waits until the server closes the connection; returns the responses received before.
+    pub async fn wait_closed(&mut self, timeout: Duration) -> Vec<lk::signal_response::Message> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut received = Vec::new();
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .expect("timed out waiting for the server to close the connection");
+            match frame {
+                Some(Ok(Message::Binary(bytes))) => {
+                    let response =
+                        lk::SignalResponse::decode(bytes.as_ref()).expect("decodable response");
+                    received.extend(response.message);
+                }
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return received,
+                Some(Ok(_)) => {}
             }
         }
     }
