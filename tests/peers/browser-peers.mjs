@@ -18,6 +18,10 @@ import { readFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+
+// Browser errors quote the signaling URL, token included: never let one reach a log.
+const redact = (text) =>
+  text.replace(/(access_token=|join_request=)[^&'"\s]+/g, "$1<redacted>").replace(/eyJ[\w-]+\.[\w-]+\.[\w-]+/g, "<redacted-jwt>");
 import { chromium } from "playwright-core";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -61,7 +65,7 @@ async function handle(msg) {
     case "open": {
       const context = await browser.newContext({ permissions: ["camera", "microphone"] });
       const p = await context.newPage();
-      p.on("console", (m) => m.type() === "error" && process.stderr.write(`[${msg.id}] ${m.text()}\n`));
+      p.on("console", (m) => m.type() === "error" && process.stderr.write(`[${msg.id}] ${redact(m.text())}\n`));
       await p.goto(pageUrl);
       await p.waitForFunction(() => window.peer !== undefined);
       pages.set(msg.id, p);

@@ -6,13 +6,12 @@
 
 use std::time::Duration;
 
+use convene_room::Room;
 use convene_room::room::{
     DataKind, DataSendOptions, DisconnectReason, LocalTrackOptions, RoomEvent, RoomOptions,
 };
-use convene_room::webrtc_kit::MediaKind;
-use convene_room::{Room, RoomEvents};
 use convene_testkit::{
-    BrowserPeers, python_peer, python_report, relay_frames, start_server, wait_event,
+    BrowserPeers, python_peer, python_report, relay_media_of, start_server, wait_event,
 };
 use serde_json::json;
 
@@ -23,32 +22,6 @@ fn loopback_options() -> RoomOptions {
         bind_addrs: vec!["127.0.0.1:0".parse().expect("address")],
         watch_network: false,
         ..RoomOptions::default()
-    }
-}
-
-/// Subscribes to `from`'s audio and video and relays them on tracks of our own.
-async fn relay_media_of(room: &Room, events: &mut RoomEvents, seen: &mut Vec<String>, from: &str) {
-    let mut relays = Vec::new();
-    while relays.len() < 2 {
-        let track = wait_event(events, seen, WAIT, |event| match event {
-            RoomEvent::TrackSubscribed(track) if track.participant_identity == from => Some(track),
-            _ => None,
-        })
-        .await;
-        let options = match track.info.kind {
-            MediaKind::Audio => LocalTrackOptions::microphone(),
-            MediaKind::Video => LocalTrackOptions::camera(track.info.width, track.info.height),
-        };
-        let local = room
-            .publish_track(options)
-            .await
-            .expect("publish our track");
-        assert!(local.sid().is_some_and(|sid| sid.starts_with("TR_")));
-        relays.push(tokio::spawn(relay_frames(
-            track,
-            local,
-            Duration::from_secs(60),
-        )));
     }
 }
 
@@ -70,7 +43,7 @@ async fn our_client_and_a_browser_exchange_media_and_data() {
     assert_eq!(remotes.len(), 1, "{remotes:?}");
     assert_eq!(remotes[0].identity, "web");
 
-    relay_media_of(&room, &mut events, &mut seen, "web").await;
+    let _relays = relay_media_of(&room, &mut events, &mut seen, "web").await;
     let decoded = peers
         .call(json!({"cmd": "wait_media", "id": "w", "from": "convene", "timeout_ms": 30000}))
         .await
@@ -156,7 +129,7 @@ async fn our_client_and_the_python_sdk_exchange_media() {
     })
     .await;
     assert_eq!(joined.identity, "py");
-    relay_media_of(&room, &mut events, &mut seen, "py").await;
+    let _relays = relay_media_of(&room, &mut events, &mut seen, "py").await;
     let report = python_report(peer).await;
     assert_eq!(report["ok"], true, "Python peer: {report}");
     assert!(report["video_frames"].as_u64() >= Some(15), "{report}");

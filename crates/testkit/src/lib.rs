@@ -253,3 +253,89 @@ pub async fn wait_event<T>(
         }
     }
 }
+
+/// A TCP relay in front of the devserver's signaling port whose connections can be cut, to
+/// make a client's WebSocket drop while its media (direct UDP) keeps going.
+pub struct SignalProxy {
+    address: std::net::SocketAddr,
+    cut: tokio::sync::watch::Sender<u64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SignalProxy {
+    /// Relays `127.0.0.1:<ephemeral>` to `target`.
+    pub async fn start(target: std::net::SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the proxy");
+        let address = listener.local_addr().expect("proxy address");
+        let (cut, cuts) = tokio::sync::watch::channel(0u64);
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut cuts = cuts.clone();
+                cuts.mark_unchanged();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cuts.changed() => {}
+                    }
+                });
+            }
+        });
+        Self { address, cut, task }
+    }
+
+    /// The URL clients use instead of the server's.
+    pub fn url(&self) -> String {
+        format!("ws://{}", self.address)
+    }
+
+    /// Drops every connection open now (new ones still go through).
+    pub fn cut(&self) {
+        self.cut.send_modify(|n| *n += 1);
+    }
+}
+
+impl Drop for SignalProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Waits for `from`'s audio and video subscriptions and relays each on a new track of ours
+/// (see [`relay_frames`]); returns the relay tasks.
+pub async fn relay_media_of(
+    room: &convene_room::Room,
+    events: &mut convene_room::RoomEvents,
+    seen: &mut Vec<String>,
+    from: &str,
+) -> Vec<tokio::task::JoinHandle<RelayStats>> {
+    use convene_room::room::{LocalTrackOptions, RoomEvent};
+    use convene_room::webrtc_kit::MediaKind;
+    let mut relays = Vec::new();
+    while relays.len() < 2 {
+        let track = wait_event(events, seen, Duration::from_secs(30), |event| match event {
+            RoomEvent::TrackSubscribed(track) if track.participant_identity == from => Some(track),
+            _ => None,
+        })
+        .await;
+        let options = match track.info.kind {
+            MediaKind::Audio => LocalTrackOptions::microphone(),
+            MediaKind::Video => LocalTrackOptions::camera(track.info.width, track.info.height),
+        };
+        let local = room
+            .publish_track(options)
+            .await
+            .expect("publish our track");
+        assert!(local.sid().is_some_and(|sid| sid.starts_with("TR_")));
+        relays.push(tokio::spawn(relay_frames(
+            track,
+            local,
+            Duration::from_secs(120),
+        )));
+    }
+    relays
+}
