@@ -2,8 +2,10 @@
 //!
 //! `token create` signs a development token (defaults match the local room server);
 //! `token inspect` prints what a token says as JSON, without the secret; `server` runs the
-//! local LiveKit-compatible room server. The headless participant and the benchmarks join as
-//! their issues land.
+//! local LiveKit-compatible room server; `join` is a headless participant that prints room
+//! events as JSON lines (for QA and tests). The benchmarks join as their issue lands.
+
+mod join;
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -37,6 +39,30 @@ enum Command {
         /// Identity of the printed token.
         #[arg(long, default_value = "me")]
         identity: String,
+    },
+    /// Join a room headless and print its events as JSON lines until Ctrl+C or SIGTERM.
+    Join {
+        /// Server URL (`wss://…` for LiveKit Cloud, `ws://127.0.0.1:7880` locally).
+        #[arg(long)]
+        url: String,
+        /// Access token; prefer the environment variable (keeps it out of `ps`).
+        #[arg(long, env = "CONVENE_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Publish a microphone track of Opus silence.
+        #[arg(long)]
+        publish_silence: bool,
+        /// Local address for the peer connections (`0.0.0.0:0`: every interface).
+        #[arg(long, default_value = "0.0.0.0:0")]
+        bind: std::net::SocketAddr,
+        /// Do not watch the network interfaces for changes.
+        #[arg(long)]
+        no_watch_network: bool,
+        /// Milliseconds between `media` lines.
+        #[arg(long, default_value_t = 500)]
+        report_ms: u64,
+        /// Also leave when stdin reaches its end (for a parent process holding the pipe).
+        #[arg(long)]
+        leave_on_stdin_end: bool,
     },
 }
 
@@ -106,6 +132,25 @@ fn run(cli: Cli) -> Result<String, String> {
         } => tokio::runtime::Runtime::new()
             .map_err(|e| format!("cannot start the runtime: {e}"))?
             .block_on(serve(bind, &room, &identity)),
+        Command::Join {
+            url,
+            token,
+            publish_silence,
+            bind,
+            no_watch_network,
+            report_ms,
+            leave_on_stdin_end,
+        } => tokio::runtime::Runtime::new()
+            .map_err(|e| format!("cannot start the runtime: {e}"))?
+            .block_on(join::join(join::JoinArgs {
+                url,
+                token,
+                publish_silence,
+                bind,
+                watch_network: !no_watch_network,
+                report_every: std::time::Duration::from_millis(report_ms.max(50)),
+                leave_on_stdin_end,
+            })),
         Command::Token(TokenCommand::Create {
             room,
             identity,
@@ -150,7 +195,9 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new("warn,rtc_ice=error,rtc_dtls=error")
+                }),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -12,19 +12,28 @@ use super::engine::Command;
 /// How often the addresses are compared.
 const POLL: Duration = Duration::from_secs(1);
 
-/// The non-loopback addresses that are up, as comparable strings.
+/// A fingerprint of the network: every non-loopback address with its interface, and (on
+/// Linux) each interface's operational state, so a link going down is seen even though its
+/// address stays configured.
 fn addresses() -> BTreeSet<String> {
     match if_addrs::get_if_addrs() {
         Ok(interfaces) => interfaces
             .into_iter()
             .filter(|i| !i.is_loopback())
-            .map(|i| format!("{}/{}", i.name, i.ip()))
+            .map(|i| format!("{}/{}/{}", i.name, i.ip(), link_state(&i.name)))
             .collect(),
         Err(error) => {
             tracing::debug!(%error, "cannot list network interfaces");
             BTreeSet::new()
         }
     }
+}
+
+/// `up`, `down`, `lowerlayerdown`… from sysfs; empty where there is no such file.
+fn link_state(interface: &str) -> String {
+    std::fs::read_to_string(format!("/sys/class/net/{interface}/operstate"))
+        .map(|state| state.trim().to_owned())
+        .unwrap_or_default()
 }
 
 /// Watches until the room is gone, sending [`Command::NetworkChanged`] on every change.

@@ -92,6 +92,7 @@ impl Session {
             udp_addrs: bind_addrs.to_vec(),
             tcp_addrs: Vec::new(),
             audio_levels: AudioLevels::Negotiate,
+            roaming: true,
         };
         let publisher =
             PcTransport::build(config(PcTarget::Publisher), transport_tx.clone()).await?;

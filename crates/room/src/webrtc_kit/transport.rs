@@ -10,12 +10,20 @@ use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfiguration,
+    SettingEngineBuilder,
     RTCIceCandidateInit, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription,
 };
 
 use super::PcTarget;
 use super::candidate::{first_mid, local_candidate_json, parse_remote_candidate};
 use super::codecs::{AudioLevels, media_engine_and_registry};
+
+/// ICE timers for a roaming client: a silent path counts as disconnected after 3 s and as
+/// failed after 10 s more, so a dead network triggers a reconnect long before the signaling
+/// ping timeout (15 s), while a brief glitch does not.
+const ICE_DISCONNECTED_AFTER: std::time::Duration = std::time::Duration::from_secs(3);
+const ICE_FAILED_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
+const ICE_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Most remote candidates kept while the remote description is missing; a peer sends a
 /// handful (one per interface and protocol), so more means something is wrong.
@@ -66,6 +74,10 @@ pub struct TransportConfig {
     pub tcp_addrs: Vec<SocketAddr>,
     /// Whether to negotiate the audio-level header extension.
     pub audio_levels: AudioLevels,
+    /// A client that roams between networks: on an ICE restart, drop the previous
+    /// generation's local candidates and rebind fresh sockets (an address that vanished with
+    /// the old network cannot be reused), and notice a dead path within seconds.
+    pub roaming: bool,
 }
 
 /// Receives the driver's callbacks for one PC. Every method runs on the PC's driver task, so
@@ -158,7 +170,20 @@ impl PcTransport {
             local_mid: Arc::clone(&local_mid),
             state: state_tx,
         });
-        let mut builder = PeerConnectionBuilder::new()
+        let mut builder = PeerConnectionBuilder::new();
+        if config.roaming {
+            builder = builder.with_setting_engine(
+                SettingEngineBuilder::default()
+                    .with_discard_local_candidates_during_ice_restart(true)
+                    .with_ice_timeouts(
+                        Some(ICE_DISCONNECTED_AFTER),
+                        Some(ICE_FAILED_AFTER),
+                        Some(ICE_KEEPALIVE),
+                    )
+                    .build(),
+            );
+        }
+        let mut builder = builder
             .with_configuration(config.rtc_configuration)
             .with_media_engine(engine)
             .with_interceptor_registry(registry)

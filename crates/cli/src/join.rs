@@ -1,0 +1,218 @@
+//! `convene-cli join`: a headless participant for QA and tests. It joins a room, prints every
+//! room event as one JSON line on stdout (plus a `media` line with the RTP packets received
+//! so far, at a fixed interval), optionally publishes a microphone track of Opus silence,
+//! and leaves cleanly on Ctrl+C, SIGTERM or (with `--leave-on-stdin-end`) when stdin closes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use convene_room::room::{
+    DataKind, LocalTrack, LocalTrackOptions, ReconnectKind, RemoteTrack, RoomEvent, RoomOptions,
+};
+use convene_room::{Room, RoomEvents};
+use serde_json::{Value, json};
+use tokio::io::AsyncReadExt;
+
+/// One 20 ms Opus frame of silence (a CELT-only frame with no energy), valid for any decoder.
+const OPUS_SILENCE: [u8; 3] = [0xf8, 0xff, 0xfe];
+const OPUS_FRAME: Duration = Duration::from_millis(20);
+
+/// What `join` was asked to do.
+pub struct JoinArgs {
+    /// Server URL.
+    pub url: String,
+    /// Access token.
+    pub token: String,
+    /// Publish a microphone track carrying Opus silence.
+    pub publish_silence: bool,
+    /// Local address for the peer connections.
+    pub bind: std::net::SocketAddr,
+    /// Watch the network interfaces for changes.
+    pub watch_network: bool,
+    /// How often to print the `media` line.
+    pub report_every: Duration,
+    /// Also leave when stdin reaches its end (for a parent process that holds the pipe).
+    pub leave_on_stdin_end: bool,
+}
+
+fn print(line: Value) {
+    println!("{line}");
+}
+
+fn describe(event: &RoomEvent) -> Value {
+    match event {
+        RoomEvent::ParticipantConnected(p) => {
+            json!({"event": "participantConnected", "identity": p.identity, "sid": p.sid})
+        }
+        RoomEvent::ParticipantDisconnected(p) => {
+            json!({"event": "participantDisconnected", "identity": p.identity, "sid": p.sid})
+        }
+        RoomEvent::TrackPublished {
+            participant_identity,
+            track,
+        } => json!({"event": "trackPublished", "identity": participant_identity, "track": track}),
+        RoomEvent::TrackUnpublished {
+            participant_identity,
+            track,
+        } => json!({"event": "trackUnpublished", "identity": participant_identity, "track": track}),
+        RoomEvent::TrackSubscribed(track) => json!({
+            "event": "trackSubscribed",
+            "identity": track.participant_identity,
+            "track": track.info,
+        }),
+        RoomEvent::TrackUnsubscribed {
+            participant_identity,
+            track_sid,
+        } => json!({"event": "trackUnsubscribed", "identity": participant_identity, "sid": track_sid}),
+        RoomEvent::TrackMuted {
+            participant_identity,
+            track_sid,
+        } => json!({"event": "trackMuted", "identity": participant_identity, "sid": track_sid}),
+        RoomEvent::TrackUnmuted {
+            participant_identity,
+            track_sid,
+        } => json!({"event": "trackUnmuted", "identity": participant_identity, "sid": track_sid}),
+        RoomEvent::LocalTrackPublished(track) => {
+            json!({"event": "localTrackPublished", "track": track})
+        }
+        RoomEvent::LocalTrackUnpublished(track) => {
+            json!({"event": "localTrackUnpublished", "track": track})
+        }
+        RoomEvent::ActiveSpeakersChanged(speakers) => {
+            json!({"event": "activeSpeakers", "identities": speakers})
+        }
+        RoomEvent::ConnectionQualityChanged {
+            participant_identity,
+            quality,
+        } => json!({"event": "connectionQuality", "identity": participant_identity, "quality": quality}),
+        RoomEvent::DataReceived(message) => json!({
+            "event": "data",
+            "from": message.from_identity,
+            "topic": message.topic,
+            "reliable": message.kind == DataKind::Reliable,
+            "text": String::from_utf8_lossy(&message.payload),
+        }),
+        RoomEvent::ConnectionStateChanged(state) => {
+            json!({"event": "connectionState", "state": state})
+        }
+        RoomEvent::Reconnecting(kind) => json!({
+            "event": "reconnecting",
+            "kind": match kind { ReconnectKind::Resume => "resume", ReconnectKind::Full => "full" },
+        }),
+        RoomEvent::Reconnected => json!({"event": "reconnected"}),
+        RoomEvent::Disconnected(reason) => {
+            json!({"event": "disconnected", "reason": reason, "message": reason.to_string()})
+        }
+        other => json!({"event": "other", "debug": format!("{other:?}")}),
+    }
+}
+
+/// Counts a subscribed track's packets until it ends.
+async fn count_packets(mut track: RemoteTrack, total: Arc<AtomicU64>) {
+    while track.recv().await.is_some() {
+        total.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Writes Opus silence every 20 ms until the track is dropped by the room.
+async fn publish_silence(track: LocalTrack) {
+    let mut tick = tokio::time::interval(OPUS_FRAME);
+    loop {
+        tick.tick().await;
+        if track
+            .write_frame(Bytes::from_static(&OPUS_SILENCE), OPUS_FRAME)
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Resolves on Ctrl+C, SIGTERM, or (when `watch_stdin`) when stdin reaches its end.
+async fn leave_requested(watch_stdin: bool) {
+    let stdin_closed = async {
+        if !watch_stdin {
+            return std::future::pending::<()>().await;
+        }
+        let mut sink = [0u8; 256];
+        let mut stdin = tokio::io::stdin();
+        while matches!(stdin.read(&mut sink).await, Ok(n) if n > 0) {}
+    };
+    #[cfg(unix)]
+    let terminated = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminated = std::future::pending::<()>();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = stdin_closed => {}
+        () = terminated => {}
+    }
+}
+
+async fn run_events(mut events: RoomEvents, total: Arc<AtomicU64>) {
+    while let Some(event) = events.recv().await {
+        print(describe(&event));
+        match event {
+            RoomEvent::TrackSubscribed(track) => {
+                tokio::spawn(count_packets(track, Arc::clone(&total)));
+            }
+            RoomEvent::Disconnected(_) => return,
+            _ => {}
+        }
+    }
+}
+
+/// Runs the participant until it leaves or is disconnected.
+pub async fn join(args: JoinArgs) -> Result<String, String> {
+    let options = RoomOptions {
+        bind_addrs: vec![args.bind],
+        watch_network: args.watch_network,
+        ..RoomOptions::default()
+    };
+    let (room, events) = Room::connect(&args.url, &args.token, options)
+        .await
+        .map_err(|e| format!("cannot join: {e}"))?;
+    let local = room.local_participant();
+    print(json!({
+        "event": "connected",
+        "room": room.name(),
+        "identity": local.identity,
+        "sid": local.sid,
+        "remotes": room.remote_participants(),
+    }));
+    if args.publish_silence {
+        let track = room
+            .publish_track(LocalTrackOptions::microphone())
+            .await
+            .map_err(|e| format!("cannot publish: {e}"))?;
+        tokio::spawn(publish_silence(track));
+    }
+    let total = Arc::new(AtomicU64::new(0));
+    let mut events_task = tokio::spawn(run_events(events, Arc::clone(&total)));
+    let mut report = tokio::time::interval(args.report_every);
+    let leave = leave_requested(args.leave_on_stdin_end);
+    tokio::pin!(leave);
+    loop {
+        tokio::select! {
+            _ = &mut events_task => return Ok(json!({"event": "ended"}).to_string()),
+            () = &mut leave => {
+                room.disconnect().await;
+                let _ = tokio::time::timeout(Duration::from_secs(2), events_task).await;
+                return Ok(json!({"event": "left"}).to_string());
+            }
+            _ = report.tick() => {
+                print(json!({"event": "media", "packets": total.load(Ordering::Relaxed)}));
+            }
+        }
+    }
+}
