@@ -37,8 +37,11 @@ pub struct JoinArgs {
     pub leave_on_stdin_end: bool,
 }
 
+/// Prints one JSON line; a closed stdout (the reader went away) is not an error.
 fn print(line: Value) {
-    println!("{line}");
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
 }
 
 fn describe(event: &RoomEvent) -> Value {
@@ -65,7 +68,9 @@ fn describe(event: &RoomEvent) -> Value {
         RoomEvent::TrackUnsubscribed {
             participant_identity,
             track_sid,
-        } => json!({"event": "trackUnsubscribed", "identity": participant_identity, "sid": track_sid}),
+        } => {
+            json!({"event": "trackUnsubscribed", "identity": participant_identity, "sid": track_sid})
+        }
         RoomEvent::TrackMuted {
             participant_identity,
             track_sid,
@@ -86,7 +91,9 @@ fn describe(event: &RoomEvent) -> Value {
         RoomEvent::ConnectionQualityChanged {
             participant_identity,
             quality,
-        } => json!({"event": "connectionQuality", "identity": participant_identity, "quality": quality}),
+        } => {
+            json!({"event": "connectionQuality", "identity": participant_identity, "quality": quality})
+        }
         RoomEvent::DataReceived(message) => json!({
             "event": "data",
             "from": message.from_identity,

@@ -98,8 +98,10 @@ enum TokenCommand {
 }
 
 async fn serve(bind: std::net::SocketAddr, room: &str, identity: &str) -> Result<String, String> {
+    // Media candidates on the address we listen on (every interface for 0.0.0.0).
     let config = DevServerConfig {
         bind,
+        media_ip: bind.ip(),
         ..DevServerConfig::default()
     };
     let server = convene_devserver::DevServer::start(config)
@@ -194,10 +196,9 @@ fn run(cli: Cli) -> Result<String, String> {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| {
-                    tracing_subscriber::EnvFilter::new("warn,rtc_ice=error,rtc_dtls=error")
-                }),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,rtc_ice=error,rtc_dtls=error")
+            }),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -1,179 +1,33 @@
-//! The codec table and interceptor chain every peer connection of the SFU uses.
-//!
-//! An explicit, minimal codec list instead of `MediaEngine::register_default_codecs`: with
-//! the default table, webrtc-rs 0.21.1 generated an answer Chrome rejects for the layout
-//! "audio + video recvonly + video sendonly" (VP9 profile 0/1 both mapped to one payload type,
-//! RTX pointing at an absent codec; see `docs/media-stack.md` 1.4). Only the three codecs
-//! LiveKit clients publish by default are registered, with fixed payload types, so the
-//! subscriber offers we generate always carry the same numbers.
+//! The SFU's codec setup: the shared table from `convene_room::webrtc_kit::codecs` (Opus
+//! 111, VP8 96, H.264 108, explicit to avoid webrtc-rs's default-table answer bug), with the
+//! per-PC choices of the SFU.
 
-use rtc::interceptor::{Registry, SenderReportBuilder, Slot};
-use rtc::peer_connection::configuration::interceptor_registry::{
-    configure_nack, configure_simulcast_extension_headers, configure_twcc_receiver_only,
-    register_default_interceptors,
-};
-use rtc::peer_connection::configuration::media_engine::{
-    MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine,
-};
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
-};
-use rtc::sdp::extmap::AUDIO_LEVEL_URI;
+use rtc::interceptor::Registry;
+use rtc::peer_connection::configuration::media_engine::MediaEngine;
+
+pub(crate) use convene_room::webrtc_kit::codecs::codec_for_mime;
+use convene_room::webrtc_kit::codecs::{AudioLevels, ReceiverReports};
 
 use super::error::MediaError;
-use super::events::{MediaKind, PcTarget};
-use super::rtcp::KeyframeRequestForwarder;
+use super::events::PcTarget;
 
-/// Opus payload type (what browsers use too).
-pub(crate) const PT_OPUS: u8 = 111;
-/// VP8 payload type.
-pub(crate) const PT_VP8: u8 = 96;
-/// H.264 (constrained baseline 3.1, packetization-mode 1) payload type.
-pub(crate) const PT_H264: u8 = 108;
-
-/// The `sdp_fmtp_line` of the one H.264 profile we accept: constrained baseline level 3.1,
-/// non-interleaved packetization, which every browser offers.
-const H264_FMTP: &str = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f";
-
-/// Where the keyframe-request forwarder sits: after every built-in interceptor (the highest
-/// named slot is the jitter buffer at 13 000), so they have all seen the inbound RTCP first.
-const KEYFRAME_FORWARDER_SLOT: usize = 14_000;
-
-fn feedback(typ: &str, parameter: &str) -> RTCPFeedback {
-    RTCPFeedback {
-        typ: typ.to_owned(),
-        parameter: parameter.to_owned(),
-    }
-}
-
-fn video_feedback() -> Vec<RTCPFeedback> {
-    vec![
-        feedback("nack", ""),
-        feedback("nack", "pli"),
-        feedback("ccm", "fir"),
-        feedback("transport-cc", ""),
-    ]
-}
-
-/// The codec we register for `mime_type` (case-insensitive), with its payload type.
+/// The media engine and interceptors for one of a participant's PCs.
 ///
-/// Used both to fill the media engine and to describe the send track of a subscription, so
-/// a forwarded track always names a codec the subscriber PC knows.
-pub(crate) fn codec_for_mime(mime_type: &str) -> Option<(RTCRtpCodec, u8, MediaKind)> {
-    if mime_type.eq_ignore_ascii_case(MIME_TYPE_OPUS) {
-        Some((
-            RTCRtpCodec {
-                mime_type: MIME_TYPE_OPUS.to_owned(),
-                clock_rate: 48_000,
-                channels: 2,
-                sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
-                rtcp_feedback: vec![feedback("transport-cc", "")],
-            },
-            PT_OPUS,
-            MediaKind::Audio,
-        ))
-    } else if mime_type.eq_ignore_ascii_case(MIME_TYPE_VP8) {
-        Some((
-            RTCRtpCodec {
-                mime_type: MIME_TYPE_VP8.to_owned(),
-                clock_rate: 90_000,
-                channels: 0,
-                sdp_fmtp_line: String::new(),
-                rtcp_feedback: video_feedback(),
-            },
-            PT_VP8,
-            MediaKind::Video,
-        ))
-    } else if mime_type.eq_ignore_ascii_case(MIME_TYPE_H264) {
-        Some((
-            RTCRtpCodec {
-                mime_type: MIME_TYPE_H264.to_owned(),
-                clock_rate: 90_000,
-                channels: 0,
-                sdp_fmtp_line: H264_FMTP.to_owned(),
-                rtcp_feedback: video_feedback(),
-            },
-            PT_H264,
-            MediaKind::Video,
-        ))
-    } else {
-        None
-    }
-}
-
-/// A media engine with Opus 111, VP8 96 and H.264 108, plus the default interceptors (NACK
-/// generator/responder, sender/receiver reports, TWCC receiver, mid/rid header extensions for
-/// simulcast receive) and the [`KeyframeRequestForwarder`] that lets the subscriber side see
-/// the PLI/FIR its clients send.
-///
-/// For the publisher PC (`target`), the RFC 6464 audio-level extension
-/// (`urn:ietf:params:rtp-hdrext:ssrc-audio-level`, which the default interceptors do not
-/// register) is added for audio, so our answer accepts it when the client offers it (every
-/// browser does) and [`super::audio_level`] can read the levels. The subscriber PC does not
-/// register it: forwarded packets carry no header extensions, so its offers stay without it
-/// (its audio m-lines are `sendrecv`, so a direction filter would not keep it out). It is
-/// registered after the defaults so their extension ids are unchanged.
-///
-/// Called once per peer connection: a `MediaEngine` and a `Registry` are consumed by the
-/// builder.
+/// The publisher PC (the client's publishing side; we receive) negotiates the RFC 6464
+/// audio-level extension, so [`super::audio_level`] can read speaking levels, and sends no
+/// receiver reports (see [`ReceiverReports::Omit`]: simulcast layers must survive
+/// renegotiation). The subscriber PC (we send forwarded packets, which carry no
+/// extensions) leaves the extension out of its offers.
 pub(crate) fn media_engine_and_registry(
     target: PcTarget,
 ) -> Result<(MediaEngine, Registry), MediaError> {
-    let mut engine = MediaEngine::default();
-    for mime in [MIME_TYPE_OPUS, MIME_TYPE_VP8, MIME_TYPE_H264] {
-        let Some((codec, payload_type, kind)) = codec_for_mime(mime) else {
-            continue;
-        };
-        let kind = match kind {
-            MediaKind::Audio => RtpCodecKind::Audio,
-            MediaKind::Video => RtpCodecKind::Video,
-        };
-        engine.register_codec(
-            RTCRtpCodecParameters {
-                rtp_codec: codec,
-                payload_type,
-            },
-            kind,
-        )?;
-    }
-    let registry = match target {
-        PcTarget::Publisher => publisher_interceptors(&mut engine)?,
-        PcTarget::Subscriber => register_default_interceptors(Registry::new(), &mut engine)?,
+    let (levels, reports) = match target {
+        PcTarget::Publisher => (AudioLevels::Negotiate, ReceiverReports::Omit),
+        PcTarget::Subscriber => (AudioLevels::Omit, ReceiverReports::Send),
     };
-    if target == PcTarget::Publisher {
-        engine.register_header_extension(
-            RTCRtpHeaderExtensionCapability {
-                uri: AUDIO_LEVEL_URI.to_owned(),
-            },
-            RtpCodecKind::Audio,
-            None,
-        )?;
-    }
-    let registry = registry.with(
-        Slot::from(KEYFRAME_FORWARDER_SLOT),
-        KeyframeRequestForwarder::default(),
-    );
-    Ok((engine, registry))
-}
-
-/// The default interceptors minus the receiver reports, for the publisher PC (which only
-/// receives media).
-///
-/// Why no receiver reports: webrtc-rs 0.21.1 forgets which SSRC carries which simulcast
-/// layer whenever a remote offer is applied (`start_rtp` resets every rid-based receive coding
-/// to "SSRC unknown"), and can only learn it again from packets that carry the mid and rid
-/// header extensions. Chrome stops sending those once a receiver report has acknowledged the
-/// SSRC, so after any publisher renegotiation (an ICE restart on resume, a second track) the
-/// simulcast layers that were flowing would be dropped for good. Without receiver reports
-/// Chrome keeps sending mid/rid on every packet (a few bytes each) and the layers re-bind at
-/// once. Chrome's bandwidth estimation works from transport-wide congestion control feedback,
-/// which stays. Same registration order as `register_default_interceptors`, so the header
-/// extension ids are unchanged.
-fn publisher_interceptors(engine: &mut MediaEngine) -> Result<Registry, MediaError> {
-    let registry = configure_nack(Registry::new(), engine);
-    configure_simulcast_extension_headers(engine)?;
-    let registry = configure_twcc_receiver_only(registry, engine)?;
-    Ok(registry.with(Slot::SenderReport, SenderReportBuilder::new().build()))
+    Ok(convene_room::webrtc_kit::codecs::media_engine_and_registry(
+        levels, reports,
+    )?)
 }
 
 #[cfg(test)]
@@ -181,15 +35,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codec_lookup_is_case_insensitive_and_limited() {
-        assert_eq!(codec_for_mime("video/vp8").map(|c| c.1), Some(PT_VP8));
-        assert_eq!(codec_for_mime("audio/OPUS").map(|c| c.1), Some(PT_OPUS));
-        assert_eq!(codec_for_mime("video/h264").map(|c| c.1), Some(PT_H264));
-        assert!(codec_for_mime("video/VP9").is_none());
-    }
-
-    #[test]
-    fn engine_builds() {
+    fn engines_build_for_both_pcs() {
         assert!(media_engine_and_registry(PcTarget::Publisher).is_ok());
         assert!(media_engine_and_registry(PcTarget::Subscriber).is_ok());
     }

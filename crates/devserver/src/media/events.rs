@@ -2,46 +2,7 @@
 
 use super::forward::PublishedTrack;
 
-/// Which of the participant's two peer connections something refers to.
-///
-/// The numbering is LiveKit's `SignalTarget` (used by `TrickleRequest.target`), which names
-/// the **client's** PC: the client publishes on its publisher PC (we answer) and receives on
-/// its subscriber PC (we offer).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PcTarget {
-    /// The PC the client publishes on (`SignalTarget::PUBLISHER = 0`); the client offers.
-    Publisher,
-    /// The PC the client subscribes on (`SignalTarget::SUBSCRIBER = 1`); the server offers.
-    Subscriber,
-}
-
-impl PcTarget {
-    /// The `SignalTarget` wire value: 0 for the publisher, 1 for the subscriber.
-    pub fn to_signal_target(self) -> i32 {
-        match self {
-            Self::Publisher => 0,
-            Self::Subscriber => 1,
-        }
-    }
-
-    /// Parses a `SignalTarget` wire value; `None` for unknown values.
-    pub fn from_signal_target(value: i32) -> Option<Self> {
-        match value {
-            0 => Some(Self::Publisher),
-            1 => Some(Self::Subscriber),
-            _ => None,
-        }
-    }
-}
-
-/// Audio or video, for a published track.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MediaKind {
-    /// An audio track (Opus).
-    Audio,
-    /// A video track (VP8 or H.264).
-    Video,
-}
+pub use convene_room::webrtc_kit::{MediaKind, PcTarget};
 
 /// Events from one participant's media to its signaling session.
 ///

@@ -7,8 +7,9 @@
 //! that the session passes to [`ParticipantMedia::subscribe`] of the others.
 //!
 //! Built on webrtc-rs 0.21 (the async layer over the sans-IO `rtc` crate). Layout:
-//! `codecs` (codec table + interceptors), `rtcp` (PLI/FIR surfacing), `pc` (PC builder,
-//! handler, candidate queue), `candidate` (trickle JSON), `datachannel`, `publisher`,
+//! `codecs` (the shared codec table with the SFU's per-PC choices), `pc` (PC builder,
+//! handler, candidate queue; trickle JSON and PLI/FIR surfacing come from
+//! `convene_room::webrtc_kit`), `datachannel`, `publisher`,
 //! `audio_level` (RFC 6464 levels for [`MediaEvent::AudioLevel`]), `subscriber`, `forward`
 //! (fan-out + RTP rewriting), `sdp` (unpublish detection), `participant` (the facade).
 //!
@@ -22,7 +23,6 @@
 //! ([`MediaEvent::AudioLevel`]), for LiveKit's `speakers_changed`.
 
 mod audio_level;
-mod candidate;
 mod codecs;
 mod config;
 mod datachannel;
@@ -32,7 +32,6 @@ mod forward;
 mod participant;
 mod pc;
 mod publisher;
-mod rtcp;
 mod sdp;
 mod subscriber;
 

@@ -12,12 +12,15 @@ use webrtc::peer_connection::{
     RTCIceCandidateInit, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription,
 };
 
-use super::candidate::{first_mid, local_candidate_json, parse_remote_candidate};
 use super::codecs::media_engine_and_registry;
 use super::config::MediaConfig;
 use super::datachannel::read_client_channel;
 use super::error::MediaError;
 use super::events::{MediaEvent, PcTarget};
+use convene_room::webrtc_kit::candidate::{
+    first_mid, local_candidate_json, parse_remote_candidate,
+};
+use convene_room::webrtc_kit::transport::setting_engine;
 
 /// The ordered, never-blocking queue in front of the session's event channel (see
 /// [`MediaEvent`] and the pump in `participant.rs`).
@@ -138,6 +141,7 @@ impl PcSide {
         });
         let addr = std::net::SocketAddr::new(config.bind_ip, 0);
         let pc = PeerConnectionBuilder::new()
+            .with_setting_engine(setting_engine(false))
             .with_configuration(RTCConfigurationBuilder::new().build())
             .with_media_engine(engine)
             .with_interceptor_registry(registry)

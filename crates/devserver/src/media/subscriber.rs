@@ -5,9 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use rtc::peer_connection::configuration::RTCOfferOptions;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
-};
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters};
 use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinHandle;
 use webrtc::media_stream::MediaStreamTrack;
@@ -20,7 +18,7 @@ use super::codecs::codec_for_mime;
 use super::config::MediaConfig;
 use super::datachannel::{LOSSY_LABEL, OwnChannel, RELIABLE_LABEL};
 use super::error::MediaError;
-use super::events::{MediaEvent, MediaKind, PcTarget};
+use super::events::{MediaEvent, PcTarget};
 use super::forward::{Forward, PublishedTrack, run_forward};
 use super::pc::{Outbox, PcSide};
 
@@ -217,10 +215,7 @@ impl Subscriber {
             stream_id.to_owned(),
             track_sid.to_owned(),
             track_sid.to_owned(),
-            match kind {
-                MediaKind::Audio => RtpCodecKind::Audio,
-                MediaKind::Video => RtpCodecKind::Video,
-            },
+            kind.codec_kind(),
             vec![RTCRtpEncodingParameters {
                 rtp_coding_parameters: RTCRtpCodingParameters {
                     ssrc: Some(ssrc),

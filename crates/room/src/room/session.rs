@@ -21,7 +21,7 @@ use super::data::{DataKind, decode_user_packet};
 use super::events::RoomEvent;
 use crate::signal::{JoinInfo, SignalInbound, SignalLink, SignalSendError, SignalSocket};
 use crate::webrtc_kit::PcTarget;
-use crate::webrtc_kit::codecs::AudioLevels;
+use crate::webrtc_kit::codecs::{AudioLevels, ReceiverReports};
 use crate::webrtc_kit::transport::{PcTransport, TransportConfig, TransportEvent};
 
 /// How many PC events may wait for the engine (candidates, state changes, tracks).
@@ -92,6 +92,7 @@ impl Session {
             udp_addrs: bind_addrs.to_vec(),
             tcp_addrs: Vec::new(),
             audio_levels: AudioLevels::Negotiate,
+            receiver_reports: ReceiverReports::Send,
             roaming: true,
         };
         let publisher =

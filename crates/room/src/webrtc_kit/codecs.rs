@@ -8,8 +8,11 @@
 //! LiveKit clients publish by default are registered, with fixed payload types, so the
 //! offers we generate always carry the same numbers.
 
-use rtc::interceptor::{Registry, Slot};
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::interceptor::{Registry, SenderReportBuilder, Slot};
+use rtc::peer_connection::configuration::interceptor_registry::{
+    configure_nack, configure_simulcast_extension_headers, configure_twcc_receiver_only,
+    register_default_interceptors,
+};
 use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine,
 };
@@ -111,6 +114,25 @@ pub enum AudioLevels {
     Omit,
 }
 
+/// Whether a peer connection sends RTCP receiver reports for the media it receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiverReports {
+    /// Send them (the default interceptor set).
+    Send,
+    /// Leave them out, keeping sender reports, NACK and transport-wide feedback: for the
+    /// SFU's publisher-side PC, which receives simulcast.
+    ///
+    /// Why: webrtc-rs 0.21.1 forgets which SSRC carries which simulcast layer whenever a
+    /// remote offer is applied (`start_rtp` resets every rid-based receive coding to "SSRC
+    /// unknown"), and can only learn it again from packets that carry the mid and rid header
+    /// extensions. Chrome stops sending those once a receiver report has acknowledged the
+    /// SSRC, so after any renegotiation (an ICE restart on resume, a second track) the layers
+    /// that were flowing would be dropped for good. Without receiver reports Chrome keeps
+    /// sending mid/rid on every packet and the layers re-bind at once; its bandwidth
+    /// estimation works from transport-wide feedback, which stays.
+    Omit,
+}
+
 /// A media engine with Opus 111, VP8 96 and H.264 108, plus the default interceptors (NACK
 /// generator/responder, sender/receiver reports, TWCC receiver, mid/rid header extensions for
 /// simulcast receive) and the [`KeyframeRequestForwarder`] that lets the sending side see
@@ -123,6 +145,7 @@ pub enum AudioLevels {
 /// builder.
 pub fn media_engine_and_registry(
     audio_levels: AudioLevels,
+    receiver_reports: ReceiverReports,
 ) -> Result<(MediaEngine, Registry), webrtc::error::Error> {
     let mut engine = MediaEngine::default();
     for mime in [MIME_TYPE_OPUS, MIME_TYPE_VP8, MIME_TYPE_H264] {
@@ -137,7 +160,17 @@ pub fn media_engine_and_registry(
             kind.codec_kind(),
         )?;
     }
-    let registry = register_default_interceptors(Registry::new(), &mut engine)?;
+    let registry = match receiver_reports {
+        ReceiverReports::Send => register_default_interceptors(Registry::new(), &mut engine)?,
+        // Same registration order as `register_default_interceptors`, so the header
+        // extension ids are unchanged.
+        ReceiverReports::Omit => {
+            let registry = configure_nack(Registry::new(), &mut engine);
+            configure_simulcast_extension_headers(&mut engine)?;
+            let registry = configure_twcc_receiver_only(registry, &mut engine)?;
+            registry.with(Slot::SenderReport, SenderReportBuilder::new().build())
+        }
+    };
     if audio_levels == AudioLevels::Negotiate {
         engine.register_header_extension(
             RTCRtpHeaderExtensionCapability {
@@ -168,7 +201,7 @@ mod tests {
 
     #[test]
     fn engine_builds() {
-        assert!(media_engine_and_registry(AudioLevels::Negotiate).is_ok());
-        assert!(media_engine_and_registry(AudioLevels::Omit).is_ok());
+        assert!(media_engine_and_registry(AudioLevels::Negotiate, ReceiverReports::Omit).is_ok());
+        assert!(media_engine_and_registry(AudioLevels::Omit, ReceiverReports::Send).is_ok());
     }
 }

@@ -10,13 +10,15 @@ use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfiguration,
-    SettingEngineBuilder,
     RTCIceCandidateInit, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription,
+    SettingEngine, SettingEngineBuilder,
 };
+
+use rtc::ice::mdns::MulticastDnsMode;
 
 use super::PcTarget;
 use super::candidate::{first_mid, local_candidate_json, parse_remote_candidate};
-use super::codecs::{AudioLevels, media_engine_and_registry};
+use super::codecs::{AudioLevels, ReceiverReports, media_engine_and_registry};
 
 /// ICE timers for a roaming client: a silent path counts as disconnected after 3 s and as
 /// failed after 10 s more, so a dead network triggers a reconnect long before the signaling
@@ -24,6 +26,26 @@ use super::codecs::{AudioLevels, media_engine_and_registry};
 const ICE_DISCONNECTED_AFTER: std::time::Duration = std::time::Duration::from_secs(3);
 const ICE_FAILED_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 const ICE_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The settings every Convene PC uses. mDNS is off: LiveKit servers (and our devserver)
+/// send IP candidates, and the multicast socket mDNS needs fails with ENODEV on hosts or
+/// namespaces without a multicast route. A `roaming` client (see [`TransportConfig`]) also
+/// rebinds on ICE restart and uses shorter ICE timers.
+pub fn setting_engine(roaming: bool) -> SettingEngine {
+    let builder =
+        SettingEngineBuilder::default().with_multicast_dns_mode(MulticastDnsMode::Disabled);
+    if !roaming {
+        return builder.build();
+    }
+    builder
+        .with_discard_local_candidates_during_ice_restart(true)
+        .with_ice_timeouts(
+            Some(ICE_DISCONNECTED_AFTER),
+            Some(ICE_FAILED_AFTER),
+            Some(ICE_KEEPALIVE),
+        )
+        .build()
+}
 
 /// Most remote candidates kept while the remote description is missing; a peer sends a
 /// handful (one per interface and protocol), so more means something is wrong.
@@ -74,6 +96,8 @@ pub struct TransportConfig {
     pub tcp_addrs: Vec<SocketAddr>,
     /// Whether to negotiate the audio-level header extension.
     pub audio_levels: AudioLevels,
+    /// Whether to send receiver reports.
+    pub receiver_reports: ReceiverReports,
     /// A client that roams between networks: on an ICE restart, drop the previous
     /// generation's local candidates and rebind fresh sockets (an address that vanished with
     /// the old network cannot be reused), and notice a dead path within seconds.
@@ -161,7 +185,8 @@ impl PcTransport {
         config: TransportConfig,
         events: mpsc::Sender<TransportEvent>,
     ) -> Result<Self, webrtc::error::Error> {
-        let (engine, registry) = media_engine_and_registry(config.audio_levels)?;
+        let (engine, registry) =
+            media_engine_and_registry(config.audio_levels, config.receiver_reports)?;
         let local_mid = Arc::new(Mutex::new("0".to_owned()));
         let (state_tx, state) = watch::channel(RTCPeerConnectionState::New);
         let handler = Arc::new(Handler {
@@ -170,20 +195,8 @@ impl PcTransport {
             local_mid: Arc::clone(&local_mid),
             state: state_tx,
         });
-        let mut builder = PeerConnectionBuilder::new();
-        if config.roaming {
-            builder = builder.with_setting_engine(
-                SettingEngineBuilder::default()
-                    .with_discard_local_candidates_during_ice_restart(true)
-                    .with_ice_timeouts(
-                        Some(ICE_DISCONNECTED_AFTER),
-                        Some(ICE_FAILED_AFTER),
-                        Some(ICE_KEEPALIVE),
-                    )
-                    .build(),
-            );
-        }
-        let mut builder = builder
+        let mut builder = PeerConnectionBuilder::new()
+            .with_setting_engine(setting_engine(config.roaming))
             .with_configuration(config.rtc_configuration)
             .with_media_engine(engine)
             .with_interceptor_registry(registry)

@@ -174,12 +174,14 @@ impl Reconnector {
                 steps
             }
             LossCause::NetworkChanged => match recovery.phase {
-                // The network is back (or different): no point waiting any longer.
-                Phase::Waiting { .. } => {
+                // The network is back (or different): no point waiting any longer, and an
+                // attempt still connecting was started on the old network (its SYNs may be
+                // lost for seconds): start it again now, without counting it.
+                Phase::Waiting { .. } | Phase::Connecting { .. } => {
                     let attempt = recovery.attempt;
                     self.schedule(now, attempt, Duration::ZERO)
                 }
-                _ => Vec::new(),
+                Phase::Settling { .. } => Vec::new(),
             },
             // Already recovering; the current attempt's own failure will follow.
             _ => Vec::new(),
@@ -506,6 +508,25 @@ mod tests {
                 attempt: 2
             }]
         );
+    }
+
+    #[test]
+    fn a_network_change_restarts_an_attempt_still_connecting() {
+        let mut r = machine();
+        let t0 = Instant::now();
+        r.lost(t0, LossCause::NetworkChanged);
+        let t1 = t0 + Duration::from_secs(3);
+        assert_eq!(
+            r.lost(t1, LossCause::NetworkChanged),
+            vec![Step::Attempt {
+                kind: ReconnectKind::Resume,
+                attempt: 0
+            }]
+        );
+        assert_eq!(r.deadline(), Some(t1 + CONNECT));
+        // Once signaling is back, a further change waits for the media phase to decide.
+        r.signal_connected(t1);
+        assert_eq!(r.lost(t1, LossCause::NetworkChanged), vec![]);
     }
 
     #[test]
