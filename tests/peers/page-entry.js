@@ -14,16 +14,19 @@ function remoteTracks(identity) {
 }
 
 async function decodedFrom(identity) {
-  const result = { videoFrames: 0, audioSamples: 0, videoMuted: null, audioMuted: null };
+  const result = { videoFrames: 0, audioSamples: 0, audioPackets: 0, videoPackets: 0, audioTracks: 0, videoMuted: null, audioMuted: null };
   for (const pub of remoteTracks(identity)) {
     const report = await pub.track.getRTCStatsReport();
     report?.forEach((s) => {
       if (s.type !== "inbound-rtp") return;
       if (pub.kind === Track.Kind.Video) result.videoFrames += s.framesDecoded ?? 0;
       if (pub.kind === Track.Kind.Audio) result.audioSamples += s.totalSamplesReceived ?? 0;
+      if (pub.kind === Track.Kind.Audio) result.audioPackets += s.packetsReceived ?? 0;
+      if (pub.kind === Track.Kind.Video) result.videoPackets += s.packetsReceived ?? 0;
     });
     if (pub.kind === Track.Kind.Video) result.videoMuted = pub.isMuted;
     if (pub.kind === Track.Kind.Audio) result.audioMuted = pub.isMuted;
+    if (pub.kind === Track.Kind.Audio) result.audioTracks += 1;
   }
   return result;
 }

@@ -15,9 +15,7 @@ use convene_room::{Room, RoomEvents};
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 
-/// One 20 ms Opus frame of silence (a CELT-only frame with no energy), valid for any decoder.
-const OPUS_SILENCE: [u8; 3] = [0xf8, 0xff, 0xfe];
-const OPUS_FRAME: Duration = Duration::from_millis(20);
+use convene_media::synthetic::{OPUS_SILENCE_FRAME, OPUS_SILENCE_FRAME_DURATION};
 
 /// What `join` was asked to do.
 pub struct JoinArgs {
@@ -123,17 +121,14 @@ async fn count_packets(mut track: RemoteTrack, total: Arc<AtomicU64>) {
     }
 }
 
-/// Writes Opus silence every 20 ms until the track is dropped by the room.
+/// Writes Opus silence every 20 ms until the process ends.
 async fn publish_silence(track: LocalTrack) {
-    let mut tick = tokio::time::interval(OPUS_FRAME);
+    let mut tick = tokio::time::interval(OPUS_SILENCE_FRAME_DURATION);
     loop {
         tick.tick().await;
-        if track
-            .write_frame(Bytes::from_static(&OPUS_SILENCE), OPUS_FRAME)
-            .await
-            .is_err()
-        {
-            return;
+        let frame = Bytes::from_static(&OPUS_SILENCE_FRAME);
+        if let Err(error) = track.write_frame(frame, OPUS_SILENCE_FRAME_DURATION).await {
+            tracing::debug!(%error, "silence frame not sent");
         }
     }
 }

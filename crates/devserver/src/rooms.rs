@@ -81,6 +81,9 @@ struct Member {
     /// The audio level last announced (0..=1).
     announced_level: f32,
     session: SessionHandle,
+    /// Subscribe this participant to new tracks by itself (`auto_subscribe`); when false it
+    /// asks with `subscription` requests.
+    auto_subscribe: bool,
     published: HashMap<String, PublishedTrack>,
     pending: HashMap<String, lk::TrackInfo>,
 }
@@ -209,6 +212,7 @@ impl Rooms {
         room_name: &str,
         info: lk::ParticipantInfo,
         session: SessionHandle,
+        auto_subscribe: bool,
     ) -> JoinSnapshot {
         let mut rooms = self.lock();
         let room = rooms
@@ -254,6 +258,7 @@ impl Rooms {
             speaking: false,
             announced_level: 0.0,
             session,
+            auto_subscribe,
             published: HashMap::new(),
             pending: HashMap::new(),
         });
@@ -400,11 +405,12 @@ impl Rooms {
         let participant = member.info.clone();
         broadcast_update(room, &participant, &identity);
         for other in room.members.iter().filter(|m| m.info.identity != identity) {
-            if other
-                .info
-                .permission
-                .as_ref()
-                .is_some_and(|p| p.can_subscribe)
+            if other.auto_subscribe
+                && other
+                    .info
+                    .permission
+                    .as_ref()
+                    .is_some_and(|p| p.can_subscribe)
             {
                 send(
                     other,
@@ -417,6 +423,50 @@ impl Rooms {
             }
         }
         Some(info)
+    }
+
+    /// A `subscription` request: subscribes `identity` to (or unsubscribes it from) the
+    /// published tracks named; unknown sids are ignored.
+    pub fn set_subscription(
+        &self,
+        room_name: &str,
+        identity: &str,
+        track_sids: &[String],
+        subscribe: bool,
+    ) {
+        self.with_member(room_name, identity, |room, index| {
+            let member = &room.members[index];
+            if subscribe
+                && !member
+                    .info
+                    .permission
+                    .as_ref()
+                    .is_some_and(|p| p.can_subscribe)
+            {
+                return;
+            }
+            for track_sid in track_sids {
+                let publisher = room
+                    .members
+                    .iter()
+                    .find(|m| m.info.identity != identity && m.published.contains_key(track_sid));
+                let Some(publisher) = publisher else {
+                    continue;
+                };
+                let command = if subscribe {
+                    SessionCommand::Subscribe {
+                        track: publisher.published[track_sid].clone(),
+                        track_sid: track_sid.clone(),
+                        stream_id: format!("{}|{}", publisher.info.sid, track_sid),
+                    }
+                } else {
+                    SessionCommand::Unsubscribe {
+                        track_sid: track_sid.clone(),
+                    }
+                };
+                send(member, command);
+            }
+        });
     }
 
     /// A published track's media ended: unpublish it and stop forwarding it to everybody.

@@ -159,6 +159,7 @@ pub async fn run(
             id: session_id,
             commands,
         },
+        params.auto_subscribe,
     );
     tracing::info!(identity = %session.identity, room = %session.room, sid = %session.sid, "participant joined");
     session.remember(&snapshot.others);
@@ -525,6 +526,21 @@ impl Session {
                 }
             }
             Request::AddTrack(add) => self.add_track(add).await,
+            Request::Subscription(subscription) => {
+                let mut track_sids = subscription.track_sids;
+                track_sids.extend(
+                    subscription
+                        .participant_tracks
+                        .into_iter()
+                        .flat_map(|p| p.track_sids),
+                );
+                self.rooms.set_subscription(
+                    &self.room,
+                    &self.identity,
+                    &track_sids,
+                    subscription.subscribe,
+                );
+            }
             Request::Mute(mute) => {
                 self.rooms
                     .update_participant(&self.room, &self.identity, |info| {

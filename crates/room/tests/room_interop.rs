@@ -130,6 +130,16 @@ async fn our_client_and_the_python_sdk_exchange_media() {
     .await;
     assert_eq!(joined.identity, "py");
     let _relays = relay_media_of(&room, &mut events, &mut seen, "py").await;
+    // The Python peer's 440 Hz tone makes it the active speaker.
+    wait_event(&mut events, &mut seen, WAIT, |event| match event {
+        RoomEvent::ActiveSpeakersChanged(speakers)
+            if speakers.first().is_some_and(|s| s == "py") =>
+        {
+            Some(())
+        }
+        _ => None,
+    })
+    .await;
     let report = python_report(peer).await;
     assert_eq!(report["ok"], true, "Python peer: {report}");
     assert!(report["video_frames"].as_u64() >= Some(15), "{report}");

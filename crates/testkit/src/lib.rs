@@ -305,8 +305,10 @@ impl Drop for SignalProxy {
     }
 }
 
-/// Waits for `from`'s audio and video subscriptions and relays each on a new track of ours
-/// (see [`relay_frames`]); returns the relay tasks.
+/// Waits for `from`'s audio and video subscriptions and publishes a track of ours for
+/// each: video relays the peer's own frames back (see [`relay_frames`]); audio is Opus
+/// silence from us (there is no encoder in the room crate), while the peer's audio is read
+/// and counted. Returns the tasks; each yields what it saw.
 pub async fn relay_media_of(
     room: &convene_room::Room,
     events: &mut convene_room::RoomEvents,
@@ -317,7 +319,7 @@ pub async fn relay_media_of(
     use convene_room::webrtc_kit::MediaKind;
     let mut relays = Vec::new();
     while relays.len() < 2 {
-        let track = wait_event(events, seen, Duration::from_secs(30), |event| match event {
+        let mut track = wait_event(events, seen, Duration::from_secs(30), |event| match event {
             RoomEvent::TrackSubscribed(track) if track.participant_identity == from => Some(track),
             _ => None,
         })
@@ -331,11 +333,32 @@ pub async fn relay_media_of(
             .await
             .expect("publish our track");
         assert!(local.sid().is_some_and(|sid| sid.starts_with("TR_")));
-        relays.push(tokio::spawn(relay_frames(
-            track,
-            local,
-            Duration::from_secs(120),
-        )));
+        relays.push(match track.info.kind {
+            MediaKind::Video => tokio::spawn(relay_frames(track, local, Duration::from_secs(120))),
+            MediaKind::Audio => tokio::spawn(async move {
+                let silence = publish_silence(local);
+                let mut stats = RelayStats::default();
+                let limit = tokio::time::Instant::now() + Duration::from_secs(120);
+                while let Ok(Some(_)) = tokio::time::timeout_at(limit, track.recv()).await {
+                    stats.packets += 1;
+                }
+                silence.abort();
+                stats
+            }),
+        });
     }
     relays
+}
+
+/// Writes Opus silence on `track` at 50 frames a second until the task is aborted.
+pub fn publish_silence(track: LocalTrack) -> tokio::task::JoinHandle<()> {
+    use convene_media::synthetic::{OPUS_SILENCE_FRAME, OPUS_SILENCE_FRAME_DURATION};
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(OPUS_SILENCE_FRAME_DURATION);
+        loop {
+            tick.tick().await;
+            let frame = bytes::Bytes::from_static(&OPUS_SILENCE_FRAME);
+            let _ = track.write_frame(frame, OPUS_SILENCE_FRAME_DURATION).await;
+        }
+    })
 }

@@ -11,7 +11,7 @@
 //! handler, candidate queue; trickle JSON and PLI/FIR surfacing come from
 //! `convene_room::webrtc_kit`), `datachannel`, `publisher`,
 //! `audio_level` (RFC 6464 levels for [`MediaEvent::AudioLevel`]), `subscriber`, `forward`
-//! (fan-out + RTP rewriting), `sdp` (unpublish detection), `participant` (the facade).
+//! (fan-out + RTP rewriting), `participant` (the facade).
 //!
 //! Keyframes: subscribers' PLI/FIR are surfaced by an interceptor and relayed upstream as a
 //! PLI (coalesced, at most one per 500 ms per track); a PLI is also sent when forwarding to a
@@ -32,7 +32,6 @@ mod forward;
 mod participant;
 mod pc;
 mod publisher;
-mod sdp;
 mod subscriber;
 
 pub use config::MediaConfig;

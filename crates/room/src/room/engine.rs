@@ -2,7 +2,7 @@
 //! reconnection machine; takes commands from [`super::Room`] over a bounded channel and
 //! emits [`RoomEvent`]s in order.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::future::pending;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -114,7 +114,10 @@ pub(crate) struct Engine {
     local_tracks: Vec<LocalTrack>,
     pending: HashMap<String, PendingPublish>,
     published: Vec<Publication>,
-    subscribed: HashSet<String>,
+    /// Subscribed track sids, with what ends each for the application.
+    subscribed: HashMap<String, oneshot::Sender<()>>,
+    /// The webrtc track behind each subscription, to recognise a repeated `on_track`.
+    subscribed_tracks: HashMap<String, Arc<dyn webrtc::media_stream::track_remote::TrackRemote>>,
     speakers: BTreeMap<String, f32>,
     data_sequence: u32,
     reconnector: Reconnector,
@@ -190,7 +193,8 @@ impl Engine {
             local_tracks: Vec::new(),
             pending: HashMap::new(),
             published: Vec::new(),
-            subscribed: HashSet::new(),
+            subscribed: HashMap::new(),
+            subscribed_tracks: HashMap::new(),
             speakers: BTreeMap::new(),
             data_sequence: 0,
             reconnector,
@@ -585,6 +589,7 @@ impl Engine {
         }
         match message {
             Server::Offer(offer) => {
+                self.end_unsent_subscriptions(&offer.sdp).await;
                 if let Some(session) = self.session.as_mut()
                     && let Err(error) = session.answer_subscriber_offer(offer).await
                 {
@@ -660,6 +665,35 @@ impl Engine {
         }
     }
 
+    /// Ends the subscriptions a new subscriber offer no longer sends (webrtc-rs does not
+    /// end remote tracks by itself).
+    async fn end_unsent_subscriptions(&mut self, offer_sdp: &str) {
+        let sending = crate::webrtc_kit::sdp::sending_track_ids(offer_sdp);
+        let ended: Vec<String> = self
+            .subscribed
+            .keys()
+            .filter(|sid| !sending.contains(*sid))
+            .cloned()
+            .collect();
+        for track_sid in ended {
+            tracing::debug!(%track_sid, "subscription ended by the server's offer");
+            self.subscribed.remove(&track_sid);
+            self.subscribed_tracks.remove(&track_sid);
+            let participant_identity = self
+                .roster
+                .participants()
+                .into_iter()
+                .find(|p| p.tracks.iter().any(|t| t.sid == track_sid))
+                .map(|p| p.identity)
+                .unwrap_or_default();
+            self.emit_or_defer(RoomEvent::TrackUnsubscribed {
+                participant_identity,
+                track_sid,
+            })
+            .await;
+        }
+    }
+
     fn identity_of(&self, sid: &str) -> String {
         match self.roster.by_sid(sid) {
             Some(p) => p.identity.clone(),
@@ -685,8 +719,9 @@ impl Engine {
                 participant_identity,
                 track,
             } = event
-                && self.subscribed.remove(&track.sid)
+                && self.subscribed.remove(&track.sid).is_some()
             {
+                self.subscribed_tracks.remove(&track.sid);
                 self.emit_or_defer(RoomEvent::TrackUnsubscribed {
                     participant_identity: participant_identity.clone(),
                     track_sid: track.sid.clone(),
@@ -860,13 +895,19 @@ impl Engine {
             tracing::warn!(%track_sid, "track without a publication");
             return;
         };
-        self.subscribed.insert(track_sid);
-        self.emit_or_defer(RoomEvent::TrackSubscribed(RemoteTrack::start(
-            info,
-            participant.identity,
-            track,
-        )))
-        .await;
+        if let Some(current) = self.subscribed_tracks.get(&track_sid)
+            && std::ptr::addr_eq(Arc::as_ptr(current), Arc::as_ptr(&track))
+        {
+            // webrtc-rs reports a receiving track again after some renegotiations; the
+            // reader started the first time is still reading it.
+            tracing::debug!(%track_sid, "track reported again; already reading it");
+            return;
+        }
+        self.subscribed_tracks
+            .insert(track_sid.clone(), Arc::clone(&track));
+        let (remote, stop) = RemoteTrack::start(info, participant.identity, track);
+        self.subscribed.insert(track_sid, stop);
+        self.emit_or_defer(RoomEvent::TrackSubscribed(remote)).await;
     }
 
     // ---- keep-alive -----------------------------------------------------------------
@@ -1027,6 +1068,7 @@ impl Engine {
         self.close_session(None).await;
         let was_connected = self.state() == ConnectionState::Connected;
         self.subscribed.clear();
+        self.subscribed_tracks.clear();
         self.speakers.clear();
         self.deferred.clear();
         for participant in self.roster.clear() {
@@ -1090,7 +1132,7 @@ impl Engine {
     async fn handle_attempt(&mut self, outcome: AttemptOutcome) -> Flow {
         match outcome {
             AttemptOutcome::Resumed(socket) => {
-                let subscribed: Vec<String> = self.subscribed.iter().cloned().collect();
+                let subscribed: Vec<String> = self.subscribed.keys().cloned().collect();
                 let published = self
                     .published
                     .iter()

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use livekit_protocol as lk;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
@@ -296,28 +296,36 @@ pub struct RemoteTrack {
 impl RemoteTrack {
     /// Starts reading `remote` (the read loop runs until the track ends, whether or not the
     /// application reads the packets).
+    /// Starts reading `remote`; dropping (or firing) the returned sender ends the track for
+    /// the application (unsubscribed or unpublished), while the read loop keeps draining the
+    /// webrtc track until it really ends.
     pub(crate) fn start(
         info: TrackInfo,
         participant_identity: String,
         remote: Arc<dyn TrackRemote>,
-    ) -> Self {
+    ) -> (Self, oneshot::Sender<()>) {
         let (tx, packets) = mpsc::channel(REMOTE_PACKET_QUEUE);
+        let (stop_tx, stop) = oneshot::channel();
         let ssrc = Arc::new(AtomicU64::new(0));
         let dropped = Arc::new(AtomicUsize::new(0));
         tokio::spawn(read_remote_track(
             Arc::clone(&remote),
             tx,
+            stop,
             Arc::clone(&ssrc),
             Arc::clone(&dropped),
         ));
-        Self {
-            info,
-            participant_identity,
-            packets,
-            remote,
-            ssrc,
-            dropped,
-        }
+        (
+            Self {
+                info,
+                participant_identity,
+                packets,
+                remote,
+                ssrc,
+                dropped,
+            },
+            stop_tx,
+        )
     }
 
     /// The next RTP packet; `None` once the track ended (unsubscribed, unpublished, or the
@@ -355,10 +363,21 @@ impl std::fmt::Debug for RemoteTrack {
 async fn read_remote_track(
     remote: Arc<dyn TrackRemote>,
     packets: mpsc::Sender<rtc::rtp::Packet>,
+    mut stop: oneshot::Receiver<()>,
     ssrc: Arc<AtomicU64>,
     dropped: Arc<AtomicUsize>,
 ) {
-    while let Some(event) = remote.poll().await {
+    let mut packets = Some(packets);
+    loop {
+        let event = tokio::select! {
+            event = remote.poll() => event,
+            _ = &mut stop, if packets.is_some() => {
+                // Ended for the application; keep draining what webrtc still delivers.
+                packets = None;
+                continue;
+            }
+        };
+        let Some(event) = event else { break };
         match event {
             TrackRemoteEvent::OnOpen(init) => {
                 ssrc.store(u64::from(init.ssrc), Ordering::Release);
@@ -367,7 +386,9 @@ async fn read_remote_track(
                 if ssrc.load(Ordering::Acquire) == 0 {
                     ssrc.store(u64::from(packet.header.ssrc), Ordering::Release);
                 }
-                if packets.try_send(packet).is_err() {
+                if let Some(packets) = &packets
+                    && packets.try_send(packet).is_err()
+                {
                     dropped.fetch_add(1, Ordering::Relaxed);
                 }
             }

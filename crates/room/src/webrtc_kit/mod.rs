@@ -2,12 +2,13 @@
 //! client's publisher and subscriber PCs here, and the devserver's SFU side.
 //!
 //! `codecs` (the explicit codec table and interceptor chain), `candidate` (LiveKit's trickle
-//! JSON), `keyframe` (an interceptor that surfaces PLI/FIR to the application), and
-//! `transport` (one peer connection with its candidate queue and event channel).
+//! JSON), `keyframe` (an interceptor that surfaces PLI/FIR to the application), `sdp`
+//! (which tracks an offer still sends), and `transport` (one peer connection with its candidate queue and event channel).
 
 pub mod candidate;
 pub mod codecs;
 pub mod keyframe;
+pub mod sdp;
 pub mod transport;
 
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;

@@ -1,4 +1,4 @@
-//! The little SDP reading the SFU needs beyond webrtc-rs.
+//! The little SDP reading Convene needs beyond webrtc-rs.
 
 use std::collections::HashSet;
 
@@ -6,10 +6,11 @@ use std::collections::HashSet;
 /// `sendonly`, port not 0).
 ///
 /// webrtc-rs 0.21.1 never ends a remote track when the remote stops sending on its m-line
-/// (the core emits no track-close event), so the publisher compares each new client offer
-/// against this set to notice unpublished tracks. Reads both `a=msid:<stream> <track>` and
+/// (the core emits no track-close event), so the receiving side compares each new offer
+/// against this set: the SFU to notice unpublished tracks, the client to notice ended
+/// subscriptions. Reads both `a=msid:<stream> <track>` and
 /// the legacy `a=ssrc:<n> msid:<stream> <track>` forms.
-pub(crate) fn sending_track_ids(sdp: &str) -> HashSet<String> {
+pub fn sending_track_ids(sdp: &str) -> HashSet<String> {
     let mut sending = HashSet::new();
     let mut section: Option<Section> = None;
     for line in sdp.lines().map(str::trim_end) {
