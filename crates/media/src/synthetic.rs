@@ -33,6 +33,14 @@ impl SineTone {
     }
 }
 
+/// One 20 ms Opus frame of silence (a CELT-only TOC byte for 20 ms fullband mono plus an
+/// empty payload), which every Opus decoder accepts. Publishing it at 50 frames a second
+/// gives a real, decodable audio stream without an encoder (QA tools, network tests).
+pub const OPUS_SILENCE_FRAME: [u8; 3] = [0xf8, 0xff, 0xfe];
+
+/// The duration of [`OPUS_SILENCE_FRAME`].
+pub const OPUS_SILENCE_FRAME_DURATION: std::time::Duration = std::time::Duration::from_millis(20);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,11 +67,3 @@ mod tests {
         assert!((peak - 0.5).abs() < 0.01, "peak {peak}");
     }
 }
-
-/// One 20 ms Opus frame of silence (a CELT-only TOC byte for 20 ms fullband mono plus an
-/// empty payload), which every Opus decoder accepts. Publishing it at 50 frames a second
-/// gives a real, decodable audio stream without an encoder (QA tools, network tests).
-pub const OPUS_SILENCE_FRAME: [u8; 3] = [0xf8, 0xff, 0xfe];
-
-/// The duration of [`OPUS_SILENCE_FRAME`].
-pub const OPUS_SILENCE_FRAME_DURATION: std::time::Duration = std::time::Duration::from_millis(20);
