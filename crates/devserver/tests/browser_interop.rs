@@ -10,8 +10,9 @@ mod support;
 
 use std::time::Duration;
 
+use convene_testkit::BrowserPeers;
 use serde_json::json;
-use support::{BrowserPeers, start_server};
+use support::start_server;
 
 #[tokio::test]
 async fn two_browsers_see_and_hear_each_other_and_exchange_data() {

@@ -9,16 +9,14 @@ use std::time::Duration;
 use convene_room::Room;
 use convene_room::room::{LocalTrackOptions, RoomEvent, RoomOptions};
 use convene_room::webrtc_kit::MediaKind;
-use convene_testkit::{BrowserPeers, publish_silence, start_server, wait_event};
+use convene_testkit::{BrowserPeers, loopback_options, publish_silence, start_server, wait_event};
 
 const WAIT: Duration = Duration::from_secs(30);
 
 fn options(auto_subscribe: bool) -> RoomOptions {
     RoomOptions {
         auto_subscribe,
-        bind_addrs: vec!["127.0.0.1:0".parse().expect("address")],
-        watch_network: false,
-        ..RoomOptions::default()
+        ..loopback_options()
     }
 }
 

@@ -5,20 +5,14 @@
 
 use std::time::Duration;
 
-use convene_room::room::{ReconnectKind, RoomEvent, RoomOptions};
+use convene_room::room::{ReconnectKind, RoomEvent};
 use convene_room::{Room, RoomEvents};
-use convene_testkit::{BrowserPeers, SignalProxy, relay_media_of, start_server, wait_event};
+use convene_testkit::{
+    BrowserPeers, SignalProxy, loopback_options, relay_media_of, start_server, wait_event,
+};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn loopback_options() -> RoomOptions {
-    RoomOptions {
-        bind_addrs: vec!["127.0.0.1:0".parse().expect("address")],
-        watch_network: false,
-        ..RoomOptions::default()
-    }
-}
 
 async fn reconnected(events: &mut RoomEvents, seen: &mut Vec<String>) {
     wait_event(events, seen, WAIT, |e| match e {

@@ -8,22 +8,15 @@ use std::time::Duration;
 
 use convene_room::Room;
 use convene_room::room::{
-    DataKind, DataSendOptions, DisconnectReason, LocalTrackOptions, RoomEvent, RoomOptions,
+    DataKind, DataSendOptions, DisconnectReason, LocalTrackOptions, RoomEvent,
 };
 use convene_testkit::{
-    BrowserPeers, python_peer, python_report, relay_media_of, start_server, wait_event,
+    BrowserPeers, loopback_options, python_peer, python_report, relay_media_of, start_server,
+    wait_event,
 };
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn loopback_options() -> RoomOptions {
-    RoomOptions {
-        bind_addrs: vec!["127.0.0.1:0".parse().expect("address")],
-        watch_network: false,
-        ..RoomOptions::default()
-    }
-}
 
 #[tokio::test]
 async fn our_client_and_a_browser_exchange_media_and_data() {

@@ -44,6 +44,15 @@ pub async fn start_server(departure: Duration) -> DevServer {
     .expect("start the devserver")
 }
 
+/// Room options for tests on one machine: candidates on loopback only, no network watch.
+pub fn loopback_options() -> convene_room::RoomOptions {
+    convene_room::RoomOptions {
+        bind_addrs: vec!["127.0.0.1:0".parse().expect("loopback address")],
+        watch_network: false,
+        ..convene_room::RoomOptions::default()
+    }
+}
+
 /// `tests/peers` at the repository root.
 pub fn peers_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers")

@@ -21,6 +21,7 @@ use super::error::MediaError;
 use super::events::{MediaEvent, PcTarget};
 use super::forward::{Forward, PublishedTrack, run_forward};
 use super::pc::{Outbox, PcSide};
+use convene_room::webrtc_kit::codecs::negotiated_payload_type;
 
 /// Offer/answer state of the subscriber PC (we are the only offerer).
 #[derive(Debug)]
@@ -230,15 +231,7 @@ impl Subscriber {
             .pc
             .add_track(Arc::clone(&local) as Arc<dyn TrackLocal>)
             .await?;
-        let payload_type = match sender.get_parameters().await {
-            Ok(parameters) => parameters
-                .rtp_parameters
-                .codecs
-                .iter()
-                .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(&codec.mime_type))
-                .map_or(default_pt, |c| c.payload_type),
-            Err(_) => default_pt,
-        };
+        let payload_type = negotiated_payload_type(&sender, &codec.mime_type, default_pt).await;
         let task = tokio::spawn(run_forward(Forward {
             source: track.clone(),
             packets,

@@ -1,20 +1,17 @@
-//! Test peers for the devserver: a raw signaling client (our own frames, for protocol edge
-//! cases) and official livekit-client participants in headless Chromium.
+//! Test helpers for the devserver: servers with test configs, HTTP probes, and a raw
+//! signaling client (our own frames, for protocol edge cases). Official clients as peers
+//! come from `convene-testkit`.
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use convene_devserver::{DevServer, DevServerConfig};
 use futures_util::{SinkExt, StreamExt};
 use livekit_protocol as lk;
 use prost::Message as _;
-use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio_tungstenite::tungstenite::{self, Message};
 
 /// A server on a free loopback port with a short departure timeout for tests. Server logs
@@ -204,77 +201,5 @@ impl RawClient {
     /// Drops the TCP connection without a `leave` (a crashed or vanished client).
     pub fn vanish(self) {
         drop(self.socket);
-    }
-}
-
-/// Official livekit-client participants in headless Chromium, driven by
-/// `tests/peers/browser-peers.mjs` over JSON lines.
-pub struct BrowserPeers {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: tokio::io::Lines<BufReader<ChildStdout>>,
-}
-
-fn peers_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers")
-}
-
-impl BrowserPeers {
-    /// Starts the driver (Chromium launches lazily per page).
-    pub async fn start() -> Self {
-        let mut child = Command::new("node")
-            .arg(peers_dir().join("browser-peers.mjs"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start node tests/peers/browser-peers.mjs (run scripts/setup.sh first)");
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-        Self {
-            child,
-            stdin,
-            stdout,
-        }
-    }
-
-    /// Sends one command; returns its result or the driver's error text.
-    pub async fn call(&mut self, command: Value) -> Result<Value, String> {
-        let line = format!("{command}\n");
-        self.stdin
-            .write_all(line.as_bytes())
-            .await
-            .expect("write to the driver");
-        let reply = tokio::time::timeout(Duration::from_secs(90), self.stdout.next_line())
-            .await
-            .expect("driver reply within 90 s")
-            .expect("read the driver")
-            .expect("driver alive");
-        let reply: Value = serde_json::from_str(&reply).expect("JSON reply");
-        if reply["ok"] == true {
-            Ok(reply["result"].clone())
-        } else {
-            Err(reply["error"]
-                .as_str()
-                .unwrap_or("unknown error")
-                .to_owned())
-        }
-    }
-
-    /// Opens a page `id` and joins `url` with `token`, publishing camera and microphone.
-    pub async fn join(&mut self, id: &str, url: &str, token: &str) -> Value {
-        self.call(json!({"cmd": "open", "id": id}))
-            .await
-            .expect("open a page");
-        self.call(json!({"cmd": "join", "id": id, "url": url, "token": token, "publish": true}))
-            .await
-            .unwrap_or_else(|e| panic!("{id} could not join: {e}"))
-    }
-
-    /// Closes the browser.
-    pub async fn quit(mut self) {
-        let _ = self.call(json!({"cmd": "quit"})).await;
-        let _ = self.child.wait().await;
     }
 }

@@ -512,19 +512,8 @@ impl Engine {
             sid: sid.clone(),
             muted,
         }));
-        let participant_identity = self.local_identity();
-        self.emit(if muted {
-            RoomEvent::TrackMuted {
-                participant_identity,
-                track_sid: sid,
-            }
-        } else {
-            RoomEvent::TrackUnmuted {
-                participant_identity,
-                track_sid: sid,
-            }
-        })
-        .await;
+        self.emit(RoomEvent::mute_change(self.local_identity(), sid, muted))
+            .await;
         Ok(())
     }
 
@@ -772,19 +761,11 @@ impl Engine {
             .inner
             .muted
             .store(mute.muted, std::sync::atomic::Ordering::Release);
-        let participant_identity = self.local_identity();
-        let track_sid = mute.sid;
-        self.emit(if mute.muted {
-            RoomEvent::TrackMuted {
-                participant_identity,
-                track_sid,
-            }
-        } else {
-            RoomEvent::TrackUnmuted {
-                participant_identity,
-                track_sid,
-            }
-        })
+        self.emit(RoomEvent::mute_change(
+            self.local_identity(),
+            mute.sid,
+            mute.muted,
+        ))
         .await;
     }
 

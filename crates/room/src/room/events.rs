@@ -183,3 +183,24 @@ pub enum RoomEvent {
     /// We are out of the room; the last event.
     Disconnected(DisconnectReason),
 }
+
+impl RoomEvent {
+    /// `TrackMuted` or `TrackUnmuted` for a track whose muted state became `muted`.
+    pub(crate) fn mute_change(
+        participant_identity: String,
+        track_sid: String,
+        muted: bool,
+    ) -> Self {
+        if muted {
+            Self::TrackMuted {
+                participant_identity,
+                track_sid,
+            }
+        } else {
+            Self::TrackUnmuted {
+                participant_identity,
+                track_sid,
+            }
+        }
+    }
+}

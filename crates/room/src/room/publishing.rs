@@ -18,7 +18,7 @@ use webrtc::rtp_transceiver::RtpSender;
 use super::error::RoomError;
 use super::track::{LocalTrack, LocalTrackOptions, SendBinding};
 use crate::webrtc_kit::MediaKind;
-use crate::webrtc_kit::codecs::codec_for_mime;
+use crate::webrtc_kit::codecs::{codec_for_mime, negotiated_payload_type};
 use crate::webrtc_kit::keyframe::is_keyframe_request;
 
 /// How long the server has to confirm a publication (both official SDKs use 10 s).
@@ -141,15 +141,7 @@ pub(crate) async fn bind(
         .sender()
         .await?
         .ok_or_else(|| RoomError::PublishFailed("the transceiver has no sender".into()))?;
-    let payload_type = match sender.get_parameters().await {
-        Ok(parameters) => parameters
-            .rtp_parameters
-            .codecs
-            .iter()
-            .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(&codec.mime_type))
-            .map_or(default_pt, |c| c.payload_type),
-        Err(_) => default_pt,
-    };
+    let payload_type = negotiated_payload_type(&sender, &codec.mime_type, default_pt).await;
     track.set_binding(Some(Arc::new(SendBinding {
         track: Arc::clone(&local),
         ssrc,

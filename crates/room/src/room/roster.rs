@@ -120,21 +120,11 @@ fn track_changes(identity: &str, before: &[TrackInfo], after: &[TrackInfo]) -> V
                 participant_identity: identity.to_owned(),
                 track: track.clone(),
             }),
-            Some(old) if old.muted != track.muted => {
-                let participant_identity = identity.to_owned();
-                let track_sid = track.sid.clone();
-                events.push(if track.muted {
-                    RoomEvent::TrackMuted {
-                        participant_identity,
-                        track_sid,
-                    }
-                } else {
-                    RoomEvent::TrackUnmuted {
-                        participant_identity,
-                        track_sid,
-                    }
-                });
-            }
+            Some(old) if old.muted != track.muted => events.push(RoomEvent::mute_change(
+                identity.to_owned(),
+                track.sid.clone(),
+                track.muted,
+            )),
             Some(_) => {}
         }
     }

@@ -248,32 +248,33 @@ async fn open_socket(
 }
 
 async fn wait_for_resume(socket: &mut SignalSocket) -> Result<ResumeAnswer, ConnectError> {
-    while let Some(frame) = socket.next().await {
-        let bytes = match frame {
-            Ok(Message::Binary(bytes)) => bytes,
-            Ok(Message::Close(_)) => break,
-            Ok(_) => continue,
-            Err(error) => return Err(ConnectError::Unreachable(error.to_string())),
-        };
-        let response = lk::SignalResponse::decode(bytes.as_ref())
-            .map_err(|e| ConnectError::Protocol(format!("undecodable first message: {e}")))?;
-        match response.message {
-            Some(lk::signal_response::Message::Reconnect(answer)) => {
-                return Ok(ResumeAnswer::Resumed(answer));
-            }
-            Some(lk::signal_response::Message::Leave(leave)) => {
-                return Ok(ResumeAnswer::Refused(leave));
-            }
-            // The Rust SDK drops anything before the ReconnectResponse.
-            _ => continue,
-        }
-    }
-    Err(ConnectError::Unreachable(
-        "the server closed the connection before answering the resume".into(),
-    ))
+    // The Rust SDK drops anything before the ReconnectResponse.
+    first_message(socket, |message| match message {
+        lk::signal_response::Message::Reconnect(answer) => Some(Ok(ResumeAnswer::Resumed(answer))),
+        lk::signal_response::Message::Leave(leave) => Some(Ok(ResumeAnswer::Refused(leave))),
+        _ => None,
+    })
+    .await
 }
 
 async fn wait_for_join(socket: &mut SignalSocket) -> Result<JoinInfo, ConnectError> {
+    // The Rust SDK also skips anything that precedes the JoinResponse.
+    first_message(socket, |message| match message {
+        lk::signal_response::Message::Join(join) => Some(JoinInfo::from_response(join)),
+        lk::signal_response::Message::Leave(leave) => {
+            Some(Err(ConnectError::Refused(leave.reason)))
+        }
+        _ => None,
+    })
+    .await
+}
+
+/// Reads server messages until `pick` returns an answer (messages it returns `None` for are
+/// skipped); a closed or failed socket is an error.
+async fn first_message<T>(
+    socket: &mut SignalSocket,
+    mut pick: impl FnMut(lk::signal_response::Message) -> Option<Result<T, ConnectError>>,
+) -> Result<T, ConnectError> {
     while let Some(frame) = socket.next().await {
         let bytes = match frame {
             Ok(Message::Binary(bytes)) => bytes,
@@ -283,17 +284,12 @@ async fn wait_for_join(socket: &mut SignalSocket) -> Result<JoinInfo, ConnectErr
         };
         let response = lk::SignalResponse::decode(bytes.as_ref())
             .map_err(|e| ConnectError::Protocol(format!("undecodable first message: {e}")))?;
-        match response.message {
-            Some(lk::signal_response::Message::Join(join)) => return JoinInfo::from_response(join),
-            Some(lk::signal_response::Message::Leave(leave)) => {
-                return Err(ConnectError::Refused(leave.reason));
-            }
-            // The Rust SDK also skips anything that precedes the JoinResponse.
-            _ => continue,
+        if let Some(answer) = response.message.and_then(&mut pick) {
+            return answer;
         }
     }
     Err(ConnectError::Protocol(
-        "the server closed the connection before the JoinResponse".into(),
+        "the server closed the connection before its first message".into(),
     ))
 }
 

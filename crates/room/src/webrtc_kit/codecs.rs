@@ -133,6 +133,24 @@ pub enum ReceiverReports {
     Omit,
 }
 
+/// The payload type `sender` negotiated for `mime_type`, or `default` if it cannot tell
+/// (parameters unavailable, or the codec not among them).
+pub async fn negotiated_payload_type(
+    sender: &std::sync::Arc<dyn webrtc::rtp_transceiver::RtpSender>,
+    mime_type: &str,
+    default: u8,
+) -> u8 {
+    match sender.get_parameters().await {
+        Ok(parameters) => parameters
+            .rtp_parameters
+            .codecs
+            .iter()
+            .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(mime_type))
+            .map_or(default, |c| c.payload_type),
+        Err(_) => default,
+    }
+}
+
 /// A media engine with Opus 111, VP8 96 and H.264 108, plus the default interceptors (NACK
 /// generator/responder, sender/receiver reports, TWCC receiver, mid/rid header extensions for
 /// simulcast receive) and the [`KeyframeRequestForwarder`] that lets the sending side see
