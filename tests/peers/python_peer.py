@@ -2,7 +2,7 @@
 """A participant built on the official LiveKit Python SDK (`livekit` on PyPI), used as a
 test peer: it joins URL with TOKEN, publishes a 440 Hz tone and a moving colour pattern,
 waits until it has decoded video frames and audio from EXPECT_FROM, and prints one JSON line
-with what it received. Exits non-zero (with the reason in the JSON) on failure or timeout.
+with what it received, including the dominant frequency of that audio (`audio_hz`). Exits non-zero (with the reason in the JSON) on failure or timeout.
 
 usage: python_peer.py URL TOKEN EXPECT_FROM [TIMEOUT_SECONDS]
 """
@@ -46,14 +46,32 @@ async def count_video(track, counts):
         counts["video_frames"] += 1
 
 
+def dominant_hz(samples, rate):
+    """Frequency of a clean tone from the spacing of rising zero crossings."""
+    crossings = []
+    for i in range(1, len(samples)):
+        a, b = samples[i - 1], samples[i]
+        if a < 0 <= b:
+            crossings.append(i - 1 + (-a / (b - a) if b != a else 0.0))
+    if len(crossings) < 2:
+        return 0.0
+    return rate * (len(crossings) - 1) / (crossings[-1] - crossings[0])
+
+
 async def count_audio(track, counts):
+    kept = []
     async for event in rtc.AudioStream(track, sample_rate=SAMPLE_RATE, num_channels=1):
         counts["audio_samples"] += event.frame.samples_per_channel
+        # Measure the tone on 0.5 s of audio after the first 0.5 s (codec warm-up).
+        if SAMPLE_RATE // 2 <= counts["audio_samples"] and len(kept) < SAMPLE_RATE // 2:
+            kept.extend(event.frame.data)
+            if len(kept) >= SAMPLE_RATE // 2:
+                counts["audio_hz"] = round(dominant_hz(kept, SAMPLE_RATE), 1)
 
 
 async def main(url, token, expect_from, timeout):
     room = rtc.Room()
-    counts = {"video_frames": 0, "audio_samples": 0}
+    counts = {"video_frames": 0, "audio_samples": 0, "audio_hz": 0.0}
     tasks = []
 
     @room.on("track_subscribed")
@@ -83,7 +101,7 @@ async def main(url, token, expect_from, timeout):
     deadline = loop.time() + timeout
     ok = False
     while loop.time() < deadline:
-        if counts["video_frames"] >= 15 and counts["audio_samples"] >= SAMPLE_RATE:
+        if counts["video_frames"] >= 15 and counts["audio_samples"] >= SAMPLE_RATE and counts["audio_hz"] > 0:
             ok = True
             break
         await asyncio.sleep(0.2)

@@ -44,15 +44,7 @@ pub const OPUS_SILENCE_FRAME_DURATION: std::time::Duration = std::time::Duration
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Frequency estimated from rising zero crossings: the analyser tests use for tones.
-    fn estimate_frequency(samples: &[f32], sample_rate_hz: u32) -> f32 {
-        let rising = samples
-            .windows(2)
-            .filter(|w| w[0] < 0.0 && w[1] >= 0.0)
-            .count();
-        rising as f32 * sample_rate_hz as f32 / samples.len() as f32
-    }
+    use crate::analysis::dominant_frequency as estimate_frequency;
 
     #[test]
     fn tone_has_the_requested_frequency_across_blocks() {

@@ -11,8 +11,8 @@ use convene_room::room::{
     DataKind, DataSendOptions, DisconnectReason, LocalTrackOptions, RoomEvent,
 };
 use convene_testkit::{
-    BrowserPeers, loopback_options, python_peer, python_report, relay_media_of, start_server,
-    wait_event,
+    BrowserPeers, OUR_TONE_HZ, loopback_options, python_peer, python_report, relay_media_of,
+    start_server, wait_event,
 };
 use serde_json::json;
 
@@ -122,7 +122,7 @@ async fn our_client_and_the_python_sdk_exchange_media() {
     })
     .await;
     assert_eq!(joined.identity, "py");
-    let _relays = relay_media_of(&room, &mut events, &mut seen, "py").await;
+    let relays = relay_media_of(&room, &mut events, &mut seen, "py").await;
     // The Python peer's 440 Hz tone makes it the active speaker.
     wait_event(&mut events, &mut seen, WAIT, |event| match event {
         RoomEvent::ActiveSpeakersChanged(speakers)
@@ -135,6 +135,24 @@ async fn our_client_and_the_python_sdk_exchange_media() {
     .await;
     let report = python_report(peer).await;
     assert_eq!(report["ok"], true, "Python peer: {report}");
+    // Tones both ways, measured after the real codecs: the SDK hears our 880 Hz, we hear
+    // its 440 Hz.
+    let heard_by_python = report["audio_hz"].as_f64().unwrap_or(0.0);
+    assert!(
+        (heard_by_python - f64::from(OUR_TONE_HZ)).abs() < 10.0,
+        "the Python SDK measured {heard_by_python} Hz: {report}"
+    );
+    let mut heard_by_us = 0.0;
+    for relay in relays {
+        let stats = relay.await.expect("relay task");
+        if stats.audio_hz > 0.0 {
+            heard_by_us = stats.audio_hz;
+        }
+    }
+    assert!(
+        (heard_by_us - 440.0).abs() < 10.0,
+        "we measured {heard_by_us} Hz"
+    );
     assert!(report["video_frames"].as_u64() >= Some(15), "{report}");
     assert!(report["audio_samples"].as_u64() >= Some(48_000), "{report}");
     room.disconnect().await;

@@ -166,9 +166,11 @@ pub async fn python_report(child: Child) -> Value {
     serde_json::from_str(report.trim()).unwrap_or_else(|_| panic!("Python peer printed {report:?}"))
 }
 
-/// What [`relay_frames`] saw.
+/// What [`relay_frames`] (or the audio side of [`relay_media_of`]) saw.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RelayStats {
+    /// For audio: the dominant frequency of the peer's audio, decoded (0 if not measured).
+    pub audio_hz: f32,
     /// RTP packets received.
     pub packets: u64,
     /// Whole frames reassembled and republished.
@@ -314,10 +316,13 @@ impl Drop for SignalProxy {
     }
 }
 
+/// The frequency of the tone we publish in [`relay_media_of`].
+pub const OUR_TONE_HZ: f32 = 880.0;
+
 /// Waits for `from`'s audio and video subscriptions and publishes a track of ours for
-/// each: video relays the peer's own frames back (see [`relay_frames`]); audio is Opus
-/// silence from us (there is no encoder in the room crate), while the peer's audio is read
-/// and counted. Returns the tasks; each yields what it saw.
+/// each: video relays the peer's own frames back (see [`relay_frames`]); audio is our own
+/// [`OUR_TONE_HZ`] tone (Opus), while the peer's audio is decoded and its frequency
+/// measured. Returns the tasks; each yields what it saw.
 pub async fn relay_media_of(
     room: &convene_room::Room,
     events: &mut convene_room::RoomEvents,
@@ -345,13 +350,11 @@ pub async fn relay_media_of(
         relays.push(match track.info.kind {
             MediaKind::Video => tokio::spawn(relay_frames(track, local, Duration::from_secs(120))),
             MediaKind::Audio => tokio::spawn(async move {
-                let silence = publish_silence(local);
-                let mut stats = RelayStats::default();
-                let limit = tokio::time::Instant::now() + Duration::from_secs(120);
-                while let Ok(Some(_)) = tokio::time::timeout_at(limit, track.recv()).await {
-                    stats.packets += 1;
-                }
-                silence.abort();
+                let tone = publish_tone(local, OUR_TONE_HZ);
+                let stats = measure_tone(&mut track, Duration::from_secs(120)).await;
+                // Keep reading so the track never backs up while the test goes on.
+                while track.recv().await.is_some() {}
+                tone.abort();
                 stats
             }),
         });
@@ -370,4 +373,55 @@ pub fn publish_silence(track: LocalTrack) -> tokio::task::JoinHandle<()> {
             let _ = track.write_frame(frame, OPUS_SILENCE_FRAME_DURATION).await;
         }
     })
+}
+
+/// Encodes a `hz` tone with Opus and writes it on `track` in real time (20 ms frames) until
+/// the task is aborted.
+pub fn publish_tone(track: LocalTrack, hz: f32) -> tokio::task::JoinHandle<()> {
+    use convene_media::codec::opus::{FRAME_DURATION, OpusEncoder, OpusSettings, SAMPLE_RATE};
+    use convene_media::synthetic::SineTone;
+    tokio::spawn(async move {
+        let Ok(mut encoder) = OpusEncoder::new(OpusSettings::default()) else {
+            return;
+        };
+        let mut tone = SineTone::new(hz, SAMPLE_RATE, 0.4);
+        let mut frame = vec![0.0; encoder.frame_len()];
+        let mut tick = tokio::time::interval(FRAME_DURATION);
+        loop {
+            tick.tick().await;
+            tone.fill(&mut frame);
+            if let Ok(packet) = encoder.encode(&frame) {
+                let _ = track.write_frame(packet, FRAME_DURATION).await;
+            }
+        }
+    })
+}
+
+/// Decodes an Opus track's packets until one second of audio (after 0.5 s of warm-up) is
+/// in, and measures its dominant frequency; gives up after `limit`.
+pub async fn measure_tone(track: &mut RemoteTrack, limit: Duration) -> RelayStats {
+    use convene_media::analysis::dominant_frequency;
+    use convene_media::codec::opus::{OpusDecoder, SAMPLE_RATE};
+    let mut stats = RelayStats::default();
+    let Ok(mut decoder) = OpusDecoder::new(1) else {
+        return stats;
+    };
+    let warm_up = (SAMPLE_RATE / 2) as usize;
+    let wanted = SAMPLE_RATE as usize;
+    let mut decoded: Vec<f32> = Vec::new();
+    let deadline = tokio::time::Instant::now() + limit;
+    while decoded.len() < warm_up + wanted {
+        let Ok(Some(packet)) = tokio::time::timeout_at(deadline, track.recv()).await else {
+            break;
+        };
+        stats.packets += 1;
+        if let Ok(samples) = decoder.decode(&packet.payload) {
+            stats.frames += 1;
+            decoded.extend_from_slice(samples);
+        }
+    }
+    if decoded.len() > warm_up {
+        stats.audio_hz = dominant_frequency(&decoded[warm_up..], SAMPLE_RATE);
+    }
+    stats
 }
