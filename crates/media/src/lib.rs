@@ -1,10 +1,12 @@
 //! convene-media: turns devices into media and media back into sound and pictures.
 //!
 //! It knows nothing about LiveKit. Today it holds the synthetic sources that tests and
-//! `--fake-media` use in place of real devices, the Opus codec, and a tone analyser; the
+//! `--fake-media` use in place of real devices, the Opus codec, microphone processing (AEC,
+//! noise suppression, gain control), and a tone analyser; the
 //! cpal/nokhwa devices, video codecs and playback follow (see the media issue and
 //! docs/DESIGN.md).
 
 pub mod analysis;
 pub mod codec;
+pub mod processing;
 pub mod synthetic;
