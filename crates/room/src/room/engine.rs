@@ -1157,6 +1157,10 @@ impl Engine {
             }
             AttemptOutcome::Joined(socket, join) => {
                 let join = *join;
+                // A session from an earlier full attempt (restarted by a network change).
+                if let Some(stale) = self.session.take() {
+                    stale.close(None, DISCONNECT_BOUND).await;
+                }
                 self.roster.reset(&join.response.other_participants);
                 self.deferred_connected = self.roster.participants();
                 let established =

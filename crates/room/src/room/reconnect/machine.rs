@@ -173,16 +173,13 @@ impl Reconnector {
                 steps.extend(self.schedule(now, attempt, Duration::ZERO));
                 steps
             }
-            LossCause::NetworkChanged => match recovery.phase {
-                // The network is back (or different): no point waiting any longer, and an
-                // attempt still connecting was started on the old network (its SYNs may be
-                // lost for seconds): start it again now, without counting it.
-                Phase::Waiting { .. } | Phase::Connecting { .. } => {
-                    let attempt = recovery.attempt;
-                    self.schedule(now, attempt, Duration::ZERO)
-                }
-                Phase::Settling { .. } => Vec::new(),
-            },
+            // The network is back (or different): no point waiting any longer, and an
+            // attempt in flight was started on the old network (its SYNs or ICE checks may
+            // be lost for seconds): start it again now, without counting it.
+            LossCause::NetworkChanged => {
+                let attempt = recovery.attempt;
+                self.schedule(now, attempt, Duration::ZERO)
+            }
             // Already recovering; the current attempt's own failure will follow.
             _ => Vec::new(),
         }
@@ -511,7 +508,7 @@ mod tests {
     }
 
     #[test]
-    fn a_network_change_restarts_an_attempt_still_connecting() {
+    fn a_network_change_restarts_an_attempt_in_flight() {
         let mut r = machine();
         let t0 = Instant::now();
         r.lost(t0, LossCause::NetworkChanged);
@@ -524,9 +521,17 @@ mod tests {
             }]
         );
         assert_eq!(r.deadline(), Some(t1 + CONNECT));
-        // Once signaling is back, a further change waits for the media phase to decide.
+        // Also while media is settling: the ICE restart ran on the old network.
         r.signal_connected(t1);
-        assert_eq!(r.lost(t1, LossCause::NetworkChanged), vec![]);
+        let t2 = t1 + Duration::from_secs(1);
+        assert_eq!(
+            r.lost(t2, LossCause::NetworkChanged),
+            vec![Step::Attempt {
+                kind: ReconnectKind::Resume,
+                attempt: 0
+            }]
+        );
+        assert_eq!(r.deadline(), Some(t2 + CONNECT));
     }
 
     #[test]
