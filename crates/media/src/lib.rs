@@ -2,11 +2,12 @@
 //!
 //! It knows nothing about LiveKit. Today it holds the synthetic sources that tests and
 //! `--fake-media` use in place of real devices, the Opus codec, microphone processing (AEC,
-//! noise suppression, gain control), and a tone analyser; the
+//! noise suppression, gain control), resampling to 48 kHz, and a tone analyser; the
 //! cpal/nokhwa devices, video codecs and playback follow (see the media issue and
 //! docs/DESIGN.md).
 
 pub mod analysis;
 pub mod codec;
 pub mod processing;
+pub mod resample;
 pub mod synthetic;
