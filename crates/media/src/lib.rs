@@ -11,3 +11,4 @@ pub mod codec;
 pub mod processing;
 pub mod resample;
 pub mod synthetic;
+pub mod video;
