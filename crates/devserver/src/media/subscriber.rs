@@ -5,10 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use rtc::peer_connection::configuration::RTCOfferOptions;
-use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters};
 use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinHandle;
-use webrtc::media_stream::MediaStreamTrack;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::peer_connection::RTCSessionDescription;
@@ -21,7 +19,7 @@ use super::error::MediaError;
 use super::events::{MediaEvent, PcTarget};
 use super::forward::{Forward, PublishedTrack, run_forward};
 use super::pc::{Outbox, PcSide};
-use convene_room::webrtc_kit::codecs::negotiated_payload_type;
+use convene_room::webrtc_kit::codecs::{negotiated_payload_type, single_encoding_track};
 
 /// Offer/answer state of the subscriber PC (we are the only offerer).
 #[derive(Debug)]
@@ -212,19 +210,13 @@ impl Subscriber {
             .ok_or_else(|| MediaError::UnsupportedCodec(track.mime_type().to_owned()))?;
         let packets = track.subscribe_packets().ok_or(MediaError::TrackEnded)?;
         let ssrc = fastrand::u32(1..);
-        let local = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
-            stream_id.to_owned(),
-            track_sid.to_owned(),
-            track_sid.to_owned(),
-            kind.codec_kind(),
-            vec![RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters {
-                    ssrc: Some(ssrc),
-                    ..Default::default()
-                },
-                codec: codec.clone(),
-                ..Default::default()
-            }],
+        let local = Arc::new(TrackLocalStaticRTP::new(single_encoding_track(
+            stream_id,
+            track_sid,
+            track_sid,
+            kind,
+            codec.clone(),
+            ssrc,
         )));
         let sender = self
             .side

@@ -369,13 +369,7 @@ impl Engine {
         let Some(session) = &self.session else {
             return Err(RoomError::NotConnected);
         };
-        let allowed = session
-            .join
-            .response
-            .participant
-            .as_ref()
-            .and_then(|p| p.permission.as_ref())
-            .is_none_or(|p| p.can_publish);
+        let allowed = session.permission().is_none_or(|p| p.can_publish);
         if allowed {
             Ok(())
         } else {
@@ -528,13 +522,7 @@ impl Engine {
         let Some(session) = &self.session else {
             return Err(RoomError::NotConnected);
         };
-        let allowed = session
-            .join
-            .response
-            .participant
-            .as_ref()
-            .and_then(|p| p.permission.as_ref())
-            .is_none_or(|p| p.can_publish_data);
+        let allowed = session.permission().is_none_or(|p| p.can_publish_data);
         if !allowed {
             return Err(RoomError::NotAllowed(
                 "the token does not allow sending data",

@@ -5,11 +5,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use livekit_protocol as lk;
-use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters};
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use webrtc::media_stream::MediaStreamTrack;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::peer_connection::PeerConnection;
@@ -18,7 +16,7 @@ use webrtc::rtp_transceiver::RtpSender;
 use super::error::RoomError;
 use super::track::{LocalTrack, LocalTrackOptions, SendBinding};
 use crate::webrtc_kit::MediaKind;
-use crate::webrtc_kit::codecs::{codec_for_mime, negotiated_payload_type};
+use crate::webrtc_kit::codecs::{codec_for_mime, negotiated_payload_type, single_encoding_track};
 use crate::webrtc_kit::keyframe::is_keyframe_request;
 
 /// How long the server has to confirm a publication (both official SDKs use 10 s).
@@ -112,20 +110,7 @@ pub(crate) async fn bind(
     let ssrc = fastrand::u32(1..);
     let local = Arc::new(TrackLocalStaticSample::new(
         Instant::now(),
-        MediaStreamTrack::new(
-            stream_id.to_owned(),
-            cid.clone(),
-            options.name.clone(),
-            kind.codec_kind(),
-            vec![RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters {
-                    ssrc: Some(ssrc),
-                    ..Default::default()
-                },
-                codec: codec.clone(),
-                ..Default::default()
-            }],
-        ),
+        single_encoding_track(stream_id, &cid, &options.name, kind, codec.clone(), ssrc),
     )?);
     let transceiver = pc
         .add_transceiver_from_track(

@@ -141,6 +141,15 @@ impl Session {
         Ok(session)
     }
 
+    /// What the token allows us, as the server granted it (absent: everything).
+    pub(crate) fn permission(&self) -> Option<&lk::ParticipantPermission> {
+        self.join
+            .response
+            .participant
+            .as_ref()
+            .and_then(|p| p.permission.as_ref())
+    }
+
     /// Our participant sid in this session.
     pub(crate) fn local_sid(&self) -> &str {
         &self.join.local_sid

@@ -133,6 +133,33 @@ pub enum ReceiverReports {
     Omit,
 }
 
+/// A sending track description with one encoding of `codec` on `ssrc` (no simulcast):
+/// stream id, track id and label as LiveKit wants them.
+pub fn single_encoding_track(
+    stream_id: &str,
+    track_id: &str,
+    label: &str,
+    kind: super::MediaKind,
+    codec: RTCRtpCodec,
+    ssrc: u32,
+) -> webrtc::media_stream::MediaStreamTrack {
+    use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters};
+    webrtc::media_stream::MediaStreamTrack::new(
+        stream_id.to_owned(),
+        track_id.to_owned(),
+        label.to_owned(),
+        kind.codec_kind(),
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec,
+            ..Default::default()
+        }],
+    )
+}
+
 /// The payload type `sender` negotiated for `mime_type`, or `default` if it cannot tell
 /// (parameters unavailable, or the codec not among them).
 pub async fn negotiated_payload_type(
