@@ -9,7 +9,7 @@ use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
-    RTCIceCandidateInit, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription,
+    RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription,
 };
 
 use super::codecs::media_engine_and_registry;
@@ -18,7 +18,7 @@ use super::datachannel::read_client_channel;
 use super::error::MediaError;
 use super::events::{MediaEvent, PcTarget};
 use convene_room::webrtc_kit::candidate::{
-    first_mid, local_candidate_json, parse_remote_candidate,
+    EarlyCandidates, first_mid, local_candidate_json, parse_remote_candidate,
 };
 use convene_room::webrtc_kit::transport::setting_engine;
 
@@ -28,10 +28,6 @@ pub(crate) type Outbox = mpsc::UnboundedSender<MediaEvent>;
 
 /// What to do with a remote track (`on_track`); only the publisher PC has one.
 pub(crate) type TrackSink = Arc<dyn Fn(Arc<dyn TrackRemote>) + Send + Sync>;
-
-/// Most client candidates kept while the remote description is missing; a client sends a
-/// handful (one per interface and protocol), so more means something is wrong.
-const MAX_PENDING_CANDIDATES: usize = 64;
 
 /// Receives the driver's callbacks for one PC. Every method runs on the PC's driver task, so
 /// each one only pushes into a channel or spawns a task and returns at once.
@@ -103,18 +99,12 @@ impl PeerConnectionEventHandler for PcHandler {
     }
 }
 
-#[derive(Default)]
-struct PendingCandidates {
-    remote_set: bool,
-    queue: Vec<RTCIceCandidateInit>,
-}
-
 /// One peer connection plus its signaling bookkeeping.
 pub(crate) struct PcSide {
     pub(crate) pc: Arc<dyn PeerConnection>,
     target: PcTarget,
     local_mid: Arc<Mutex<String>>,
-    pending: Mutex<PendingCandidates>,
+    pending: EarlyCandidates,
     connected: watch::Receiver<bool>,
 }
 
@@ -154,7 +144,7 @@ impl PcSide {
             pc: Arc::new(pc),
             target,
             local_mid,
-            pending: Mutex::new(PendingCandidates::default()),
+            pending: EarlyCandidates::default(),
             connected,
         })
     }
@@ -178,12 +168,7 @@ impl PcSide {
     /// Applies a remote description, then adds the candidates that were queued before it.
     pub(crate) async fn set_remote(&self, desc: RTCSessionDescription) -> Result<(), MediaError> {
         self.pc.set_remote_description(desc).await?;
-        let queued = {
-            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-            pending.remote_set = true;
-            std::mem::take(&mut pending.queue)
-        };
-        for candidate in queued {
+        for candidate in self.pending.remote_set() {
             if let Err(err) = self.pc.add_ice_candidate(candidate).await {
                 tracing::warn!(target = ?self.target, %err, "queued remote candidate rejected");
             }
@@ -196,18 +181,9 @@ impl PcSide {
         let Some(candidate) = parse_remote_candidate(json)? else {
             return Ok(());
         };
-        {
-            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-            if !pending.remote_set {
-                if pending.queue.len() < MAX_PENDING_CANDIDATES {
-                    pending.queue.push(candidate);
-                } else {
-                    tracing::warn!(target = ?self.target, "too many early candidates, dropping one");
-                }
-                return Ok(());
-            }
+        if let Some(candidate) = self.pending.hold_or_pass(candidate) {
+            self.pc.add_ice_candidate(candidate).await?;
         }
-        self.pc.add_ice_candidate(candidate).await?;
         Ok(())
     }
 

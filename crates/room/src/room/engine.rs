@@ -567,24 +567,18 @@ impl Engine {
         match message {
             Server::Offer(offer) => {
                 self.end_unsent_subscriptions(&offer.sdp).await;
-                if let Some(session) = self.session.as_mut()
-                    && let Err(error) = session.answer_subscriber_offer(offer).await
-                {
-                    tracing::warn!(%error, "could not answer the subscriber offer");
-                    self.last_error = format!("subscriber negotiation failed: {error}");
-                    return self.lost(LossCause::TransportFailed).await;
-                }
-                self.check_media().await
+                let result = match self.session.as_mut() {
+                    Some(session) => session.answer_subscriber_offer(offer).await,
+                    None => Ok(()),
+                };
+                self.after_negotiation(PcTarget::Subscriber, result).await
             }
             Server::Answer(answer) => {
-                if let Some(session) = self.session.as_mut()
-                    && let Err(error) = session.apply_publisher_answer(answer).await
-                {
-                    tracing::warn!(%error, "could not apply the publisher answer");
-                    self.last_error = format!("publisher negotiation failed: {error}");
-                    return self.lost(LossCause::TransportFailed).await;
-                }
-                self.check_media().await
+                let result = match self.session.as_mut() {
+                    Some(session) => session.apply_publisher_answer(answer).await,
+                    None => Ok(()),
+                };
+                self.after_negotiation(PcTarget::Publisher, result).await
             }
             Server::Trickle(trickle) => {
                 if let Some(session) = &self.session {
@@ -640,6 +634,21 @@ impl Engine {
             }
             _ => Flow::Continue,
         }
+    }
+
+    /// After an offer/answer step: a failure leaves that PC unusable (reconnect), success
+    /// may complete the join or a reconnection.
+    async fn after_negotiation(
+        &mut self,
+        target: PcTarget,
+        result: Result<(), webrtc::error::Error>,
+    ) -> Flow {
+        if let Err(error) = result {
+            tracing::warn!(?target, %error, "negotiation failed");
+            self.last_error = format!("{target:?} negotiation failed: {error}");
+            return self.lost(LossCause::TransportFailed).await;
+        }
+        self.check_media().await
     }
 
     /// Ends the subscriptions a new subscriber offer no longer sends (webrtc-rs does not

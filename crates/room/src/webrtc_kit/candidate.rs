@@ -42,6 +42,55 @@ pub fn first_mid(sdp: &str) -> String {
         .unwrap_or_else(|| "0".to_owned())
 }
 
+/// Most remote candidates kept while the remote description is missing; a peer sends a
+/// handful (one per interface and protocol), so more means something is wrong.
+const MAX_EARLY_CANDIDATES: usize = 64;
+
+/// Remote candidates that arrive before the remote description (LiveKit trickles without
+/// waiting), held until it is set. A std mutex, never held across an await.
+#[derive(Debug, Default)]
+pub struct EarlyCandidates {
+    state: std::sync::Mutex<(bool, Vec<RTCIceCandidateInit>)>,
+}
+
+impl EarlyCandidates {
+    /// Holds `candidate` if no remote description is set yet (returns `None`), or hands it
+    /// back to be added now.
+    pub fn hold_or_pass(&self, candidate: RTCIceCandidateInit) -> Option<RTCIceCandidateInit> {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if state.0 {
+            return Some(candidate);
+        }
+        if state.1.len() < MAX_EARLY_CANDIDATES {
+            state.1.push(candidate);
+        } else {
+            tracing::warn!("too many early candidates, dropping one");
+        }
+        None
+    }
+
+    /// The remote description is set: returns the held candidates, and passes later ones.
+    pub fn remote_set(&self) -> Vec<RTCIceCandidateInit> {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.0 = true;
+        std::mem::take(&mut state.1)
+    }
+
+    /// Hold candidates again until the next remote description (around an ICE restart).
+    pub fn hold_until_next_remote(&self) {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .0 = false;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,14 +10,14 @@ use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfiguration,
-    RTCIceCandidateInit, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription,
-    SettingEngine, SettingEngineBuilder,
+    RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription, SettingEngine,
+    SettingEngineBuilder,
 };
 
 use rtc::ice::mdns::MulticastDnsMode;
 
 use super::PcTarget;
-use super::candidate::{first_mid, local_candidate_json, parse_remote_candidate};
+use super::candidate::{EarlyCandidates, first_mid, local_candidate_json, parse_remote_candidate};
 use super::codecs::{AudioLevels, ReceiverReports, media_engine_and_registry};
 
 /// ICE timers for a roaming client: a silent path counts as disconnected after 3 s and as
@@ -46,10 +46,6 @@ pub fn setting_engine(roaming: bool) -> SettingEngine {
         )
         .build()
 }
-
-/// Most remote candidates kept while the remote description is missing; a peer sends a
-/// handful (one per interface and protocol), so more means something is wrong.
-const MAX_PENDING_CANDIDATES: usize = 64;
 
 /// What a peer connection reports to its owner.
 pub enum TransportEvent {
@@ -163,19 +159,13 @@ impl PeerConnectionEventHandler for Handler {
     }
 }
 
-#[derive(Default)]
-struct PendingCandidates {
-    remote_set: bool,
-    queue: Vec<RTCIceCandidateInit>,
-}
-
 /// One peer connection with its candidate queue.
 pub struct PcTransport {
     /// The peer connection itself.
     pub pc: Arc<dyn PeerConnection>,
     target: PcTarget,
     local_mid: Arc<Mutex<String>>,
-    pending: Mutex<PendingCandidates>,
+    pending: EarlyCandidates,
     state: watch::Receiver<RTCPeerConnectionState>,
 }
 
@@ -210,7 +200,7 @@ impl PcTransport {
             pc: Arc::new(pc),
             target: config.target,
             local_mid,
-            pending: Mutex::new(PendingCandidates::default()),
+            pending: EarlyCandidates::default(),
             state,
         })
     }
@@ -241,12 +231,7 @@ impl PcTransport {
         desc: RTCSessionDescription,
     ) -> Result<(), webrtc::error::Error> {
         self.pc.set_remote_description(desc).await?;
-        let queued = {
-            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-            pending.remote_set = true;
-            std::mem::take(&mut pending.queue)
-        };
-        for candidate in queued {
+        for candidate in self.pending.remote_set() {
             if let Err(err) = self.pc.add_ice_candidate(candidate).await {
                 tracing::warn!(target = ?self.target, %err, "queued remote candidate rejected");
             }
@@ -258,10 +243,7 @@ impl PcTransport {
     /// one (used around an ICE restart, when old-generation candidates must not be applied
     /// to the new session).
     pub fn queue_candidates_until_next_remote(&self) {
-        self.pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remote_set = false;
+        self.pending.hold_until_next_remote();
     }
 
     /// Adds a remote candidate, or queues it while no remote description is set. Malformed
@@ -270,18 +252,9 @@ impl PcTransport {
         let Some(candidate) = parse_remote_candidate(json)? else {
             return Ok(());
         };
-        {
-            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-            if !pending.remote_set {
-                if pending.queue.len() < MAX_PENDING_CANDIDATES {
-                    pending.queue.push(candidate);
-                } else {
-                    tracing::warn!(target = ?self.target, "too many early candidates, dropping one");
-                }
-                return Ok(());
-            }
+        if let Some(candidate) = self.pending.hold_or_pass(candidate) {
+            self.pc.add_ice_candidate(candidate).await?;
         }
-        self.pc.add_ice_candidate(candidate).await?;
         Ok(())
     }
 
