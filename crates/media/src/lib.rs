@@ -8,6 +8,7 @@
 
 pub mod analysis;
 pub mod codec;
+pub mod playout;
 pub mod processing;
 pub mod resample;
 pub mod synthetic;

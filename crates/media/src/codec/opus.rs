@@ -127,6 +127,17 @@ impl OpusDecoder {
         };
         Ok(&self.buffer[..samples * self.channels])
     }
+
+    /// Recovers the frame *before* `next_packet` from the forward error correction that
+    /// `next_packet` carries (falls back to concealment when it carries none). Used by the
+    /// playout buffer when one packet is missing but the one after it has arrived.
+    pub fn decode_fec(&mut self, next_packet: &[u8]) -> Result<&[f32], CodecError> {
+        let frame = FRAME_SAMPLES * self.channels;
+        let samples = self
+            .decoder
+            .decode_float(next_packet, &mut self.buffer[..frame], true)?;
+        Ok(&self.buffer[..samples * self.channels])
+    }
 }
 
 #[cfg(test)]
