@@ -38,3 +38,5 @@ impl I420Frame {
         (mean(&self.y), mean(&self.u), mean(&self.v))
     }
 }
+
+pub mod convert;
