@@ -177,7 +177,7 @@ fn yuyv_into(raw: &RawFrame<'_>, frame: &mut I420Frame) {
 }
 
 fn average(a: u8, b: u8) -> u8 {
-    ((u16::from(a) + u16::from(b) + 1) / 2) as u8
+    (u16::from(a) + u16::from(b)).div_ceil(2) as u8
 }
 
 fn nv12_into(raw: &RawFrame<'_>, frame: &mut I420Frame) {
