@@ -1,5 +1,6 @@
-//! Raw video frames as the encoders take them: I420 (planar Y, then U and V at half
-//! resolution), which is what camera formats are converted to.
+//! Raw video: I420 frames as the encoders take them (planar Y, then U and V at half
+//! resolution), conversion from camera formats ([`convert`]), and the capture thread that
+//! pulls frames from a camera or the test pattern ([`source`]).
 
 /// One I420 picture.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,3 +41,4 @@ impl I420Frame {
 }
 
 pub mod convert;
+pub mod source;
