@@ -40,5 +40,6 @@ impl I420Frame {
     }
 }
 
+pub mod camera;
 pub mod convert;
 pub mod source;

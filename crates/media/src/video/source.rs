@@ -2,7 +2,8 @@
 //!
 //! A real camera and the test pattern are both a [`VideoSource`]; everything downstream
 //! (encoder, preview) takes frames from a [`VideoCapture`], so `--fake-media` exercises the
-//! same pipeline as a webcam. A source that fails (camera unplugged) ends the capture with
+//! same pipeline as a webcam. Sources are opened on the capture thread itself (cameras are
+//! not `Send` everywhere). A source that fails (camera unplugged) ends the capture with
 //! its error, which [`VideoCapture::stop_reason`] reports.
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
@@ -26,23 +27,47 @@ pub struct CapturedFrame {
     pub captured_at: SystemTime,
 }
 
-/// Why a source stopped producing frames.
+/// Why a camera could not be opened or stopped producing frames.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum SourceError {
+pub enum CameraError {
+    /// No camera has this id (unplugged, or a stale setting).
+    #[error("no camera {id}")]
+    NotFound {
+        /// The id asked for.
+        id: String,
+    },
+    /// Another application holds the camera.
+    #[error("the camera {id} is in use by another application")]
+    Busy {
+        /// The camera.
+        id: String,
+    },
+    /// The camera offers no format we can convert.
+    #[error("the camera {id} offers no usable format: {detail}")]
+    Unsupported {
+        /// The camera.
+        id: String,
+        /// What the backend said.
+        detail: String,
+    },
     /// The device went away while capturing.
     #[error("the camera {0} was disconnected")]
     Lost(String),
-    /// Any other capture failure.
-    #[error("capture failed: {0}")]
+    /// The platform's camera API or a frame failed otherwise.
+    #[error("camera: {0}")]
     Failed(String),
 }
 
+/// Opens a source on the capture thread (cameras are not `Send` on every platform, so
+/// they are created where they are used).
+pub type OpenSource = Box<dyn FnOnce() -> Result<Box<dyn VideoSource>, CameraError> + Send>;
+
 /// A camera: blocks until its next frame. Implementations pace themselves (a device by its
 /// frame rate, a synthetic source by a clock); they never run faster than real time.
-pub trait VideoSource: Send + 'static {
+pub trait VideoSource: 'static {
     /// The next frame, waiting for it if necessary.
-    fn next_frame(&mut self) -> Result<CapturedFrame, SourceError>;
+    fn next_frame(&mut self) -> Result<CapturedFrame, CameraError>;
     /// A human-readable name for logs and pickers.
     fn name(&self) -> String;
 }
@@ -67,7 +92,7 @@ impl PatternCamera {
 }
 
 impl VideoSource for PatternCamera {
-    fn next_frame(&mut self) -> Result<CapturedFrame, SourceError> {
+    fn next_frame(&mut self) -> Result<CapturedFrame, CameraError> {
         let now = Instant::now();
         let due = self.next_due.unwrap_or(now);
         if due > now {
@@ -93,7 +118,7 @@ impl VideoSource for PatternCamera {
 }
 
 enum Control {
-    Switch(Box<dyn VideoSource>),
+    Switch(OpenSource, SyncSender<Result<(), CameraError>>),
     Stop,
 }
 
@@ -102,44 +127,67 @@ enum Control {
 pub struct VideoCapture {
     control: SyncSender<Control>,
     thread: Option<JoinHandle<()>>,
-    stop_reason: Arc<Mutex<Option<SourceError>>>,
+    stop_reason: Arc<Mutex<Option<CameraError>>>,
     dropped: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl VideoCapture {
-    /// Starts capturing from `source`; frames arrive on the returned receiver.
-    pub fn start(source: Box<dyn VideoSource>) -> (Self, Receiver<CapturedFrame>) {
+    /// Opens a source on a new capture thread and starts capturing; frames arrive on the
+    /// returned receiver. Fails with the source's error (missing, busy) if it cannot open.
+    pub fn start(open: OpenSource) -> Result<(Self, Receiver<CapturedFrame>), CameraError> {
         let (frames_tx, frames_rx) = std::sync::mpsc::sync_channel(QUEUE_FRAMES);
         let (control_tx, control_rx) = std::sync::mpsc::sync_channel(4);
+        let (opened_tx, opened_rx) = std::sync::mpsc::sync_channel(1);
         let stop_reason = Arc::new(Mutex::new(None));
         let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let worker = CaptureLoop {
-            source,
-            frames: frames_tx,
-            control: control_rx,
-            stop_reason: stop_reason.clone(),
-            dropped: dropped.clone(),
-        };
+        let (reason, dropped_count) = (stop_reason.clone(), dropped.clone());
         let thread = std::thread::Builder::new()
             .name("video-capture".to_owned())
-            .spawn(move || worker.run())
-            .ok();
+            .spawn(move || {
+                let source = match open() {
+                    Ok(source) => source,
+                    Err(error) => {
+                        let _ = opened_tx.send(Err(error));
+                        return;
+                    }
+                };
+                let _ = opened_tx.send(Ok(()));
+                CaptureLoop {
+                    source,
+                    frames: frames_tx,
+                    control: control_rx,
+                    stop_reason: reason,
+                    dropped: dropped_count,
+                }
+                .run();
+            })
+            .map_err(|error| CameraError::Failed(error.to_string()))?;
+        let opened = opened_rx
+            .recv()
+            .unwrap_or_else(|_| Err(CameraError::Failed("capture thread ended".to_owned())));
         let capture = Self {
             control: control_tx,
-            thread,
+            thread: Some(thread),
             stop_reason,
             dropped,
         };
-        (capture, frames_rx)
+        opened.map(|()| (capture, frames_rx))
     }
 
-    /// Continues on another source (camera switch); the receiver stays the same.
-    pub fn switch_to(&self, source: Box<dyn VideoSource>) {
-        let _ = self.control.send(Control::Switch(source));
+    /// Continues on another source (camera switch); the receiver stays the same. If the new
+    /// source cannot open, capture continues on the old one and the error is returned.
+    pub fn switch_to(&self, open: OpenSource) -> Result<(), CameraError> {
+        let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
+        self.control
+            .send(Control::Switch(open, done_tx))
+            .map_err(|_| CameraError::Failed("capture has stopped".to_owned()))?;
+        done_rx
+            .recv()
+            .unwrap_or_else(|_| Err(CameraError::Failed("capture has stopped".to_owned())))
     }
 
     /// Why capturing stopped by itself, if it did (e.g. the camera was unplugged).
-    pub fn stop_reason(&self) -> Option<SourceError> {
+    pub fn stop_reason(&self) -> Option<CameraError> {
         self.stop_reason
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -165,7 +213,7 @@ struct CaptureLoop {
     source: Box<dyn VideoSource>,
     frames: SyncSender<CapturedFrame>,
     control: Receiver<Control>,
-    stop_reason: Arc<Mutex<Option<SourceError>>>,
+    stop_reason: Arc<Mutex<Option<CameraError>>>,
     dropped: Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -173,7 +221,10 @@ impl CaptureLoop {
     fn run(mut self) {
         loop {
             match self.control.recv_timeout(Duration::ZERO) {
-                Ok(Control::Switch(source)) => self.source = source,
+                Ok(Control::Switch(open, done)) => {
+                    let result = open().map(|source| self.source = source);
+                    let _ = done.send(result);
+                }
                 Ok(Control::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                 Err(RecvTimeoutError::Timeout) => {}
             }
@@ -206,9 +257,15 @@ mod tests {
 
     struct Unplugged;
 
+    fn pattern_camera(width: usize, height: usize) -> OpenSource {
+        Box::new(
+            move || Ok(Box::new(PatternCamera::new(width, height, 50)) as Box<dyn VideoSource>),
+        )
+    }
+
     impl VideoSource for Unplugged {
-        fn next_frame(&mut self) -> Result<CapturedFrame, SourceError> {
-            Err(SourceError::Lost("test".to_owned()))
+        fn next_frame(&mut self) -> Result<CapturedFrame, CameraError> {
+            Err(CameraError::Lost("test".to_owned()))
         }
 
         fn name(&self) -> String {
@@ -218,7 +275,7 @@ mod tests {
 
     #[test]
     fn the_pattern_camera_is_paced_and_numbers_its_frames() {
-        let (capture, frames) = VideoCapture::start(Box::new(PatternCamera::new(160, 90, 50)));
+        let (capture, frames) = VideoCapture::start(pattern_camera(160, 90)).expect("start");
         let started = Instant::now();
         let pattern = TestPattern::new(160, 90);
         let mut counters = Vec::new();
@@ -237,22 +294,39 @@ mod tests {
     }
 
     #[test]
+    fn a_camera_that_cannot_open_is_an_error_from_start() {
+        let missing: OpenSource = Box::new(|| {
+            Err(CameraError::Busy {
+                id: "cam".to_owned(),
+            })
+        });
+        assert!(matches!(
+            VideoCapture::start(missing),
+            Err(CameraError::Busy { .. })
+        ));
+    }
+
+    #[test]
     fn a_lost_camera_ends_the_capture_with_its_reason() {
-        let (capture, frames) = VideoCapture::start(Box::new(Unplugged));
+        let (capture, frames) =
+            VideoCapture::start(Box::new(|| Ok(Box::new(Unplugged) as Box<dyn VideoSource>)))
+                .expect("start");
         assert!(frames.recv_timeout(Duration::from_secs(2)).is_err());
         assert_eq!(
             capture.stop_reason(),
-            Some(SourceError::Lost("test".to_owned()))
+            Some(CameraError::Lost("test".to_owned()))
         );
     }
 
     #[test]
     fn switching_sources_keeps_the_same_receiver() {
-        let (capture, frames) = VideoCapture::start(Box::new(PatternCamera::new(160, 90, 50)));
+        let (capture, frames) = VideoCapture::start(pattern_camera(160, 90)).expect("start");
         frames
             .recv_timeout(Duration::from_secs(2))
             .expect("first source");
-        capture.switch_to(Box::new(PatternCamera::new(320, 180, 50)));
+        capture.switch_to(pattern_camera(320, 180)).expect("switch");
+        let missing = Box::new(|| Err(CameraError::NotFound { id: "x".to_owned() }));
+        assert!(capture.switch_to(missing).is_err());
         let switched = (0..10).any(|_| {
             frames
                 .recv_timeout(Duration::from_secs(2))
