@@ -1,6 +1,7 @@
 //! `convene-cli join`: a headless participant for QA and tests. It joins a room, prints every
 //! room event as one JSON line on stdout (plus a `media` line with the RTP packets received
-//! so far, at a fixed interval), optionally publishes a microphone track of Opus silence,
+//! so far, at a fixed interval), optionally publishes a microphone track of Opus silence or
+//! the synthetic camera and microphone (`--fake-media`),
 //! and leaves cleanly on Ctrl+C, SIGTERM or (with `--leave-on-stdin-end`) when stdin closes.
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use convene_room::{Room, RoomEvents};
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 
+use convene_call::{FakeMedia, FakeMediaSettings};
 use convene_media::synthetic::{OPUS_SILENCE_FRAME, OPUS_SILENCE_FRAME_DURATION};
 
 /// What `join` was asked to do.
@@ -25,6 +27,8 @@ pub struct JoinArgs {
     pub token: String,
     /// Publish a microphone track carrying Opus silence.
     pub publish_silence: bool,
+    /// Publish the test pattern camera and test tone microphone.
+    pub fake_media: bool,
     /// Local address for the peer connections.
     pub bind: std::net::SocketAddr,
     /// Watch the network interfaces for changes.
@@ -199,6 +203,20 @@ pub async fn join(args: JoinArgs) -> Result<String, String> {
             .map_err(|e| format!("cannot publish: {e}"))?;
         tokio::spawn(publish_silence(track));
     }
+    // Kept alive until the participant leaves.
+    let _fake_media = if args.fake_media {
+        let media = FakeMedia::publish(&room, FakeMediaSettings::default())
+            .await
+            .map_err(|e| format!("cannot publish the synthetic devices: {e}"))?;
+        print(json!({
+            "event": "fakeMediaPublished",
+            "camera": media.camera.sid(),
+            "microphone": media.microphone.sid(),
+        }));
+        Some(media)
+    } else {
+        None
+    };
     let total = Arc::new(AtomicU64::new(0));
     let mut events_task = tokio::spawn(run_events(events, Arc::clone(&total)));
     let mut report = tokio::time::interval(args.report_every);

@@ -51,6 +51,10 @@ enum Command {
         /// Publish a microphone track of Opus silence.
         #[arg(long)]
         publish_silence: bool,
+        /// Publish the synthetic devices: a 640x360 test pattern camera (VP8, with frame
+        /// counter and capture time drawn in) and a 440 Hz test tone microphone (Opus).
+        #[arg(long)]
+        fake_media: bool,
         /// Local address for the peer connections (`0.0.0.0:0`: every interface).
         #[arg(long, default_value = "0.0.0.0:0")]
         bind: std::net::SocketAddr,
@@ -138,6 +142,7 @@ fn run(cli: Cli) -> Result<String, String> {
             url,
             token,
             publish_silence,
+            fake_media,
             bind,
             no_watch_network,
             report_ms,
@@ -148,6 +153,7 @@ fn run(cli: Cli) -> Result<String, String> {
                 url,
                 token,
                 publish_silence,
+                fake_media,
                 bind,
                 watch_network: !no_watch_network,
                 report_every: std::time::Duration::from_millis(report_ms.max(50)),

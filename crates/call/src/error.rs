@@ -1,0 +1,24 @@
+//! Why a call pipeline could not start.
+
+use convene_media::codec::CodecError;
+use convene_media::devices::DeviceError;
+use convene_media::video::source::CameraError;
+use convene_room::RoomError;
+
+/// Why publishing or playing media failed; each variant keeps the layer's own typed error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallError {
+    /// The room refused (not connected, no permission, …).
+    #[error(transparent)]
+    Room(#[from] RoomError),
+    /// An encoder or decoder could not be created.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// A camera could not be opened.
+    #[error(transparent)]
+    Camera(#[from] CameraError),
+    /// A microphone or speaker could not be opened.
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+}

@@ -1,0 +1,30 @@
+//! convene-call: the media pipelines of a call, between `convene-media` (devices, codecs,
+//! playout) and `convene-room` (published and subscribed tracks).
+//!
+//! - [`AudioSender`]: microphone frames (a real device or the test tone) are processed
+//!   (echo cancellation, noise suppression, gain), Opus-encoded and written to a track.
+//! - [`VideoSender`]: camera frames (a real camera or the test pattern) are encoded (VP8 or
+//!   H.264) and written to a track; the track's keyframe requests reach the encoder.
+//! - [`play_remote_audio`]: a subscribed audio track feeds its playout buffer in the
+//!   shared mixer that the speaker plays.
+//! - [`RemoteVideo`]: a subscribed video track is reassembled and decoded; the newest
+//!   picture is always available, older ones are never queued.
+//!
+//! - [`FakeMedia`]: the test pattern and test tone published through the same pipelines.
+//!
+//! Blocking work (device queues, encoders, decoders) runs on its own threads; tokio tasks
+//! only move packets. Every pipeline stops when its handle is dropped.
+
+mod error;
+mod fake;
+mod receive_audio;
+mod receive_video;
+mod send_audio;
+mod send_video;
+
+pub use error::CallError;
+pub use fake::{FakeMedia, FakeMediaSettings};
+pub use receive_audio::play_remote_audio;
+pub use receive_video::{DecodedVideo, RemoteVideo, RemoteVideoStats};
+pub use send_audio::AudioSender;
+pub use send_video::VideoSender;
