@@ -35,7 +35,7 @@ pub enum ResampleError {
 /// Streams interleaved `f32` audio from one rate to [`TARGET_RATE`].
 pub struct ToTargetRate {
     channels: usize,
-    /// `None` when the input already runs at 48 kHz.
+    /// `None` when the input already runs at the output rate.
     fft: Option<Fft<f32>>,
     pending: VecDeque<f32>,
     chunk: Vec<f32>,
@@ -45,21 +45,31 @@ pub struct ToTargetRate {
 impl ToTargetRate {
     /// A resampler from `input_rate` with `channels` interleaved channels.
     pub fn new(input_rate: u32, channels: usize) -> Result<Self, ResampleError> {
+        Self::between(input_rate, TARGET_RATE, channels)
+    }
+
+    /// A resampler from `input_rate` to `output_rate` (despite the type's name; playback
+    /// uses it to bring 48 kHz audio to a speaker that cannot run at 48 kHz).
+    pub fn between(
+        input_rate: u32,
+        output_rate: u32,
+        channels: usize,
+    ) -> Result<Self, ResampleError> {
         let unsupported = |reason: String| ResampleError::Unsupported {
             rate: input_rate,
             channels,
             reason,
         };
-        if channels == 0 || input_rate == 0 {
+        if channels == 0 || input_rate == 0 || output_rate == 0 {
             return Err(unsupported("zero rate or channels".into()));
         }
-        let fft = if input_rate == TARGET_RATE {
+        let fft = if input_rate == output_rate {
             None
         } else {
             Some(
                 Fft::<f32>::new(
                     input_rate as usize,
-                    TARGET_RATE as usize,
+                    output_rate as usize,
                     CHUNK_FRAMES,
                     channels,
                     FixedSync::Input,
