@@ -55,9 +55,7 @@ impl FakeMedia {
         let camera = room
             .publish_track(LocalTrackOptions::camera(settings.width, settings.height))
             .await?;
-        let microphone = room
-            .publish_track(LocalTrackOptions::microphone())
-            .await?;
+        let microphone = room.publish_track(LocalTrackOptions::microphone()).await?;
         let (width, height, fps) = (
             settings.width as usize,
             settings.height as usize,

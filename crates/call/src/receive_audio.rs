@@ -7,7 +7,10 @@ use std::sync::PoisonError;
 /// Feeds `track`'s Opus packets to its own playout buffer in `mixer` (keyed by the track
 /// sid) until the track ends, then removes the stream. Must be called inside a tokio
 /// runtime; abort the task to stop early.
-pub fn play_remote_audio(mut track: RemoteTrack, mixer: SharedMixer) -> tokio::task::JoinHandle<()> {
+pub fn play_remote_audio(
+    mut track: RemoteTrack,
+    mixer: SharedMixer,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let key = track.info.sid.clone();
         let added = mixer

@@ -6,9 +6,9 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::time::Instant;
 
 use bytes::Bytes;
-use convene_media::codec::{CodecError, VideoDecoder};
 use convene_media::codec::h264::H264Decoder;
 use convene_media::codec::vp8::Vp8Decoder;
+use convene_media::codec::{CodecError, VideoDecoder};
 use convene_media::video::I420Frame;
 use convene_room::room::RemoteTrack;
 use rtc::media::io::sample_builder::SampleBuilder;

@@ -87,7 +87,12 @@ async fn the_test_pattern_and_tone_are_decoded_by_our_client_and_a_browser() {
     let hz = dominant_frequency(&played[48_000..], 48_000);
     assert!((hz - 440.0).abs() < 5.0, "played {hz} Hz");
     let levels = mixer.lock().expect("mixer").levels();
-    assert!(levels.iter().any(|(sid, level)| *sid == audio_sid && *level > 0.1), "{levels:?}");
+    assert!(
+        levels
+            .iter()
+            .any(|(sid, level)| *sid == audio_sid && *level > 0.1),
+        "{levels:?}"
+    );
 
     // Video: each decoded picture carries its counter and capture time; counters only go
     // up, and the background colour is the one the pattern drew for that counter.
@@ -107,7 +112,9 @@ async fn the_test_pattern_and_tone_are_decoded_by_our_client_and_a_browser() {
             (decoded.frame.width, decoded.frame.height),
             (settings.width as usize, settings.height as usize)
         );
-        let stamp = pattern.read(&decoded.frame).expect("the stamp survives VP8");
+        let stamp = pattern
+            .read(&decoded.frame)
+            .expect("the stamp survives VP8");
         let (u, v) = background_chroma(&decoded.frame);
         let (_, expected_u, expected_v) = TestPattern::background(stamp.counter);
         assert!(
@@ -117,7 +124,10 @@ async fn the_test_pattern_and_tone_are_decoded_by_our_client_and_a_browser() {
         );
         counters.push(stamp.counter);
     }
-    assert!(counters.windows(2).all(|pair| pair[1] > pair[0]), "{counters:?}");
+    assert!(
+        counters.windows(2).all(|pair| pair[1] > pair[0]),
+        "{counters:?}"
+    );
     assert_eq!(video.stats().decode_errors, 0, "{:?}", video.stats());
 
     // The browser decodes our encoder's VP8 and Opus as well.

@@ -11,6 +11,8 @@
 //!   `open_with_events` so a device lost mid-call arrives as [`DeviceEvent::Lost`] on the
 //!   same channel.
 //!
+//! - [`ToneMicrophone`] is the synthetic microphone: the same frames, from a sine wave.
+//!
 //! The PulseAudio host (and PipeWire's pulse server) is preferred on Linux; see `host.rs`.
 
 mod capture;
@@ -19,6 +21,7 @@ mod error;
 mod host;
 mod id;
 mod playback;
+mod tone;
 mod watcher;
 mod worker;
 
@@ -27,4 +30,5 @@ pub use error::DeviceError;
 pub use host::list_audio_devices;
 pub use id::{AudioDeviceId, AudioDeviceInfo, Direction, ParseDeviceIdError};
 pub use playback::{PlaybackSource, SpeakerPlayback};
+pub use tone::ToneMicrophone;
 pub use watcher::{DEFAULT_WATCH_INTERVAL, DeviceEvent, DeviceWatcher};
