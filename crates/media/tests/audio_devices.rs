@@ -208,7 +208,7 @@ fn opening_a_missing_device_is_not_found() {
 }
 
 #[test]
-fn watcher_reports_a_hotplugged_sink_added_then_removed() {
+fn watcher_reports_a_hotplugged_sink_added_default_changed_and_removed() {
     let Some(_pulse) = pulse() else { return };
     let (_watcher, events) = DeviceWatcher::start(Duration::from_millis(200)).expect("watch");
     let module = load_module("module-null-sink", &["sink_name=hotplug_test"]);
@@ -228,6 +228,21 @@ fn watcher_reports_a_hotplugged_sink_added_then_removed() {
             _ => false,
         });
     }
+    // Only the default *sink* changes: no other test plays to the default output.
+    support::pulse::pactl(&["set-default-sink", "hotplug_test"]);
+    wait_event(&events, "DefaultChanged to the new sink", |e| {
+        *e == DeviceEvent::DefaultChanged {
+            direction: Direction::Output,
+            id: Some(sink.clone()),
+        }
+    });
+    support::pulse::pactl(&["set-default-sink", "fake_speaker"]);
+    wait_event(&events, "DefaultChanged back", |e| {
+        *e == DeviceEvent::DefaultChanged {
+            direction: Direction::Output,
+            id: Some(id("pulseaudio:fake_speaker")),
+        }
+    });
     unload_module(&module);
     let (mut sink_removed, mut monitor_removed) = (false, false);
     while !(sink_removed && monitor_removed) {
