@@ -14,7 +14,7 @@ use convene_media::devices::{
     MicrophoneCapture, SpeakerPlayback, list_audio_devices,
 };
 use convene_media::synthetic::SineTone;
-use support::pulse::{load_module, pulse, unload_module};
+use support::pulse::{load_module, load_tone_source, pulse, unload_module, unload_tone_source};
 
 const RATE: u32 = 48_000;
 
@@ -138,6 +138,25 @@ fn capture_from_fake_mic_is_440_hz_at_48_khz_before_and_after_opus() {
 }
 
 #[test]
+fn capture_delivers_frames_steadily_not_in_bursts() {
+    // PulseAudio's default record buffer would deliver 2 s at a time; capture asks for 20 ms.
+    let Some(_pulse) = pulse() else { return };
+    let (_capture, rx) = MicrophoneCapture::open(None).expect("open default mic");
+    frames(&rx, 20);
+    let mut last = Instant::now();
+    let mut worst = Duration::ZERO;
+    for _ in 0..100 {
+        frames(&rx, 1);
+        worst = worst.max(last.elapsed());
+        last = Instant::now();
+    }
+    assert!(
+        worst < Duration::from_millis(300),
+        "a {worst:?} gap between frames"
+    );
+}
+
+#[test]
 fn playback_into_fake_speaker_is_heard_at_880_hz_on_its_monitor() {
     let Some(_pulse) = pulse() else { return };
     let (_monitor, rx) =
@@ -189,7 +208,7 @@ fn opening_a_missing_device_is_not_found() {
 }
 
 #[test]
-fn watcher_reports_a_hotplugged_sink_added_then_removed() {
+fn watcher_reports_a_hotplugged_sink_added_default_changed_and_removed() {
     let Some(_pulse) = pulse() else { return };
     let (_watcher, events) = DeviceWatcher::start(Duration::from_millis(200)).expect("watch");
     let module = load_module("module-null-sink", &["sink_name=hotplug_test"]);
@@ -209,6 +228,21 @@ fn watcher_reports_a_hotplugged_sink_added_then_removed() {
             _ => false,
         });
     }
+    // Only the default *sink* changes: no other test plays to the default output.
+    support::pulse::pactl(&["set-default-sink", "hotplug_test"]);
+    wait_event(&events, "DefaultChanged to the new sink", |e| {
+        *e == DeviceEvent::DefaultChanged {
+            direction: Direction::Output,
+            id: Some(sink.clone()),
+        }
+    });
+    support::pulse::pactl(&["set-default-sink", "fake_speaker"]);
+    wait_event(&events, "DefaultChanged back", |e| {
+        *e == DeviceEvent::DefaultChanged {
+            direction: Direction::Output,
+            id: Some(id("pulseaudio:fake_speaker")),
+        }
+    });
     unload_module(&module);
     let (mut sink_removed, mut monitor_removed) = (false, false);
     while !(sink_removed && monitor_removed) {
@@ -229,10 +263,7 @@ fn watcher_reports_a_hotplugged_sink_added_then_removed() {
 #[test]
 fn switch_to_moves_capture_to_another_source_on_the_same_receiver() {
     let Some(_pulse) = pulse() else { return };
-    let module = load_module(
-        "module-sine-source",
-        &["source_name=second_mic", "frequency=660"],
-    );
+    let modules = load_tone_source("second_mic", 660);
     let (capture, rx) = MicrophoneCapture::open(Some(&id("pulseaudio:fake_mic"))).expect("open");
     assert_hz(&samples(&frames(&rx, 60)[10..]), 440.0, "before the switch");
     let second = id("pulseaudio:second_mic");
@@ -245,7 +276,7 @@ fn switch_to_moves_capture_to_another_source_on_the_same_receiver() {
     assert_hz(&samples(&frames(&rx, 60)[10..]), 660.0, "after the switch");
     assert_eq!(capture.device(), Some(second));
     drop(capture);
-    unload_module(&module);
+    unload_tone_source(&modules);
 }
 
 /// `pactl list short <kind>` rows as (index, name-or-owner columns).
@@ -260,16 +291,13 @@ fn short_list(kind: &str) -> Vec<Vec<String>> {
 fn a_stream_killed_by_the_server_is_reported_lost_and_capture_stops() {
     let Some(_pulse) = pulse() else { return };
     let (watcher, events) = DeviceWatcher::start(Duration::from_secs(1)).expect("watch");
-    let module = load_module(
-        "module-sine-source",
-        &["source_name=lost_mic", "frequency=550"],
-    );
-    let (capture, rx2) = MicrophoneCapture::open_with_events(
+    let modules = load_tone_source("lost_mic", 550);
+    let (capture, rx) = MicrophoneCapture::open_with_events(
         Some(&id("pulseaudio:lost_mic")),
         Some(watcher.event_sender()),
     )
     .expect("open");
-    frames(&rx2, 10);
+    frames(&rx, 10);
     let source = short_list("sources")
         .into_iter()
         .find(|row| row.get(1).map(String::as_str) == Some("lost_mic"))
@@ -287,7 +315,7 @@ fn a_stream_killed_by_the_server_is_reported_lost_and_capture_stops() {
     assert_eq!(capture.device(), None);
     // What was queued drains, then nothing more comes (but the receiver stays open).
     let deadline = Instant::now() + Duration::from_secs(3);
-    while rx2.recv_timeout(Duration::from_millis(300)).is_ok() {
+    while rx.recv_timeout(Duration::from_millis(300)).is_ok() {
         assert!(
             Instant::now() < deadline,
             "frames kept coming after the loss"
@@ -297,9 +325,9 @@ fn a_stream_killed_by_the_server_is_reported_lost_and_capture_stops() {
     capture
         .switch_to(Some(&id("pulseaudio:fake_mic")))
         .expect("resume");
-    frames(&rx2, 5);
+    frames(&rx, 5);
     drop(capture);
-    unload_module(&module);
+    unload_tone_source(&modules);
 }
 
 #[test]
@@ -308,18 +336,15 @@ fn unloading_the_captured_source_moves_capture_to_the_default_source() {
     // (cpal does not ask for DONT_MOVE), so the capture keeps delivering, from fake_mic,
     // and no error reaches cpal.
     let Some(_pulse) = pulse() else { return };
-    let module = load_module(
-        "module-sine-source",
-        &["source_name=moved_mic", "frequency=660"],
-    );
+    let modules = load_tone_source("moved_mic", 770);
     let (events_watch, events) = DeviceWatcher::start(Duration::from_secs(1)).expect("watch");
     let (capture, rx) = MicrophoneCapture::open_with_events(
         Some(&id("pulseaudio:moved_mic")),
         Some(events_watch.event_sender()),
     )
     .expect("open");
-    assert_hz(&samples(&frames(&rx, 60)[10..]), 660.0, "before unloading");
-    unload_module(&module);
+    assert_hz(&samples(&frames(&rx, 60)[10..]), 770.0, "before unloading");
+    unload_tone_source(&modules);
     // Audio buffered before the move still arrives first; then fake_mic's tone.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

@@ -8,7 +8,7 @@ use std::sync::mpsc::{Receiver, Sender, SyncSender, TrySendError};
 use cpal::traits::DeviceTrait;
 use cpal::{FromSample, SizedSample};
 
-use super::convert::CapturePipeline;
+use super::convert::{CapturePipeline, callback_buffer};
 use super::host::find_device;
 use super::worker::{StreamHooks, StreamWorker};
 use super::{AudioDeviceId, DeviceError, DeviceEvent, Direction};
@@ -85,7 +85,8 @@ fn build_capture(
     let supported = device
         .default_input_config()
         .map_err(|e| DeviceError::from_cpal(&id, &e, false))?;
-    let config = supported.config();
+    let mut config = supported.config();
+    config.buffer_size = callback_buffer(&supported);
     let pipeline =
         CapturePipeline::new(config.sample_rate, usize::from(config.channels)).map_err(|e| {
             DeviceError::Unsupported {

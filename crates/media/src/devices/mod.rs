@@ -32,3 +32,18 @@ pub use id::{AudioDeviceId, AudioDeviceInfo, Direction, ParseDeviceIdError};
 pub use playback::{PlaybackSource, SpeakerPlayback};
 pub use tone::ToneMicrophone;
 pub use watcher::{DEFAULT_WATCH_INTERVAL, DeviceEvent, DeviceWatcher};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send<T: Send>() {}
+
+    #[test]
+    fn handles_can_move_between_threads() {
+        send::<MicrophoneCapture>();
+        send::<SpeakerPlayback>();
+        send::<DeviceWatcher>();
+        send::<DeviceError>();
+    }
+}

@@ -1,6 +1,11 @@
 //! Speaker playback through cpal: the app's mixer fills 48 kHz mono, this puts it on the
 //! device at 48 kHz when the device allows (PulseAudio always does), else at the device's
 //! default rate through a resampler, copied into every channel.
+//!
+//! The buffer size is the host's default. With cpal 0.18's PulseAudio host that means about
+//! 2 s of buffering (its first request is 2 s of audio): too much for a call. A fixed size
+//! (20-100 ms tried) played corrupted audio here (an 880 Hz tone measured 1.4-5.6 kHz on the
+//! sink monitor), so lowering it waits for a fix or a workaround in cpal's PulseAudio host.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;

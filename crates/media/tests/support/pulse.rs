@@ -1,7 +1,12 @@
 //! One private PulseAudio daemon per test binary, so the real cpal paths (PulseAudio host)
-//! run against deterministic devices: `fake_mic` (a 440 Hz sine source, the default input)
-//! and `fake_speaker` (a null sink, the default output, whose `fake_speaker.monitor` records
-//! what was played).
+//! run against deterministic devices: `fake_mic` (a 440 Hz tone, the default input) and
+//! `fake_speaker` (a null sink, the default output, whose `fake_speaker.monitor` records what
+//! was played).
+//!
+//! Tone sources are built as `module-sine` playing into a null sink whose monitor is remapped
+//! to the source name, not with `module-sine-source`: that one has a fixed 2 s latency, and
+//! cpal 0.18's fixed buffer size (max length = one 20 ms callback) then loses nearly all of
+//! its audio and stalls. Monitors have dynamic latency like hardware sources.
 //!
 //! The daemon runs in the foreground (`--daemonize=no`) under a small `sh` watchdog that kills
 //! it as soon as this test process is gone (and removes its dir), since Rust never drops statics: no daemon is left
@@ -68,7 +73,9 @@ fn start() -> Option<Pulse> {
          --load='module-native-protocol-unix auth-anonymous=1' \
          --load=module-cli-protocol-unix \
          --load='module-null-sink sink_name=fake_speaker' \
-         --load='module-sine-source source_name=fake_mic frequency=440' & \
+         --load='module-null-sink sink_name=fake_mic_feed' \
+         --load='module-sine sink=fake_mic_feed frequency=440' \
+         --load='module-remap-source master=fake_mic_feed.monitor source_name=fake_mic' & \
          pa=$!; while kill -0 {parent} 2>/dev/null && kill -0 $pa 2>/dev/null; do sleep 0.3; done; \
          kill $pa 2>/dev/null; wait $pa; rm -rf '{dir}'",
         log = log.display(),
@@ -142,6 +149,33 @@ pub fn load_module(name: &str, args: &[&str]) -> String {
     let mut all = vec!["load-module", name];
     all.extend_from_slice(args);
     pactl(&all)
+}
+
+/// A source named `name` playing a `hz` tone (see the module docs); returns the modules to
+/// pass to [`unload_tone_source`].
+pub fn load_tone_source(name: &str, hz: u32) -> Vec<String> {
+    let feed = format!("{name}_feed");
+    vec![
+        load_module("module-null-sink", &[&format!("sink_name={feed}")]),
+        load_module(
+            "module-sine",
+            &[&format!("sink={feed}"), &format!("frequency={hz}")],
+        ),
+        load_module(
+            "module-remap-source",
+            &[
+                &format!("master={feed}.monitor"),
+                &format!("source_name={name}"),
+            ],
+        ),
+    ]
+}
+
+/// Removes a source made by [`load_tone_source`] (the named source first).
+pub fn unload_tone_source(modules: &[String]) {
+    for index in modules.iter().rev() {
+        unload_module(index);
+    }
 }
 
 /// Unloads a module loaded with [`load_module`].
