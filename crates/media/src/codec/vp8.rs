@@ -178,15 +178,31 @@ impl Vp8Encoder {
             )
         };
         self.ctx.check("enc_init", err)?;
-        // SAFETY: the context is initialised; VP8E_SET_CPUUSED takes one int.
-        let err = unsafe {
-            vpx_sys::vpx_codec_control_(
-                self.ctx.as_ptr(),
-                vp8e_enc_control_id::VP8E_SET_CPUUSED as c_int,
-                CPU_USED,
-            )
-        };
-        self.ctx.check("control(CPUUSED)", err)
+        self.control(
+            "control(CPUUSED)",
+            vp8e_enc_control_id::VP8E_SET_CPUUSED,
+            CPU_USED,
+        )?;
+        // Cap keyframes at 9x an average frame (WebRTC's rule for a 600 ms buffer at
+        // 30 fps), so a keyframe does not flood the link in one burst.
+        self.control(
+            "control(MAX_INTRA_BITRATE_PCT)",
+            vp8e_enc_control_id::VP8E_SET_MAX_INTRA_BITRATE_PCT,
+            900,
+        )
+    }
+
+    /// Sets one integer encoder control.
+    fn control(
+        &mut self,
+        operation: &'static str,
+        id: vp8e_enc_control_id,
+        value: c_int,
+    ) -> Result<(), CodecError> {
+        // SAFETY: the context is initialised (init succeeded before any control call), and
+        // the VP8 controls we use take exactly one int.
+        let err = unsafe { vpx_sys::vpx_codec_control_(self.ctx.as_ptr(), id as c_int, value) };
+        self.ctx.check(operation, err)
     }
 
     /// Makes the next encoded frame a keyframe (a receiver joined or lost the picture).
@@ -246,7 +262,7 @@ impl Vp8Encoder {
             (frame.width / 2) as c_int,
             0,
         ];
-        let flags = if std::mem::take(&mut self.keyframe_requested) {
+        let flags = if self.keyframe_requested {
             VPX_EFLAG_FORCE_KF as _
         } else {
             0
@@ -266,6 +282,7 @@ impl Vp8Encoder {
             )
         };
         self.ctx.check("encode", err)?;
+        self.keyframe_requested = false;
         let (mut data, mut keyframe) = (Vec::new(), false);
         let mut iter: vpx_sys::vpx_codec_iter_t = ptr::null();
         loop {
