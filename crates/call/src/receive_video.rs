@@ -42,7 +42,8 @@ pub struct RemoteVideoStats {
     pub decoded: u64,
     /// Frames the decoder rejected.
     pub decode_errors: u64,
-    /// Frames skipped because the decoder was behind.
+    /// Frames skipped: the decoder was behind, or they followed a loss and came before the
+    /// next keyframe.
     pub skipped: u64,
     /// Keyframes requested from the sender.
     pub keyframe_requests: u64,
@@ -143,6 +144,8 @@ impl Reassembly {
     async fn run(mut self) {
         let mut vp8 = SampleBuilder::new(MAX_LATE_PACKETS, Vp8Packet::default(), VIDEO_CLOCK_HZ);
         let mut h264 = SampleBuilder::new(MAX_LATE_PACKETS, H264Packet::default(), VIDEO_CLOCK_HZ);
+        // Decoding can only start at a keyframe.
+        let mut waiting_for_keyframe = true;
         loop {
             let packet = tokio::select! {
                 packet = self.track.recv() => match packet {
@@ -165,13 +168,24 @@ impl Reassembly {
                 complete.extend(std::iter::from_fn(|| vp8.pop(now)));
             }
             for sample in complete {
+                // After a gap the next frames reference pictures we never got: decoding
+                // them shows stale or smeared content. Wait for a keyframe instead.
                 if sample.prev_dropped_packets > 0 {
-                    let _ = self.keyframes.try_send(());
+                    waiting_for_keyframe = true;
+                }
+                if waiting_for_keyframe {
+                    if !is_keyframe(&sample.data, self.h264) {
+                        self.counters.skipped.fetch_add(1, Ordering::Relaxed);
+                        let _ = self.keyframes.try_send(());
+                        continue;
+                    }
+                    waiting_for_keyframe = false;
                 }
                 match self.frames.try_send(sample.data) {
                     Ok(()) => {}
                     Err(TrySendError::Full(_)) => {
                         self.counters.skipped.fetch_add(1, Ordering::Relaxed);
+                        waiting_for_keyframe = true;
                         let _ = self.keyframes.try_send(());
                     }
                     Err(TrySendError::Disconnected(_)) => return,
@@ -179,6 +193,17 @@ impl Reassembly {
             }
         }
     }
+}
+
+/// Whether a whole frame can be decoded on its own: a VP8 key frame (bit 0 of the frame tag
+/// is 0) or an H.264 access unit (Annex B) containing an IDR slice (NAL type 5).
+fn is_keyframe(frame: &[u8], h264: bool) -> bool {
+    if !h264 {
+        return frame.first().is_some_and(|tag| tag & 1 == 0);
+    }
+    frame
+        .windows(4)
+        .any(|window| window[..3] == [0, 0, 1] && window[3] & 0x1f == 5)
 }
 
 /// Whole frames to pictures, on its own thread.
@@ -211,5 +236,21 @@ impl DecodeLoop {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_keyframe;
+
+    #[test]
+    fn keyframes_are_recognised_in_both_codecs() {
+        assert!(is_keyframe(&[0x50, 0x42, 0x00, 0x9d, 0x01, 0x2a], false));
+        assert!(!is_keyframe(&[0x51, 0x42, 0x00], false));
+        assert!(!is_keyframe(&[], false));
+        let idr = [0, 0, 0, 1, 0x67, 0x42, 0, 0, 1, 0x68, 0, 0, 1, 0x65, 0x88];
+        let non_idr = [0, 0, 0, 1, 0x41, 0x9a, 0x02];
+        assert!(is_keyframe(&idr, true));
+        assert!(!is_keyframe(&non_idr, true));
     }
 }

@@ -71,6 +71,9 @@ async fn the_test_pattern_and_tone_are_decoded_by_our_client_and_a_browser() {
         }
     }
 
+    // Decoding starts at once (a track left unread drops packets, then waits for a keyframe).
+    let video = RemoteVideo::start(video_track.expect("video")).expect("decoder");
+
     // Audio: through a playout buffer and the mixer, pulled in 10 ms blocks like a speaker.
     let mixer = Arc::new(Mutex::new(Mixer::new(PlayoutConfig::default())));
     let audio_track = audio_track.expect("audio");
@@ -96,7 +99,6 @@ async fn the_test_pattern_and_tone_are_decoded_by_our_client_and_a_browser() {
 
     // Video: each decoded picture carries its counter and capture time; counters only go
     // up, and the background colour is the one the pattern drew for that counter.
-    let video = RemoteVideo::start(video_track.expect("video")).expect("decoder");
     let mut latest = video.latest();
     let pattern = TestPattern::new(settings.width as usize, settings.height as usize);
     let mut counters = Vec::new();
