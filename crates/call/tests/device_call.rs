@@ -1,0 +1,95 @@
+//! A call on the real device path: a microphone captured through cpal (a private
+//! PulseAudio's 660 Hz source), Opus over the room, a playout buffer and the mixer, and a
+//! cpal speaker (PulseAudio's null sink), whose monitor must then carry the 660 Hz tone.
+
+// The media crate's PulseAudio harness (one private daemon per test binary).
+#[path = "../../media/tests/support/pulse.rs"]
+#[allow(dead_code)]
+mod pulse;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use convene_call::{AudioSender, play_remote_audio};
+use convene_media::analysis::dominant_frequency;
+use convene_media::devices::{AudioDeviceId, MicrophoneCapture, SpeakerPlayback};
+use convene_media::playout::{Mixer, PlayoutConfig, playback_source};
+use convene_media::processing::ProcessingSettings;
+use convene_room::Room;
+use convene_room::room::{LocalTrackOptions, RoomEvent};
+use convene_testkit::{loopback_options, start_server, wait_event};
+
+const WAIT: Duration = Duration::from_secs(30);
+const TONE_HZ: u32 = 660;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_captured_tone_is_played_on_the_other_side_through_real_devices() {
+    let Some(_pulse) = pulse::pulse() else { return };
+    let modules = pulse::load_tone_source("call_mic", TONE_HZ);
+    let server = start_server(Duration::from_secs(15)).await;
+    let talker_token = server.token("devices", "talker", 600).expect("token");
+    let listener_token = server.token("devices", "listener", 600).expect("token");
+
+    let (talker, _talker_events) =
+        Room::connect(&server.url(), talker_token.expose(), loopback_options())
+            .await
+            .expect("talker joins");
+    let microphone = talker
+        .publish_track(LocalTrackOptions::microphone())
+        .await
+        .expect("publish");
+    let mic_id: AudioDeviceId = "pulseaudio:call_mic".parse().expect("id");
+    let (_capture, frames) = MicrophoneCapture::open(Some(&mic_id)).expect("open the microphone");
+    // Processing off: noise suppression rightly treats a steady tone as noise.
+    let _sender =
+        AudioSender::start(microphone, frames, ProcessingSettings::off()).expect("sender");
+
+    let (listener, mut events) =
+        Room::connect(&server.url(), listener_token.expose(), loopback_options())
+            .await
+            .expect("listener joins");
+    let mut seen = Vec::new();
+    let track = wait_event(&mut events, &mut seen, WAIT, |event| match event {
+        RoomEvent::TrackSubscribed(track) => Some(track),
+        _ => None,
+    })
+    .await;
+    let mixer = Arc::new(Mutex::new(Mixer::new(PlayoutConfig::default())));
+    let _playing = play_remote_audio(track, mixer.clone());
+    let speaker: AudioDeviceId = "pulseaudio:fake_speaker".parse().expect("id");
+    let _speaker = SpeakerPlayback::open(Some(&speaker), Box::new(playback_source(mixer)))
+        .expect("open the speaker");
+
+    // Record what the speaker played, until a second of it is the tone.
+    let monitor: AudioDeviceId = "pulseaudio:fake_speaker.monitor".parse().expect("id");
+    let (_recorder, recorded) = MicrophoneCapture::open(Some(&monitor)).expect("open monitor");
+    let started = Instant::now();
+    let mut heard = Vec::new();
+    let hz = loop {
+        let frame = recorded
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the monitor delivers audio");
+        let loud = frame.samples.iter().any(|sample| sample.abs() > 0.05);
+        if loud {
+            heard.extend(frame.samples);
+        } else {
+            heard.clear();
+        }
+        if heard.len() >= 48_000 {
+            break dominant_frequency(&heard, 48_000);
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "the tone never reached the speaker"
+        );
+    };
+    assert!(
+        (hz - TONE_HZ as f32).abs() < 5.0,
+        "the speaker played {hz} Hz"
+    );
+
+    listener.disconnect().await;
+    talker.disconnect().await;
+    server.shutdown().await;
+    pulse::unload_tone_source(&modules);
+}
