@@ -72,7 +72,8 @@ impl FakeMedia {
         let (tone, samples) = ToneMicrophone::start(settings.tone_hz);
         // A test tone needs no echo cancellation or noise suppression (they would treat
         // a steady tone as noise).
-        let audio = AudioSender::start(microphone.clone(), samples, ProcessingSettings::off())?;
+        let audio =
+            AudioSender::start(microphone.clone(), samples, ProcessingSettings::off(), None)?;
         Ok(Self {
             camera,
             microphone,

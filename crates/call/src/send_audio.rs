@@ -10,7 +10,8 @@ use bytes::Bytes;
 use convene_media::codec::CodecError;
 use convene_media::codec::opus::{FRAME_DURATION, OpusEncoder, OpusSettings};
 use convene_media::devices::AudioFrame;
-use convene_media::processing::{AudioProcessor, ProcessingSettings};
+use convene_media::far_end::FarEnd;
+use convene_media::processing::{AudioProcessor, FRAME_SAMPLES, ProcessingSettings};
 use convene_room::room::LocalTrack;
 use tokio::sync::mpsc;
 
@@ -28,11 +29,14 @@ pub struct AudioSender {
 }
 
 impl AudioSender {
-    /// Starts sending `frames` on `track`. Must be called inside a tokio runtime.
+    /// Starts sending `frames` on `track`. `far_end` is what the speaker plays (see
+    /// `playback_source_with_echo_reference`); without it the echo canceller has no
+    /// reference and passes the echo. Must be called inside a tokio runtime.
     pub fn start(
         track: LocalTrack,
         frames: Receiver<AudioFrame>,
         processing: ProcessingSettings,
+        far_end: Option<FarEnd>,
     ) -> Result<Self, CodecError> {
         let encoder = OpusEncoder::new(OpusSettings::default())?;
         let (packets_tx, mut packets_rx) = mpsc::channel::<Bytes>(SEND_QUEUE);
@@ -41,6 +45,7 @@ impl AudioSender {
             frames,
             encoder,
             processor: AudioProcessor::new(processing),
+            far_end,
             packets: packets_tx,
             stop: stop.clone(),
         };
@@ -75,11 +80,24 @@ struct EncodeLoop {
     frames: Receiver<AudioFrame>,
     encoder: OpusEncoder,
     processor: AudioProcessor,
+    far_end: Option<FarEnd>,
     packets: mpsc::Sender<Bytes>,
     stop: Arc<AtomicBool>,
 }
 
 impl EncodeLoop {
+    /// Everything the speaker played since the last frame goes to the echo canceller
+    /// before the next microphone frame is cleaned.
+    fn feed_echo_reference(&mut self) {
+        let Some(far_end) = &self.far_end else {
+            return;
+        };
+        let mut played = [0.0; FRAME_SAMPLES];
+        while far_end.pop_frame(&mut played) {
+            let _ = self.processor.process_render(&played);
+        }
+    }
+
     fn run(mut self) {
         let mut pending: Vec<f32> = Vec::with_capacity(self.encoder.frame_len());
         while !self.stop.load(Ordering::Acquire) {
@@ -88,6 +106,7 @@ impl EncodeLoop {
                 Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => return,
             };
+            self.feed_echo_reference();
             if let Err(error) = self.processor.process_capture(&mut frame) {
                 tracing::debug!(%error, "audio processing skipped a frame");
             }

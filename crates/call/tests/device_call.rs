@@ -42,7 +42,7 @@ async fn a_captured_tone_is_played_on_the_other_side_through_real_devices() {
     let (_capture, frames) = MicrophoneCapture::open(Some(&mic_id)).expect("open the microphone");
     // Processing off: noise suppression rightly treats a steady tone as noise.
     let _sender =
-        AudioSender::start(microphone, frames, ProcessingSettings::off()).expect("sender");
+        AudioSender::start(microphone, frames, ProcessingSettings::off(), None).expect("sender");
 
     let (listener, mut events) =
         Room::connect(&server.url(), listener_token.expose(), loopback_options())

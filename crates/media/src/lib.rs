@@ -8,7 +8,8 @@
 //!   the test pattern camera behind one capture thread;
 //! - [`codec`]: Opus for audio; VP8 (libvpx) and H.264 (OpenH264) behind one video
 //!   encoder/decoder interface;
-//! - [`processing`]: echo cancellation, noise suppression and gain control (sonora);
+//! - [`processing`]: echo cancellation, noise suppression and gain control (sonora), with
+//!   [`far_end`] carrying what the speaker played to the echo canceller;
 //! - [`playout`]: per-stream jitter/playout buffers, the mixer and audio levels;
 //! - [`resample`], [`synthetic`] (tone, test pattern) and [`analysis`] (tone frequency).
 //!
@@ -17,6 +18,7 @@
 pub mod analysis;
 pub mod codec;
 pub mod devices;
+pub mod far_end;
 pub mod playout;
 pub mod processing;
 pub mod resample;

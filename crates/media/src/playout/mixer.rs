@@ -93,6 +93,19 @@ impl Mixer {
 /// A mixer shared between the network side (push) and the speaker callback (fill).
 pub type SharedMixer = Arc<Mutex<Mixer>>;
 
+/// Like [`playback_source`], and also hands every block played to `far_end`, the echo
+/// canceller's reference for the microphone pipeline.
+pub fn playback_source_with_echo_reference(
+    mixer: SharedMixer,
+    far_end: crate::far_end::FarEnd,
+) -> impl FnMut(&mut [f32]) + Send + 'static {
+    let mut play = playback_source(mixer);
+    move |out: &mut [f32]| {
+        play(out);
+        far_end.push(out);
+    }
+}
+
 /// The speaker callback for a shared mixer: fills each buffer the device asks for.
 /// A poisoned lock (a panic elsewhere) still plays: the mixer's state is plain data.
 pub fn playback_source(mixer: SharedMixer) -> impl FnMut(&mut [f32]) + Send + 'static {

@@ -15,5 +15,5 @@ mod sequence;
 pub use buffer::{PlayoutBuffer, PlayoutConfig, PlayoutStats};
 pub use jitter::JitterEstimator;
 pub use level::LevelMeter;
-pub use mixer::{Mixer, SharedMixer, playback_source};
+pub use mixer::{Mixer, SharedMixer, playback_source, playback_source_with_echo_reference};
 pub use sequence::SequenceUnwrapper;
