@@ -1,5 +1,6 @@
-//! Hot-plug: noticing devices come and go by polling the device list (cpal has no device
-//! notifications), plus the `Lost` events running captures/playbacks send.
+//! Hot-plug: noticing microphones, speakers and cameras come and go by polling the device
+//! lists (neither cpal nor nokhwa has device notifications), plus the `Lost` events running
+//! captures/playbacks send.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -8,6 +9,20 @@ use std::time::Duration;
 
 use super::host::{list_on, preferred_host};
 use super::{AudioDeviceId, AudioDeviceInfo, DeviceError, Direction};
+use crate::video::camera::{CameraInfo, list_cameras};
+
+/// Cameras plugged in and unplugged between two listings (matched by id).
+fn camera_changes(before: &[CameraInfo], after: &[CameraInfo]) -> Vec<DeviceEvent> {
+    let added = after
+        .iter()
+        .filter(|camera| before.iter().all(|old| old.id != camera.id))
+        .map(|camera| DeviceEvent::CameraAdded(camera.clone()));
+    let removed = before
+        .iter()
+        .filter(|camera| after.iter().all(|new| new.id != camera.id))
+        .map(|camera| DeviceEvent::CameraRemoved(camera.id.clone()));
+    added.chain(removed).collect()
+}
 
 /// The polling interval apps should use unless they have a reason not to.
 pub const DEFAULT_WATCH_INTERVAL: Duration = Duration::from_secs(1);
@@ -30,6 +45,10 @@ pub enum DeviceEvent {
     /// A running capture or playback lost its device and stopped (sent by them, not by the
     /// poller). Call `switch_to` to resume on another device.
     Lost(AudioDeviceId),
+    /// A camera was plugged in.
+    CameraAdded(CameraInfo),
+    /// A camera was unplugged (its id, as in [`CameraInfo::id`]).
+    CameraRemoved(String),
 }
 
 /// Polls the device list on a thread until dropped.
@@ -48,6 +67,7 @@ impl DeviceWatcher {
     ) -> Result<(DeviceWatcher, Receiver<DeviceEvent>), DeviceError> {
         let host = preferred_host();
         let baseline = Snapshot::from(list_on(&host)?);
+        let mut cameras = list_cameras().unwrap_or_default();
         let (events, receiver) = mpsc::channel();
         let (stop, stop_rx) = mpsc::channel();
         let (done_tx, done) = mpsc::channel();
@@ -69,6 +89,14 @@ impl DeviceWatcher {
                             snapshot = next;
                         }
                         Err(e) => tracing::debug!("device poll failed: {e}"),
+                    }
+                    if let Ok(now) = list_cameras() {
+                        for event in camera_changes(&cameras, &now) {
+                            if sender.send(event).is_err() {
+                                return;
+                            }
+                        }
+                        cameras = now;
                     }
                 }
                 let _ = done_tx.send(());
@@ -172,6 +200,24 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cameras_plugged_and_unplugged_are_reported_by_id() {
+        let camera = |id: &str| CameraInfo {
+            id: id.to_owned(),
+            name: format!("Camera {id}"),
+        };
+        let before = [camera("/dev/video0"), camera("/dev/video2")];
+        let after = [camera("/dev/video2"), camera("/dev/video4")];
+        assert_eq!(
+            camera_changes(&before, &after),
+            vec![
+                DeviceEvent::CameraAdded(camera("/dev/video4")),
+                DeviceEvent::CameraRemoved("/dev/video0".to_owned()),
+            ]
+        );
+        assert!(camera_changes(&after, &after).is_empty());
+    }
 
     fn info(id: &str, direction: Direction, is_default: bool) -> AudioDeviceInfo {
         AudioDeviceInfo {
