@@ -11,6 +11,8 @@
 //!   picture is always available, older ones are never queued.
 //!
 //! - [`FakeMedia`]: the test pattern and test tone published through the same pipelines.
+//! - [`CallSession`]: one call as the app runs it (join, devices, playback, UI events,
+//!   leave), so the app's commands only delegate.
 //!
 //! Blocking work (device queues, encoders, decoders) runs on its own threads; tokio tasks
 //! only move packets. Every pipeline stops when its handle is dropped.
@@ -21,6 +23,7 @@ mod receive_audio;
 mod receive_video;
 mod send_audio;
 mod send_video;
+mod session;
 
 pub use error::CallError;
 pub use fake::{FakeMedia, FakeMediaSettings};
@@ -28,3 +31,4 @@ pub use receive_audio::play_remote_audio;
 pub use receive_video::{DecodedVideo, RemoteVideo, RemoteVideoStats};
 pub use send_audio::AudioSender;
 pub use send_video::VideoSender;
+pub use session::{CallEvent, CallEventSink, CallOptions, CallSession, LEAVE_BOUND};

@@ -1,0 +1,120 @@
+//! A call session as the app runs it: joining reports who is here, the synthetic devices
+//! are published, others coming and going reach the UI sink, and leaving makes the others
+//! see us go within a second (not after the server's 15 s timeout).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use convene_call::{CallEvent, CallOptions, CallSession};
+use convene_room::Room;
+use convene_room::room::RoomEvent;
+use convene_testkit::{loopback_options, start_server, wait_event};
+use tokio::sync::mpsc;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+async fn next_ui_event(events: &mut mpsc::UnboundedReceiver<CallEvent>) -> CallEvent {
+    tokio::time::timeout(WAIT, events.recv())
+        .await
+        .expect("a UI event in time")
+        .expect("sink alive")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_reports_the_room_publishes_and_leaves_at_once() {
+    let server = start_server(Duration::from_secs(15)).await;
+    let watcher_token = server.token("session", "watcher", 600).expect("token");
+    let app_token = server.token("session", "app", 600).expect("token");
+    let late_token = server.token("session", "late", 600).expect("token");
+    let (watcher, mut watcher_events) =
+        Room::connect(&server.url(), watcher_token.expose(), loopback_options())
+            .await
+            .expect("watcher joins");
+
+    let (ui_tx, mut ui) = mpsc::unbounded_channel();
+    let options = CallOptions {
+        fake_media: true,
+        speaker: false,
+        ..CallOptions::default()
+    };
+    let session = CallSession::join(
+        &server.url(),
+        app_token.expose(),
+        options,
+        loopback_options(),
+        Arc::new(move |event| {
+            let _ = ui_tx.send(event);
+        }),
+    )
+    .await
+    .expect("the app joins");
+    match next_ui_event(&mut ui).await {
+        CallEvent::Joined {
+            room,
+            identity,
+            participants,
+        } => {
+            assert_eq!((room.as_str(), identity.as_str()), ("session", "app"));
+            let names: Vec<_> = participants.iter().map(|p| p.identity.as_str()).collect();
+            assert_eq!(names, ["watcher"]);
+        }
+        other => panic!("expected Joined first, got {other:?}"),
+    }
+
+    // The watcher sees the app arrive with a camera and a microphone.
+    let mut seen = Vec::new();
+    let mut published = 0;
+    while published < 2 {
+        wait_event(&mut watcher_events, &mut seen, WAIT, |event| match event {
+            RoomEvent::TrackPublished {
+                participant_identity,
+                ..
+            } if participant_identity == "app" => Some(()),
+            _ => None,
+        })
+        .await;
+        published += 1;
+    }
+
+    // Someone joining and leaving reaches the UI.
+    let (late, _late_events) =
+        Room::connect(&server.url(), late_token.expose(), loopback_options())
+            .await
+            .expect("late joins");
+    loop {
+        if let CallEvent::ParticipantJoined { participant } = next_ui_event(&mut ui).await {
+            assert_eq!(participant.identity, "late");
+            break;
+        }
+    }
+    late.disconnect().await;
+    loop {
+        if let CallEvent::ParticipantLeft { identity } = next_ui_event(&mut ui).await {
+            assert_eq!(identity, "late");
+            break;
+        }
+    }
+
+    // Leaving: the watcher sees it within a second.
+    let left_at = Instant::now();
+    session.leave().await;
+    wait_event(&mut watcher_events, &mut seen, WAIT, |event| match event {
+        RoomEvent::ParticipantDisconnected(p) if p.identity == "app" => Some(()),
+        _ => None,
+    })
+    .await;
+    let took = left_at.elapsed();
+    assert!(
+        took < Duration::from_secs(1),
+        "the others saw us leave after {took:?}"
+    );
+    loop {
+        if let CallEvent::Disconnected { message, .. } = next_ui_event(&mut ui).await {
+            assert_eq!(message, "you left the room");
+            break;
+        }
+    }
+
+    watcher.disconnect().await;
+    server.shutdown().await;
+}
