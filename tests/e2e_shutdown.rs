@@ -6,34 +6,13 @@ mod support;
 
 use std::time::Duration;
 
-use support::{RunningApp, display_available};
+use support::{RunningApp, close_window_like_a_window_manager, display_available, send_signal};
 
 /// The bound the app promises (src-tauri/src/shutdown.rs: SHUTDOWN_BOUND).
 const BOUND: Duration = Duration::from_secs(2);
 /// Scheduling slack on a loaded 2-core CI machine; the lower bound below is exact.
 const SLACK: Duration = Duration::from_millis(1500);
 const STARTUP: Duration = Duration::from_secs(60);
-
-fn send_signal(pid: u32, signal: &str) {
-    let status = std::process::Command::new("kill")
-        .args([&format!("-{signal}"), &pid.to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill -{signal} {pid} failed");
-}
-
-fn close_window_like_a_window_manager(pid: u32) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/close_window.py");
-    // Debian's interpreter: python3-xlib is installed there by scripts/system-packages.sh.
-    let status = std::process::Command::new("/usr/bin/python3")
-        .args([script, &pid.to_string(), "30"])
-        .status()
-        .expect("run close_window.py");
-    assert!(
-        status.success(),
-        "close_window.py found no window for {pid}"
-    );
-}
 
 #[tokio::test]
 async fn sigterm_runs_the_cleanup_and_exits_promptly() {

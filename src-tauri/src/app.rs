@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tauri::{Manager, RunEvent, WindowEvent};
 
+use crate::call::{CallController, commands as call, deep_link, webview_sink};
 use crate::join::commands as join;
 use crate::local_room::{LocalRoom, commands as local_room};
 use crate::shutdown::{self, Cleanup, SHUTDOWN_BOUND, Shutdown, ShutdownTrigger};
@@ -14,35 +15,70 @@ use crate::shutdown::{self, Cleanup, SHUTDOWN_BOUND, Shutdown, ShutdownTrigger};
 /// holds against a hung `disconnect`. Never set in normal use.
 const HANG_CLEANUP_ENV: &str = "CONVENE_TEST_HANG_CLEANUP";
 
-/// What runs before exit: leave the call (the call controller's `disconnect` once the room
-/// connection lands), then stop the local room server if it runs.
-fn exit_cleanup(local_room: Arc<LocalRoom>) -> Cleanup {
+/// What runs before exit: leave the call (so the others see us go at once), then stop the
+/// local room server if it runs.
+fn exit_cleanup(calls: Arc<CallController>, local_room: Arc<LocalRoom>) -> Cleanup {
     let hang = std::env::var_os(HANG_CLEANUP_ENV).is_some();
     Arc::new(move || {
+        let calls = Arc::clone(&calls);
         let local_room = Arc::clone(&local_room);
         Box::pin(async move {
             if hang {
                 tracing::warn!("{HANG_CLEANUP_ENV} is set: the cleanup hangs on purpose");
                 std::future::pending::<()>().await;
             }
+            calls.leave().await;
             local_room.stop().await;
         })
     })
 }
 
+/// Joins the room of a `convene://join` link given on the command line (an OS deep link);
+/// a bad link or a failed join is reported to the window as `join-failed`.
+fn join_from_deep_link(app: &tauri::AppHandle, args: &[String]) {
+    use tauri::Emitter;
+    let Some(link) = deep_link::find_join_link(args) else {
+        return;
+    };
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let calls = app.state::<Arc<CallController>>().inner().clone();
+        let joined = match link {
+            Ok(link) => {
+                let now = convene_room::clock::unix_now_secs();
+                calls
+                    .join(&link.url, &link.token, now, webview_sink(app.clone()))
+                    .await
+            }
+            Err(error) => Err(error),
+        };
+        if let Err(error) = joined {
+            tracing::warn!(%error, "joining from a link failed");
+            let _ = app.emit("join-failed", &error);
+        }
+    });
+}
+
 /// Builds and runs the app until it exits.
 pub fn run() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
     let local = Arc::new(LocalRoom::default());
+    let calls = Arc::new(CallController::new(CallController::fake_media_requested(
+        &args,
+    )));
     let app = tauri::Builder::default()
         .manage(Shutdown::new(
-            exit_cleanup(Arc::clone(&local)),
+            exit_cleanup(Arc::clone(&calls), Arc::clone(&local)),
             SHUTDOWN_BOUND,
         ))
         .manage(local)
+        .manage(calls)
         .invoke_handler(tauri::generate_handler![
             join::check_server_url,
             join::inspect_token,
-            join::join_room,
+            call::join_room,
+            call::current_call,
+            call::leave_call,
             local_room::start_local_room,
         ])
         .on_window_event(|window, event| {
@@ -54,8 +90,9 @@ pub fn run() -> ExitCode {
                 }
             }
         })
-        .setup(|app| {
+        .setup(move |app| {
             shutdown::listen_for_signals(app.handle().clone());
+            join_from_deep_link(app.handle(), &args);
             tracing::info!(version = env!("CARGO_PKG_VERSION"), "convene ready");
             Ok(())
         })

@@ -25,21 +25,12 @@ pub enum UiError {
         /// Why.
         message: String,
     },
-    /// The action exists in the UI but its backend has not landed yet.
+    /// Joining failed after the input was accepted (server unreachable, token refused, …).
     #[error("{message}")]
-    NotYetAvailable {
-        /// What is missing.
+    JoinFailed {
+        /// Why, as the room client explains it.
         message: String,
     },
-}
-
-impl UiError {
-    /// The reply of an action whose backend has not landed yet, named by `what`.
-    pub fn not_yet(what: &str) -> Self {
-        Self::NotYetAvailable {
-            message: format!("{what} is not available in this build yet."),
-        }
-    }
 }
 
 impl From<convene_room::ServerUrlError> for UiError {

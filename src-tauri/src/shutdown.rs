@@ -121,15 +121,22 @@ pub fn cleanup_on_exit<R: Runtime>(app: &AppHandle<R>) {
 #[cfg(unix)]
 pub fn listen_for_signals<R: Runtime>(app: AppHandle<R>) {
     use tokio::signal::unix::{SignalKind, signal};
-    tauri::async_runtime::spawn(async move {
-        let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+    // Installed before returning (not inside the task), so a signal that arrives right
+    // after start-up already takes the shutdown path instead of killing the process.
+    let runtime = tauri::async_runtime::handle();
+    let installed = {
+        let _entered = runtime.inner().enter();
+        (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
             signal(SignalKind::hangup()),
-        ) else {
-            tracing::error!("cannot install signal handlers; signals will kill the app");
-            return;
-        };
+        )
+    };
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = installed else {
+        tracing::error!("cannot install signal handlers; signals will kill the app");
+        return;
+    };
+    tauri::async_runtime::spawn(async move {
         let name = tokio::select! {
             _ = term.recv() => "SIGTERM",
             _ = int.recv() => "SIGINT",

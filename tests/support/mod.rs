@@ -47,8 +47,15 @@ pub struct RunningApp {
 impl RunningApp {
     /// Starts the app binary with extra environment variables.
     pub fn start(env: &[(&str, &str)]) -> Self {
+        Self::start_with(&[], env)
+    }
+
+    /// Starts the app binary with command-line arguments (e.g. a `convene://join` link) and
+    /// extra environment variables.
+    pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(APP_BINARY);
         command
+            .args(args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -129,4 +136,27 @@ impl RunningApp {
         }
         self.log.iter().any(|line| line.contains(needle))
     }
+}
+
+/// Sends `signal` (e.g. `TERM`) to `pid`.
+pub fn send_signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} {pid} failed");
+}
+
+/// Closes `pid`'s window the way a window manager does (`WM_DELETE_WINDOW`).
+pub fn close_window_like_a_window_manager(pid: u32) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/close_window.py");
+    // Debian's interpreter: python3-xlib is installed there by scripts/system-packages.sh.
+    let status = std::process::Command::new("/usr/bin/python3")
+        .args([script, &pid.to_string(), "30"])
+        .status()
+        .expect("run close_window.py");
+    assert!(
+        status.success(),
+        "close_window.py found no window for {pid}"
+    );
 }

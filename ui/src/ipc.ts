@@ -1,6 +1,7 @@
 // Typed wrappers over the Rust commands. The shapes mirror src-tauri (serde camelCase);
 // errors arrive as the tagged `UiError` and are narrowed here so screens can switch on `kind`.
 import { invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
 /** What a pasted token says (src-tauri/src/join/mod.rs: TokenSummary). */
 export interface TokenSummary {
@@ -23,14 +24,69 @@ export type UiError =
   | { kind: "invalidServerUrl"; message: string }
   | { kind: "invalidToken"; message: string }
   | { kind: "localRoomFailed"; message: string }
-  | { kind: "notYetAvailable"; message: string };
+  | { kind: "joinFailed"; message: string };
 
 /** Narrows whatever `invoke` rejected with to a UiError (unknown shapes become a message). */
 export function toUiError(raw: unknown): UiError {
   if (typeof raw === "object" && raw !== null && "kind" in raw && "message" in raw) {
     return raw as UiError;
   }
-  return { kind: "notYetAvailable", message: String(raw) };
+  return { kind: "joinFailed", message: String(raw) };
+}
+
+/** A published track (crates/room: TrackInfo). */
+export interface TrackInfo {
+  sid: string;
+  name: string;
+  kind: "audio" | "video";
+  source: string;
+  muted: boolean;
+}
+
+/** Another participant (crates/room: RemoteParticipant). */
+export interface Participant {
+  sid: string;
+  identity: string;
+  name: string;
+  tracks: TrackInfo[];
+}
+
+/** What the call screen starts from (src-tauri/src/call: JoinedCall). */
+export interface JoinedCall {
+  room: string;
+  identity: string;
+  participants: Participant[];
+}
+
+/** Why a call ended (crates/room: DisconnectReason, tagged). */
+export interface DisconnectReason {
+  kind: string;
+  detail?: unknown;
+}
+
+/** Everything the backend reports about the call (crates/call: CallEvent). */
+export type CallEvent =
+  | { type: "joined"; room: string; identity: string; participants: Participant[] }
+  | { type: "participantJoined"; participant: Participant }
+  | { type: "participantLeft"; identity: string }
+  | { type: "trackPublished"; identity: string; track: TrackInfo }
+  | { type: "trackUnpublished"; identity: string; trackSid: string }
+  | { type: "trackMuted"; identity: string; trackSid: string; muted: boolean }
+  | { type: "activeSpeakers"; identities: string[] }
+  | { type: "connectionQuality"; identity: string; quality: "excellent" | "good" | "poor" | "lost" }
+  | { type: "reconnecting"; kind: "resume" | "full" }
+  | { type: "reconnected" }
+  | { type: "disconnected"; reason: DisconnectReason; message: string }
+  | { type: "deviceProblem"; device: string; message: string };
+
+/** Calls `handler` for every call event until the returned function is called. */
+export function onCallEvent(handler: (event: CallEvent) => void): Promise<UnlistenFn> {
+  return listen<CallEvent>("call-event", (message) => handler(message.payload));
+}
+
+/** Calls `handler` when joining from a `convene://join` link failed. */
+export function onJoinFailed(handler: (error: UiError) => void): Promise<UnlistenFn> {
+  return listen<UiError>("join-failed", (message) => handler(message.payload));
 }
 
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
@@ -46,8 +102,12 @@ export const backend = {
   checkServerUrl: (url: string) => call<string>("check_server_url", { url }),
   /** Decodes the token field (no signature check). */
   inspectToken: (token: string) => call<TokenSummary>("inspect_token", { token }),
-  /** Joins the room the token names on the given server. */
-  joinRoom: (url: string, token: string) => call<void>("join_room", { url, token }),
+  /** Joins the room the token names on the given server; events follow. */
+  joinRoom: (url: string, token: string) => call<JoinedCall>("join_room", { url, token }),
+  /** The call in progress, if any (e.g. joined from a link before the window loaded). */
+  currentCall: () => call<JoinedCall | null>("current_call"),
+  /** Leaves the call; the others see us go at once. */
+  leaveCall: () => call<void>("leave_call"),
   /** Starts the embedded local room server (once) and returns how to join it. */
   startLocalRoom: () => call<LocalRoomInfo>("start_local_room"),
 };

@@ -17,7 +17,7 @@ use convene_media::playout::{
 use convene_media::processing::ProcessingSettings;
 use convene_room::room::{
     ConnectionQuality, DisconnectReason, LocalTrackOptions, ReconnectKind, RemoteParticipant,
-    RoomEvent,
+    RoomEvent, TrackInfo,
 };
 use convene_room::webrtc_kit::MediaKind;
 use convene_room::{Room, RoomEvents, RoomOptions};
@@ -77,6 +77,20 @@ pub enum CallEvent {
     ParticipantLeft {
         /// Their identity.
         identity: String,
+    },
+    /// A participant published a track (camera, microphone, …).
+    TrackPublished {
+        /// Whose track.
+        identity: String,
+        /// The track.
+        track: TrackInfo,
+    },
+    /// A participant stopped publishing a track.
+    TrackUnpublished {
+        /// Whose track.
+        identity: String,
+        /// Which track.
+        track_sid: String,
     },
     /// A participant muted or unmuted a track.
     TrackMuted {
@@ -269,6 +283,20 @@ fn to_ui_event(event: RoomEvent) -> Option<CallEvent> {
         }
         RoomEvent::ParticipantDisconnected(participant) => CallEvent::ParticipantLeft {
             identity: participant.identity,
+        },
+        RoomEvent::TrackPublished {
+            participant_identity,
+            track,
+        } => CallEvent::TrackPublished {
+            identity: participant_identity,
+            track,
+        },
+        RoomEvent::TrackUnpublished {
+            participant_identity,
+            track,
+        } => CallEvent::TrackUnpublished {
+            identity: participant_identity,
+            track_sid: track.sid,
         },
         RoomEvent::TrackMuted {
             participant_identity,

@@ -1,5 +1,5 @@
-import { useState } from "react";
-import { backend, type UiError } from "../ipc";
+import { useEffect, useState } from "react";
+import { backend, type JoinedCall, onJoinFailed, type UiError } from "../ipc";
 import { describeExpiry } from "./expiry";
 import { useBackendCheck } from "./useBackendCheck";
 
@@ -9,7 +9,7 @@ const nowSecs = () => Math.floor(Date.now() / 1000);
  * The first screen: join a LiveKit room with a server URL and a token, or start a local room.
  * Every field is checked by the backend as it is typed; problems show inline under the field.
  */
-export function JoinScreen() {
+export function JoinScreen({ onJoined }: { onJoined: (call: JoinedCall, url: string, token: string) => void }) {
   const [url, setUrl] = useState("");
   const [token, setToken] = useState("");
   const [outcome, setOutcome] = useState<UiError | null>(null);
@@ -17,6 +17,12 @@ export function JoinScreen() {
   const [localRoom, setLocalRoom] = useState<string | null>(null);
   const urlCheck = useBackendCheck(url, backend.checkServerUrl);
   const tokenCheck = useBackendCheck(token, backend.inspectToken);
+
+  // A convene://join link that failed shows here.
+  useEffect(() => {
+    const unlisten = onJoinFailed((error) => setOutcome(error));
+    return () => void unlisten.then((stop) => stop());
+  }, []);
 
   const tokenExpired = tokenCheck.status === "ok" && tokenCheck.value.expired;
   const canJoin = urlCheck.status === "ok" && tokenCheck.status === "ok" && !tokenExpired && !busy;
@@ -39,7 +45,7 @@ export function JoinScreen() {
       <form
         onSubmit={(event) => {
           event.preventDefault();
-          if (canJoin) void act(() => backend.joinRoom(url, token));
+          if (canJoin) void act(async () => onJoined(await backend.joinRoom(url, token), url, token));
         }}
       >
         <label htmlFor="server-url">Server URL</label>
@@ -87,7 +93,7 @@ export function JoinScreen() {
         </div>
 
         <button type="submit" data-testid="join" disabled={!canJoin}>
-          Join
+          {busy ? "Joining…" : "Join"}
         </button>
       </form>
 

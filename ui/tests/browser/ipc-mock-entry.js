@@ -1,5 +1,6 @@
 // Replaces the Tauri IPC in a plain browser with a scripted backend, so the UI can be tested
 // in headless Chromium. Bundled to an IIFE by build-ipc-mock.mjs and injected before the page.
+import { emit } from "@tauri-apps/api/event";
 import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 
 const VALID = {
@@ -11,6 +12,8 @@ const VALID = {
 };
 
 window.__ipcCalls = [];
+// Tests play backend events with this (the call screen listens to "call-event").
+window.__emit = emit;
 mockWindows("main");
 mockIPC((cmd, args) => {
   window.__ipcCalls.push({ cmd, args });
@@ -26,8 +29,25 @@ mockIPC((cmd, args) => {
     case "start_local_room":
       return { url: "ws://127.0.0.1:7880", token: "valid.jwt.token", room: "standup" };
     case "join_room":
-      throw { kind: "notYetAvailable", message: `${cmd} is not available in this build yet.` };
+      if (args.url.includes("unreachable"))
+        throw { kind: "joinFailed", message: "the server at ws://unreachable:7880 cannot be reached" };
+      return {
+        room: "standup",
+        identity: "alice",
+        participants: [
+          {
+            sid: "PA_bob",
+            identity: "bob",
+            name: "Bob",
+            tracks: [{ sid: "TR_mic", name: "microphone", kind: "audio", source: "microphone", muted: false }],
+          },
+        ],
+      };
+    case "current_call":
+      return null;
+    case "leave_call":
+      return null;
     default:
       throw new Error(`unexpected command ${cmd}`);
   }
-});
+}, { shouldMockEvents: true });

@@ -78,11 +78,61 @@ test("a valid token shows its room and identity and enables Join", async () => {
   assert.equal(await page.getByTestId("token-identity").textContent(), "alice");
   assert.match(await page.getByTestId("token-expiry").textContent(), /expires in 6 h/);
   await page.waitForFunction(() => !document.querySelector("[data-testid=join]").disabled);
+  await page.screenshot({ path: join(artifacts, "join-valid-token.png") });
   await page.getByTestId("join").click();
-  await page.getByTestId("join-outcome").waitFor();
+  await page.getByTestId("call-screen").waitFor();
   const calls = await page.evaluate(() => window.__ipcCalls.filter((c) => c.cmd === "join_room"));
   assert.deepEqual(calls[0].args, { url: "ws://127.0.0.1:7880", token: "valid.jwt.token" });
-  await page.screenshot({ path: join(artifacts, "join-valid-token.png") });
+  await page.close();
+});
+
+test("a join the server refuses shows why and stays on the join screen", async () => {
+  const page = await openJoinScreen();
+  await page.getByTestId("server-url").fill("ws://unreachable:7880");
+  await page.getByTestId("token").fill("valid.jwt.token");
+  await page.waitForFunction(() => !document.querySelector("[data-testid=join]").disabled);
+  await page.getByTestId("join").click();
+  await page.getByTestId("join-outcome").getByText("cannot be reached").waitFor();
+  assert.equal(await page.getByTestId("join-screen").isVisible(), true);
+  await page.close();
+});
+
+test("the call screen follows participants and shows the connection banners", async () => {
+  const page = await openJoinScreen();
+  await page.getByTestId("server-url").fill("ws://127.0.0.1:7880");
+  await page.getByTestId("token").fill("valid.jwt.token");
+  await page.waitForFunction(() => !document.querySelector("[data-testid=join]").disabled);
+  await page.getByTestId("join").click();
+  await page.getByTestId("tile-bob").waitFor();
+  assert.equal(await page.getByTestId("call-room").textContent(), "standup");
+  assert.match(await page.getByTestId("state-bob").textContent(), /mic on · camera off/);
+  const send = (event) => page.evaluate((e) => window.__emit("call-event", e), event);
+  await send({ type: "trackMuted", identity: "bob", trackSid: "TR_mic", muted: true });
+  await page.getByTestId("state-bob").getByText("mic off").waitFor();
+  await send({ type: "activeSpeakers", identities: ["bob"] });
+  await page.locator("[data-testid=tile-bob].speaking").waitFor();
+  await page.screenshot({ path: join(artifacts, "call-screen.png") });
+  await send({ type: "reconnecting", kind: "resume" });
+  await page.getByTestId("banner").getByText("Reconnecting").waitFor();
+  await page.screenshot({ path: join(artifacts, "call-reconnecting.png") });
+  await send({ type: "reconnected" });
+  await page.getByTestId("banner").getByText("Reconnected").waitFor();
+  await send({ type: "participantLeft", identity: "bob" });
+  await page.getByTestId("tile-bob").waitFor({ state: "detached" });
+  await send({
+    type: "disconnected",
+    reason: { kind: "duplicateIdentity" },
+    message: "you joined this room from somewhere else",
+  });
+  await page.getByTestId("banner").getByText("Disconnected: you joined this room from somewhere else").waitFor();
+  await page.getByTestId("rejoin").waitFor();
+  await page.screenshot({ path: join(artifacts, "call-disconnected.png") });
+  await page.getByTestId("rejoin").click();
+  await page.getByTestId("tile-bob").waitFor();
+  await page.getByTestId("leave").click();
+  await page.getByTestId("join-screen").waitFor();
+  const left = await page.evaluate(() => window.__ipcCalls.some((c) => c.cmd === "leave_call"));
+  assert.equal(left, true);
   await page.close();
 });
 

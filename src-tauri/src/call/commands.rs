@@ -1,0 +1,37 @@
+//! Tauri commands of the call: one-line delegations to [`super::CallController`].
+
+use std::sync::Arc;
+
+use convene_room::clock::unix_now_secs as unix_now;
+use tauri::{AppHandle, State};
+
+use super::{CallController, JoinedCall, webview_sink};
+use crate::error::UiError;
+
+/// Joins the room the token names; events follow as `call-event`.
+#[tauri::command]
+pub async fn join_room(
+    app: AppHandle,
+    calls: State<'_, Arc<CallController>>,
+    url: String,
+    token: String,
+) -> Result<JoinedCall, UiError> {
+    calls
+        .join(&url, &token, unix_now(), webview_sink(app))
+        .await
+}
+
+/// The call in progress, if any.
+#[tauri::command]
+pub async fn current_call(
+    calls: State<'_, Arc<CallController>>,
+) -> Result<Option<JoinedCall>, UiError> {
+    Ok(calls.current().await)
+}
+
+/// Leaves the call (the others see us go at once).
+#[tauri::command]
+pub async fn leave_call(calls: State<'_, Arc<CallController>>) -> Result<(), UiError> {
+    calls.leave().await;
+    Ok(())
+}

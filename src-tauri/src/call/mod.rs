@@ -1,0 +1,116 @@
+//! The call controller: at most one [`CallSession`] at a time, joined from the join screen
+//! or a `convene://join` deep link, left from the Leave button or the shutdown path.
+//!
+//! Everything a session reports goes to the webview as `call-event` events
+//! ([`convene_call::CallEvent`]); the commands in [`commands`] only delegate here.
+
+pub mod commands;
+pub mod deep_link;
+
+use std::sync::Arc;
+
+use convene_call::{CallEventSink, CallOptions, CallSession};
+use convene_room::RoomOptions;
+use convene_room::room::RemoteParticipant;
+use serde::Serialize;
+use tokio::sync::Mutex;
+
+use crate::error::UiError;
+use crate::join::prepare_join;
+
+/// Environment switch for the synthetic devices (test pattern camera, test tone
+/// microphone) instead of real ones; also `--fake-media` on the command line.
+pub const FAKE_MEDIA_ENV: &str = "CONVENE_FAKE_MEDIA";
+
+/// What the call screen starts from.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JoinedCall {
+    /// Room name.
+    pub room: String,
+    /// Our identity.
+    pub identity: String,
+    /// Everyone else present at join time.
+    pub participants: Vec<RemoteParticipant>,
+}
+
+/// The one call of this window.
+pub struct CallController {
+    session: Mutex<Option<CallSession>>,
+    fake_media: bool,
+}
+
+impl CallController {
+    /// A controller; `fake_media` publishes the synthetic devices instead of real ones.
+    pub fn new(fake_media: bool) -> Self {
+        Self {
+            session: Mutex::new(None),
+            fake_media,
+        }
+    }
+
+    /// Whether `--fake-media` or [`FAKE_MEDIA_ENV`] asks for the synthetic devices.
+    pub fn fake_media_requested(args: &[String]) -> bool {
+        args.iter().any(|arg| arg == "--fake-media")
+            || std::env::var(FAKE_MEDIA_ENV).is_ok_and(|value| value == "1")
+    }
+
+    /// Joins (leaving a previous call first) and reports to `sink`.
+    pub async fn join(
+        &self,
+        url: &str,
+        token: &str,
+        now: u64,
+        sink: CallEventSink,
+    ) -> Result<JoinedCall, UiError> {
+        let (url, _summary) = prepare_join(url, token, now)?;
+        let mut current = self.session.lock().await;
+        if let Some(previous) = current.take() {
+            previous.leave().await;
+        }
+        let options = CallOptions {
+            fake_media: self.fake_media,
+            ..CallOptions::default()
+        };
+        let session = CallSession::join(&url, token, options, RoomOptions::default(), sink)
+            .await
+            .map_err(|error| UiError::JoinFailed {
+                message: error.to_string(),
+            })?;
+        let joined = snapshot(&session);
+        *current = Some(session);
+        Ok(joined)
+    }
+
+    /// The call in progress, if any (the UI asks when it loads, e.g. after a deep link).
+    pub async fn current(&self) -> Option<JoinedCall> {
+        self.session.lock().await.as_ref().map(snapshot)
+    }
+
+    /// Leaves the call if there is one; bounded by [`convene_call::LEAVE_BOUND`].
+    pub async fn leave(&self) {
+        let session = self.session.lock().await.take();
+        if let Some(session) = session {
+            session.leave().await;
+        }
+    }
+}
+
+fn snapshot(session: &CallSession) -> JoinedCall {
+    let room = session.room();
+    JoinedCall {
+        room: room.name(),
+        identity: room.local_participant().identity,
+        participants: room.remote_participants(),
+    }
+}
+
+/// A sink that emits every event to the webview as `call-event`.
+pub fn webview_sink<R: tauri::Runtime>(app: tauri::AppHandle<R>) -> CallEventSink {
+    use tauri::Emitter;
+    Arc::new(move |event| {
+        if let Err(error) = app.emit("call-event", &event) {
+            tracing::warn!(%error, "cannot send a call event to the window");
+        }
+    })
+}

@@ -1,0 +1,112 @@
+//! The real app in a real call, under a virtual display: started with a `convene://join`
+//! link and the synthetic devices, it joins, publishes camera and microphone, and when its
+//! window is closed (or it gets SIGTERM) the others see it leave within a second, not after
+//! the server's 15 s timeout.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use convene_room::room::RoomEvent;
+use convene_room::{Room, RoomEvents};
+use convene_testkit::{loopback_options, start_server, wait_event};
+use support::{RunningApp, close_window_like_a_window_manager, display_available, send_signal};
+
+const WAIT: Duration = Duration::from_secs(60);
+/// What the others may wait to see the app leave.
+const LEAVE_SEEN_WITHIN: Duration = Duration::from_secs(1);
+
+/// Percent-encodes a query value (URLs and JWTs only need these few).
+fn encode(value: &str) -> String {
+    value
+        .replace('%', "%25")
+        .replace(':', "%3A")
+        .replace('/', "%2F")
+        .replace('?', "%3F")
+        .replace('&', "%26")
+        .replace('=', "%3D")
+}
+
+/// Waits until the app ("me") is in the room with its camera and microphone published.
+async fn wait_for_the_app(events: &mut RoomEvents, seen: &mut Vec<String>) {
+    wait_event(events, seen, WAIT, |event| match event {
+        RoomEvent::ParticipantConnected(p) if p.identity == "me" => Some(()),
+        _ => None,
+    })
+    .await;
+    for _ in 0..2 {
+        wait_event(events, seen, WAIT, |event| match event {
+            RoomEvent::TrackPublished {
+                participant_identity,
+                ..
+            } if participant_identity == "me" => Some(()),
+            _ => None,
+        })
+        .await;
+    }
+}
+
+async fn leave_is_seen_at_once(ending: fn(u32), test: &str) {
+    if !display_available(test) {
+        return;
+    }
+    let server = start_server(Duration::from_secs(15)).await;
+    let watcher_token = server.token("e2e", "watcher", 600).expect("token");
+    let app_token = server.token("e2e", "me", 600).expect("token");
+    let (watcher, mut events) =
+        Room::connect(&server.url(), watcher_token.expose(), loopback_options())
+            .await
+            .expect("the watcher joins");
+    let mut seen = Vec::new();
+
+    let link = format!(
+        "convene://join?url={}&token={}",
+        encode(&server.url()),
+        encode(app_token.expose())
+    );
+    let mut app = RunningApp::start_with(&[&link], &[("CONVENE_FAKE_MEDIA", "1")]);
+    app.wait_for_log("convene ready", WAIT).await;
+    wait_for_the_app(&mut events, &mut seen).await;
+
+    let pid = app.pid();
+    let asked = Instant::now();
+    tokio::task::spawn_blocking(move || ending(pid))
+        .await
+        .expect("end the app");
+    wait_event(&mut events, &mut seen, WAIT, |event| match event {
+        RoomEvent::ParticipantDisconnected(p) if p.identity == "me" => Some(()),
+        _ => None,
+    })
+    .await;
+    let took = asked.elapsed();
+    app.wait_for_exit(Duration::from_secs(10)).await;
+    assert!(
+        took < LEAVE_SEEN_WITHIN,
+        "the others saw the app leave after {took:?}: {seen:#?}"
+    );
+    assert!(
+        !app.log.iter().any(|line| line.contains(app_token.expose())),
+        "token logged"
+    );
+
+    watcher.disconnect().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn closing_the_window_leaves_the_call_at_once() {
+    leave_is_seen_at_once(
+        close_window_like_a_window_manager,
+        "closing_the_window_leaves_the_call_at_once",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn sigterm_leaves_the_call_at_once() {
+    leave_is_seen_at_once(
+        |pid| send_signal(pid, "TERM"),
+        "sigterm_leaves_the_call_at_once",
+    )
+    .await;
+}

@@ -1,0 +1,90 @@
+import { useEffect, useState } from "react";
+import { type CallState, isOn } from "./callState";
+
+/** How long "Reconnected" stays up. */
+const RECONNECTED_BANNER_MS = 3000;
+
+interface Props {
+  call: CallState;
+  onLeave: () => void;
+  onRejoin: () => void;
+}
+
+/**
+ * The call: a banner for the connection, a tile per participant (name, microphone and
+ * camera state, speaking highlight, connection quality) and the Leave button.
+ */
+export function CallScreen({ call, onLeave, onRejoin }: Props) {
+  const [hideReconnected, setHideReconnected] = useState(false);
+  useEffect(() => {
+    if (call.banner.kind !== "reconnected") {
+      setHideReconnected(false);
+      return;
+    }
+    const timer = setTimeout(() => setHideReconnected(true), RECONNECTED_BANNER_MS);
+    return () => clearTimeout(timer);
+  }, [call.banner]);
+
+  const ended = call.banner.kind === "disconnected";
+  return (
+    <section className="call" aria-labelledby="call-title" data-testid="call-screen">
+      <header className="call-header">
+        <h1 id="call-title" data-testid="call-room">
+          {call.room}
+        </h1>
+        <span className="hint" data-testid="call-identity">
+          you are {call.identity}
+        </span>
+      </header>
+
+      {call.banner.kind === "reconnecting" && (
+        <p className="banner warning" role="status" data-testid="banner">
+          Reconnecting…{call.banner.full ? " (rejoining the room)" : ""}
+        </p>
+      )}
+      {call.banner.kind === "reconnected" && !hideReconnected && (
+        <p className="banner ok" role="status" data-testid="banner">
+          Reconnected
+        </p>
+      )}
+      {call.banner.kind === "disconnected" && (
+        <p className="banner error" role="alert" data-testid="banner">
+          Disconnected: {call.banner.message}{" "}
+          <button type="button" data-testid="rejoin" onClick={onRejoin}>
+            Rejoin
+          </button>
+        </p>
+      )}
+      {call.problems.map((problem) => (
+        <p className="banner warning" key={problem} data-testid="device-problem">
+          {problem}
+        </p>
+      ))}
+
+      <ul className="grid" data-testid="participants">
+        <li className="tile self" data-testid="tile-self">
+          <span className="name">{call.identity} (you)</span>
+        </li>
+        {call.participants.map((p) => (
+          <li
+            key={p.identity}
+            className={`tile${call.speaking.includes(p.identity) ? " speaking" : ""}`}
+            data-testid={`tile-${p.identity}`}
+          >
+            <span className="name">{p.name || p.identity}</span>
+            <span className="state" data-testid={`state-${p.identity}`}>
+              {isOn(p, "audio") ? "mic on" : "mic off"} · {isOn(p, "video") ? "camera on" : "camera off"}
+              {call.quality[p.identity] ? ` · ${call.quality[p.identity]}` : ""}
+            </span>
+          </li>
+        ))}
+      </ul>
+
+      <footer className="call-controls">
+        <button type="button" className="danger" data-testid="leave" onClick={onLeave}>
+          {ended ? "Back to the join screen" : "Leave"}
+        </button>
+      </footer>
+    </section>
+  );
+}

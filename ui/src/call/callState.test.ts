@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import type { Participant } from "../ipc";
+import { initialCall, isOn, reduceCall } from "./callState";
+
+const bob: Participant = {
+  sid: "PA_b",
+  identity: "bob",
+  name: "Bob",
+  tracks: [{ sid: "TR_mic", name: "microphone", kind: "audio", source: "microphone", muted: false }],
+};
+
+describe("the call state", () => {
+  const start = initialCall({ room: "standup", identity: "me", participants: [] });
+
+  it("follows participants coming, muting and leaving", () => {
+    let state = reduceCall(start, { type: "participantJoined", participant: bob });
+    expect(state.participants.map((p) => p.identity)).toEqual(["bob"]);
+    expect(isOn(state.participants[0], "audio")).toBe(true);
+    state = reduceCall(state, { type: "trackMuted", identity: "bob", trackSid: "TR_mic", muted: true });
+    expect(isOn(state.participants[0], "audio")).toBe(false);
+    state = reduceCall(state, {
+      type: "trackPublished",
+      identity: "bob",
+      track: { sid: "TR_cam", name: "camera", kind: "video", source: "camera", muted: false },
+    });
+    expect(isOn(state.participants[0], "video")).toBe(true);
+    state = reduceCall(state, { type: "activeSpeakers", identities: ["bob"] });
+    expect(state.speaking).toEqual(["bob"]);
+    state = reduceCall(state, { type: "participantLeft", identity: "bob" });
+    expect(state.participants).toEqual([]);
+    expect(state.speaking).toEqual([]);
+  });
+
+  it("shows a banner while reconnecting, after, and when the call ends", () => {
+    let state = reduceCall(start, { type: "reconnecting", kind: "full" });
+    expect(state.banner).toEqual({ kind: "reconnecting", full: true });
+    state = reduceCall(state, { type: "reconnected" });
+    expect(state.banner.kind).toBe("reconnected");
+    state = reduceCall(state, {
+      type: "disconnected",
+      reason: { kind: "duplicateIdentity" },
+      message: "you joined this room from somewhere else",
+    });
+    expect(state.banner).toEqual({
+      kind: "disconnected",
+      message: "you joined this room from somewhere else",
+      reasonKind: "duplicateIdentity",
+    });
+  });
+});
