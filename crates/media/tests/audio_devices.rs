@@ -4,7 +4,9 @@
 
 mod support;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use convene_media::analysis::dominant_frequency;
@@ -179,6 +181,64 @@ fn playback_into_fake_speaker_is_heard_at_880_hz_on_its_monitor() {
     let heard = samples(&frames(&rx, 100)[5..]);
     assert!(rms(&heard) > 0.1, "still playing (rms {})", rms(&heard));
     assert_hz(&heard, 880.0, "monitor");
+}
+
+#[test]
+fn playback_reaches_the_monitor_within_300_ms_of_the_source() {
+    let Some(_pulse) = pulse() else { return };
+    // A sink of its own: other tests play into fake_speaker at the same time.
+    let sink = load_module("module-null-sink", &["sink_name=latency_speaker"]);
+    let (monitor, rx) =
+        MicrophoneCapture::open(Some(&id("pulseaudio:latency_speaker.monitor"))).expect("monitor");
+    // Silence until `go`; then the tone, noting when its first samples were produced.
+    let go = Arc::new(AtomicBool::new(false));
+    let first_tone: Arc<Mutex<Option<Instant>>> = Arc::default();
+    let (source_go, source_first) = (go.clone(), first_tone.clone());
+    let mut tone = SineTone::new(880.0, RATE, 0.5);
+    let speaker = SpeakerPlayback::open(
+        Some(&id("pulseaudio:latency_speaker")),
+        Box::new(move |buf: &mut [f32]| {
+            if source_go.load(Ordering::Relaxed) {
+                if let Ok(mut first) = source_first.try_lock() {
+                    first.get_or_insert_with(Instant::now);
+                }
+                tone.fill(buf);
+            } else {
+                buf.fill(0.0);
+            }
+        }),
+    )
+    .expect("open speaker");
+    // Let playback settle (the server's first request is a whole buffer), then switch.
+    let silent = frames(&rx, 30);
+    assert!(
+        rms(&samples(&silent)) < 0.01,
+        "heard something before the tone"
+    );
+    go.store(true, Ordering::Relaxed);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let heard = loop {
+        let frame = &frames(&rx, 1)[0];
+        if rms(&frame.samples) > 0.1 {
+            break Instant::now();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the monitor never heard the tone"
+        );
+    };
+    let produced = first_tone
+        .lock()
+        .expect("first tone")
+        .expect("the source produced the tone");
+    let latency = heard.saturating_duration_since(produced);
+    eprintln!("playback latency (source callback to sink monitor): {latency:?}");
+    drop((speaker, monitor));
+    unload_module(&sink);
+    assert!(
+        latency < Duration::from_millis(300),
+        "playback is {latency:?} behind its source"
+    );
 }
 
 #[test]

@@ -7,14 +7,20 @@ use crate::resample::{ResampleError, ToTargetRate};
 /// Audio per capture callback. Without asking, PulseAudio delivers capture in 2 s bursts;
 /// 20 ms keeps a call responsive. (Measured with cpal 0.18's PulseAudio host: sources with
 /// dynamic latency — hardware, monitors — then deliver every ~20-60 ms, but a source with a
-/// large fixed latency such as `module-sine-source` loses its audio and stalls. Playback is
-/// left at the default: a fixed size there corrupted the audio, see `playback.rs`.)
+/// large fixed latency such as `module-sine-source` loses its audio and stalls. Playback
+/// uses its own, larger period: see `playback.rs`.)
 pub(crate) const CALLBACK_MS: u32 = 20;
 
 /// A fixed [`CALLBACK_MS`] buffer for `supported` when the device allows it (clamped to its
 /// range), else the device's default.
 pub(crate) fn callback_buffer(supported: &cpal::SupportedStreamConfig) -> cpal::BufferSize {
-    let wanted = supported.sample_rate() * CALLBACK_MS / 1000;
+    fixed_buffer(supported, CALLBACK_MS)
+}
+
+/// A fixed buffer of `ms` milliseconds for `supported` when the device allows it (clamped
+/// to its range), else the device's default.
+pub(crate) fn fixed_buffer(supported: &cpal::SupportedStreamConfig, ms: u32) -> cpal::BufferSize {
+    let wanted = supported.sample_rate() * ms / 1000;
     match supported.buffer_size() {
         cpal::SupportedBufferSize::Range { min, max } if min <= max && wanted > 0 => {
             cpal::BufferSize::Fixed(wanted.clamp(*min, *max))

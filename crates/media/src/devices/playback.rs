@@ -2,10 +2,30 @@
 //! device at 48 kHz when the device allows (PulseAudio always does), else at the device's
 //! default rate through a resampler, copied into every channel.
 //!
-//! The buffer size is the host's default. With cpal 0.18's PulseAudio host that means about
-//! 2 s of buffering (its first request is 2 s of audio): too much for a call. A fixed size
-//! (20-100 ms tried) played corrupted audio here (an 880 Hz tone measured 1.4-5.6 kHz on the
-//! sink monitor), so lowering it waits for a fix or a workaround in cpal's PulseAudio host.
+//! # Latency
+//!
+//! The buffer is fixed at [`PLAYBACK_PERIOD_MS`] per callback. The host's default would be
+//! about 2 s with cpal 0.18's PulseAudio host (the server's default target length): far too
+//! much for a call.
+//!
+//! With `BufferSize::Fixed(n)` that host asks the server for a target length of 2·n frames,
+//! a minimum request of n and `ADJUST_LATENCY`. PulseAudio then gives the sink
+//! (target − 2·request)/2 = 0, i.e. its minimum latency (well under 1 ms on a null sink),
+//! so everything rests on the stream's own queue: the server asks for a period when one is
+//! missing, and the client has one period to answer before the stream runs dry. Requests are
+//! whole frames and cpal sizes them correctly (no bytes/frames or channel mix-up); what broke
+//! an earlier attempt (an 880 Hz tone "measured" at 1.4-5.6 kHz on the sink monitor) was
+//! underruns: up to a third of the audio was silence gaps, which the zero-crossing
+//! frequency estimate reads as kHz. The client missed its deadline because the `pulseaudio`
+//! crate's reactor zero-fills a 1 MiB read buffer per socket read, which takes milliseconds
+//! in an unoptimized build; the workspace now builds that crate optimized in dev too, and
+//! then even 20 ms periods play cleanly (measured ~50 ms from the source callback to the
+//! sink monitor, against ~2 s before).
+//!
+//! The period stays larger than capture's 20 ms so that a busy machine has 40 ms of slack
+//! before an underrun, for ~70 ms of latency. ALSA's `pulse` plugin with a fixed period was
+//! tried as a way around the PulseAudio host: no lower latency, sometimes no sound at all,
+//! and it can only reach the default sink, so it is not used.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -15,7 +35,7 @@ use std::sync::{Arc, Mutex};
 use cpal::traits::DeviceTrait;
 use cpal::{FromSample, SampleFormat, SizedSample};
 
-use super::convert::spread;
+use super::convert::{fixed_buffer, spread};
 use super::host::find_device;
 use super::worker::{StreamHooks, StreamWorker};
 use super::{AudioDeviceId, DeviceError, DeviceEvent, Direction};
@@ -25,6 +45,10 @@ use crate::resample::{TARGET_RATE, ToTargetRate};
 /// Fills its buffer with the next 48 kHz mono samples (silence when there is nothing to
 /// play). Called from the audio thread: must not block.
 pub type PlaybackSource = Box<dyn FnMut(&mut [f32]) + Send>;
+
+/// Audio per playback callback; the server keeps about two of these queued (see the module
+/// docs for why this size).
+pub(crate) const PLAYBACK_PERIOD_MS: u32 = 40;
 
 /// A running speaker. Dropping it stops the device and ends its thread.
 pub struct SpeakerPlayback {
@@ -101,7 +125,8 @@ fn build_playback(
 ) -> Result<(cpal::Stream, AudioDeviceId), DeviceError> {
     let (device, id) = find_device(id, Direction::Output)?;
     let supported = choose_config(&device, &id)?;
-    let config = supported.config();
+    let mut config = supported.config();
+    config.buffer_size = fixed_buffer(&supported, PLAYBACK_PERIOD_MS);
     let resampler = if config.sample_rate == TARGET_RATE {
         None
     } else {
