@@ -79,6 +79,7 @@ pub fn run() -> ExitCode {
             call::join_room,
             call::current_call,
             call::leave_call,
+            call::set_muted,
             local_room::start_local_room,
         ])
         .on_window_event(|window, event| {

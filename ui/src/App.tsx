@@ -23,7 +23,11 @@ export function App() {
 
   const joined = useCallback((result: JoinedCall, url: string, token: string) => {
     setLastJoin({ url, token });
-    setCall((current) => (current && current.room === result.room ? current : initialCall(result)));
+    const fresh = initialCall(result);
+    // The "joined" event may have arrived first; keep what it gathered, add our devices.
+    setCall((current) =>
+      current && current.room === result.room ? { ...current, microphone: fresh.microphone, camera: fresh.camera } : fresh,
+    );
   }, []);
 
   return (
@@ -32,6 +36,15 @@ export function App() {
         <CallScreen
           call={call}
           onLeave={() => void backend.leaveCall().finally(() => setCall(null))}
+          onToggle={(kind) => {
+            const key = kind === "audio" ? "microphone" : "camera";
+            const current = call[key];
+            if (current === "none") return;
+            const muted = current === "on";
+            void backend.setMuted(kind, muted).then((published) => {
+              if (published) setCall((c) => (c ? { ...c, [key]: muted ? "muted" : "on" } : c));
+            });
+          }}
           onRejoin={() => {
             if (!lastJoin) return setCall(null);
             void backend

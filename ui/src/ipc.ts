@@ -56,6 +56,8 @@ export interface JoinedCall {
   room: string;
   identity: string;
   participants: Participant[];
+  /** Our published tracks; absent in the `joined` event (media is published after it). */
+  localTracks?: TrackInfo[];
 }
 
 /** Why a call ended (crates/room: DisconnectReason, tagged). */
@@ -106,6 +108,8 @@ export const backend = {
   joinRoom: (url: string, token: string) => call<JoinedCall>("join_room", { url, token }),
   /** The call in progress, if any (e.g. joined from a link before the window loaded). */
   currentCall: () => call<JoinedCall | null>("current_call"),
+  /** Mutes or unmutes our microphone ("audio") or camera ("video"); false if not published. */
+  setMuted: (kind: "audio" | "video", muted: boolean) => call<boolean>("set_muted", { kind, muted }),
   /** Leaves the call; the others see us go at once. */
   leaveCall: () => call<void>("leave_call"),
   /** Starts the embedded local room server (once) and returns how to join it. */

@@ -16,8 +16,8 @@ use convene_media::playout::{
 };
 use convene_media::processing::ProcessingSettings;
 use convene_room::room::{
-    ConnectionQuality, DisconnectReason, LocalTrackOptions, ReconnectKind, RemoteParticipant,
-    RoomEvent, TrackInfo,
+    ConnectionQuality, DisconnectReason, LocalTrack, LocalTrackOptions, ReconnectKind,
+    RemoteParticipant, RoomEvent, TrackInfo,
 };
 use convene_room::webrtc_kit::MediaKind;
 use convene_room::{Room, RoomEvents, RoomOptions};
@@ -143,7 +143,7 @@ pub type CallEventSink = Arc<dyn Fn(CallEvent) + Send + Sync>;
 /// [`CallSession::leave`] so the others see us go at once.
 pub struct CallSession {
     room: Room,
-    _media: LocalMedia,
+    media: LocalMedia,
     events_task: tokio::task::JoinHandle<()>,
 }
 
@@ -151,8 +151,20 @@ pub struct CallSession {
 #[derive(Default)]
 struct LocalMedia {
     fake: Option<FakeMedia>,
-    microphone: Option<(MicrophoneCapture, AudioSender)>,
+    microphone: Option<(MicrophoneCapture, AudioSender, LocalTrack)>,
     speaker: Option<SpeakerPlayback>,
+}
+
+impl LocalMedia {
+    /// Our published track of `kind`, if any.
+    fn track(&self, kind: MediaKind) -> Option<&LocalTrack> {
+        match (kind, &self.fake, &self.microphone) {
+            (MediaKind::Video, Some(fake), _) => Some(&fake.camera),
+            (MediaKind::Audio, Some(fake), _) => Some(&fake.microphone),
+            (MediaKind::Audio, None, Some((_, _, track))) => Some(track),
+            _ => None,
+        }
+    }
 }
 
 impl CallSession {
@@ -194,14 +206,24 @@ impl CallSession {
         let events_task = tokio::spawn(forward_events(events, mixer, sink));
         Ok(Self {
             room,
-            _media: media,
+            media,
             events_task,
         })
     }
 
-    /// The room (for mute, data, devices).
+    /// The room (for data, devices).
     pub fn room(&self) -> &Room {
         &self.room
+    }
+
+    /// Mutes or unmutes our microphone (`Audio`) or camera (`Video`); the others see the
+    /// change. Returns `false` when we publish no such track.
+    pub async fn set_muted(&self, kind: MediaKind, muted: bool) -> Result<bool, CallError> {
+        let Some(track) = self.media.track(kind) else {
+            return Ok(false);
+        };
+        self.room.set_muted(track, muted).await?;
+        Ok(true)
     }
 
     /// Leaves: tells the server (the others see us go at once) within [`LEAVE_BOUND`],
@@ -216,11 +238,16 @@ impl CallSession {
 async fn publish_microphone(
     room: &Room,
     far_end: FarEnd,
-) -> Result<(MicrophoneCapture, AudioSender), CallError> {
+) -> Result<(MicrophoneCapture, AudioSender, LocalTrack), CallError> {
     let (capture, frames) = MicrophoneCapture::open(None)?;
     let track = room.publish_track(LocalTrackOptions::microphone()).await?;
-    let sender = AudioSender::start(track, frames, ProcessingSettings::default(), Some(far_end))?;
-    Ok((capture, sender))
+    let sender = AudioSender::start(
+        track.clone(),
+        frames,
+        ProcessingSettings::default(),
+        Some(far_end),
+    )?;
+    Ok((capture, sender, track))
 }
 
 fn problem(sink: &CallEventSink, device: &str, error: &dyn std::fmt::Display) {

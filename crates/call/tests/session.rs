@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use convene_call::{CallEvent, CallOptions, CallSession};
 use convene_room::Room;
 use convene_room::room::RoomEvent;
+use convene_room::webrtc_kit::MediaKind;
 use convene_testkit::{loopback_options, start_server, wait_event};
 use tokio::sync::mpsc;
 
@@ -75,6 +76,22 @@ async fn a_session_reports_the_room_publishes_and_leaves_at_once() {
         .await;
         published += 1;
     }
+
+    // Muting the camera reaches the others.
+    assert!(
+        session
+            .set_muted(MediaKind::Video, true)
+            .await
+            .expect("mute")
+    );
+    wait_event(&mut watcher_events, &mut seen, WAIT, |event| match event {
+        RoomEvent::TrackMuted {
+            participant_identity,
+            ..
+        } if participant_identity == "app" => Some(()),
+        _ => None,
+    })
+    .await;
 
     // Someone joining and leaving reaches the UI.
     let (late, _late_events) =

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use convene_room::clock::unix_now_secs as unix_now;
+use convene_room::webrtc_kit::MediaKind;
 use tauri::{AppHandle, State};
 
 use super::{CallController, JoinedCall, webview_sink};
@@ -34,4 +35,15 @@ pub async fn current_call(
 pub async fn leave_call(calls: State<'_, Arc<CallController>>) -> Result<(), UiError> {
     calls.leave().await;
     Ok(())
+}
+
+/// Mutes (`muted: true`) or unmutes our microphone (`kind: "audio"`) or camera (`"video"`);
+/// returns whether such a track is published.
+#[tauri::command]
+pub async fn set_muted(
+    calls: State<'_, Arc<CallController>>,
+    kind: MediaKind,
+    muted: bool,
+) -> Result<bool, UiError> {
+    calls.set_muted(kind, muted).await
 }

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use convene_call::{CallEventSink, CallOptions, CallSession};
 use convene_room::RoomOptions;
-use convene_room::room::RemoteParticipant;
+use convene_room::room::{RemoteParticipant, TrackInfo};
+use convene_room::webrtc_kit::MediaKind;
 use serde::Serialize;
 use tokio::sync::Mutex;
 
@@ -32,6 +33,8 @@ pub struct JoinedCall {
     pub identity: String,
     /// Everyone else present at join time.
     pub participants: Vec<RemoteParticipant>,
+    /// Our published tracks (microphone, camera), for the mute buttons.
+    pub local_tracks: Vec<TrackInfo>,
 }
 
 /// The one call of this window.
@@ -87,6 +90,21 @@ impl CallController {
         self.session.lock().await.as_ref().map(snapshot)
     }
 
+    /// Mutes or unmutes our microphone or camera; `Ok(false)` when not in a call or not
+    /// publishing that device.
+    pub async fn set_muted(&self, kind: MediaKind, muted: bool) -> Result<bool, UiError> {
+        let session = self.session.lock().await;
+        let Some(session) = session.as_ref() else {
+            return Ok(false);
+        };
+        session
+            .set_muted(kind, muted)
+            .await
+            .map_err(|error| UiError::JoinFailed {
+                message: error.to_string(),
+            })
+    }
+
     /// Leaves the call if there is one; bounded by [`convene_call::LEAVE_BOUND`].
     pub async fn leave(&self) {
         let session = self.session.lock().await.take();
@@ -102,6 +120,7 @@ fn snapshot(session: &CallSession) -> JoinedCall {
         room: room.name(),
         identity: room.local_participant().identity,
         participants: room.remote_participants(),
+        local_tracks: room.local_participant().tracks,
     }
 }
 

@@ -1,5 +1,5 @@
 import { useEffect, useState } from "react";
-import { type CallState, isOn } from "./callState";
+import { type CallState, isOn, type LocalDevice } from "./callState";
 
 /** How long "Reconnected" stays up. */
 const RECONNECTED_BANNER_MS = 3000;
@@ -8,13 +8,35 @@ interface Props {
   call: CallState;
   onLeave: () => void;
   onRejoin: () => void;
+  onToggle: (kind: "audio" | "video") => void;
+}
+
+/** Ctrl+D toggles the microphone and Ctrl+E the camera (Cmd on macOS), as in Google Meet. */
+function useMuteShortcuts(onToggle: (kind: "audio" | "video") => void) {
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (!(event.ctrlKey || event.metaKey)) return;
+      const key = event.key.toLowerCase();
+      if (key !== "d" && key !== "e") return;
+      event.preventDefault();
+      onToggle(key === "d" ? "audio" : "video");
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [onToggle]);
+}
+
+function deviceLabel(name: string, state: LocalDevice): string {
+  if (state === "none") return `No ${name}`;
+  return state === "on" ? `Mute ${name}` : `Unmute ${name}`;
 }
 
 /**
  * The call: a banner for the connection, a tile per participant (name, microphone and
  * camera state, speaking highlight, connection quality) and the Leave button.
  */
-export function CallScreen({ call, onLeave, onRejoin }: Props) {
+export function CallScreen({ call, onLeave, onRejoin, onToggle }: Props) {
+  useMuteShortcuts(onToggle);
   const [hideReconnected, setHideReconnected] = useState(false);
   useEffect(() => {
     if (call.banner.kind !== "reconnected") {
@@ -64,6 +86,9 @@ export function CallScreen({ call, onLeave, onRejoin }: Props) {
       <ul className="grid" data-testid="participants">
         <li className="tile self" data-testid="tile-self">
           <span className="name">{call.identity} (you)</span>
+          <span className="state" data-testid="state-self">
+            {call.microphone === "on" ? "mic on" : "mic off"} · {call.camera === "on" ? "camera on" : "camera off"}
+          </span>
         </li>
         {call.participants.map((p) => (
           <li
@@ -81,6 +106,26 @@ export function CallScreen({ call, onLeave, onRejoin }: Props) {
       </ul>
 
       <footer className="call-controls">
+        <button
+          type="button"
+          data-testid="toggle-mic"
+          title="Ctrl+D"
+          aria-pressed={call.microphone === "muted"}
+          disabled={call.microphone === "none" || ended}
+          onClick={() => onToggle("audio")}
+        >
+          {deviceLabel("microphone", call.microphone)}
+        </button>
+        <button
+          type="button"
+          data-testid="toggle-camera"
+          title="Ctrl+E"
+          aria-pressed={call.camera === "muted"}
+          disabled={call.camera === "none" || ended}
+          onClick={() => onToggle("video")}
+        >
+          {deviceLabel("camera", call.camera)}
+        </button>
         <button type="button" className="danger" data-testid="leave" onClick={onLeave}>
           {ended ? "Back to the join screen" : "Leave"}
         </button>

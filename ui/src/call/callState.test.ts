@@ -48,3 +48,16 @@ describe("the call state", () => {
     });
   });
 });
+
+describe("local devices", () => {
+  it("start from what we publish", () => {
+    const state = initialCall({
+      room: "r",
+      identity: "me",
+      participants: [],
+      localTracks: [{ sid: "TR_a", name: "microphone", kind: "audio", source: "microphone", muted: false }],
+    });
+    expect(state.microphone).toBe("on");
+    expect(state.camera).toBe("none");
+  });
+});

@@ -8,6 +8,9 @@ export type Banner =
   | { kind: "reconnected" }
   | { kind: "disconnected"; message: string; reasonKind: string };
 
+/** A local device's state: published and live, muted, or not published at all. */
+export type LocalDevice = "on" | "muted" | "none";
+
 export interface CallState {
   room: string;
   identity: string;
@@ -16,11 +19,20 @@ export interface CallState {
   quality: Record<string, string>;
   banner: Banner;
   problems: string[];
+  microphone: LocalDevice;
+  camera: LocalDevice;
 }
 
 /** The state right after joining. */
 export function initialCall(joined: JoinedCall): CallState {
+  const device = (kind: "audio" | "video"): LocalDevice => {
+    const track = joined.localTracks?.find((t) => t.kind === kind);
+    if (!track) return "none";
+    return track.muted ? "muted" : "on";
+  };
   return {
+    microphone: device("audio"),
+    camera: device("video"),
     room: joined.room,
     identity: joined.identity,
     participants: joined.participants,
@@ -42,7 +54,7 @@ function withParticipant(state: CallState, identity: string, update: (p: Partici
 export function reduceCall(state: CallState, event: CallEvent): CallState {
   switch (event.type) {
     case "joined":
-      return { ...initialCall(event), problems: state.problems };
+      return { ...initialCall(event), problems: state.problems, microphone: state.microphone, camera: state.camera };
     case "participantJoined":
       return {
         ...state,

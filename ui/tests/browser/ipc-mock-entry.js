@@ -42,7 +42,13 @@ mockIPC((cmd, args) => {
             tracks: [{ sid: "TR_mic", name: "microphone", kind: "audio", source: "microphone", muted: false }],
           },
         ],
+        localTracks: [
+          { sid: "TR_my_mic", name: "microphone", kind: "audio", source: "microphone", muted: false },
+          { sid: "TR_my_cam", name: "camera", kind: "video", source: "camera", muted: false },
+        ],
       };
+    case "set_muted":
+      return true;
     case "current_call":
       return null;
     case "leave_call":

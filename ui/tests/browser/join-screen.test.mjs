@@ -111,6 +111,16 @@ test("the call screen follows participants and shows the connection banners", as
   await page.getByTestId("state-bob").getByText("mic off").waitFor();
   await send({ type: "activeSpeakers", identities: ["bob"] });
   await page.locator("[data-testid=tile-bob].speaking").waitFor();
+  await page.getByTestId("toggle-mic").click();
+  await page.getByTestId("toggle-mic").getByText("Unmute microphone").waitFor();
+  await page.keyboard.press("Control+e");
+  await page.getByTestId("toggle-camera").getByText("Unmute camera").waitFor();
+  assert.match(await page.getByTestId("state-self").textContent(), /mic off · camera off/);
+  const mutes = await page.evaluate(() => window.__ipcCalls.filter((c) => c.cmd === "set_muted").map((c) => c.args));
+  assert.deepEqual(mutes, [
+    { kind: "audio", muted: true },
+    { kind: "video", muted: true },
+  ]);
   await page.screenshot({ path: join(artifacts, "call-screen.png") });
   await send({ type: "reconnecting", kind: "resume" });
   await page.getByTestId("banner").getByText("Reconnecting").waitFor();
