@@ -1,15 +1,17 @@
 //! The real app in a real call, under a virtual display: started with a `convene://join`
 //! link and the synthetic devices, it joins, publishes camera and microphone, and when its
 //! window is closed (or it gets SIGTERM) the others see it leave within a second, not after
-//! the server's 15 s timeout.
+//! the server's 15 s timeout; and the call screen driven through WebKitWebDriver.
 
 mod support;
 
 use std::time::{Duration, Instant};
 
+use convene_room::AccessToken;
 use convene_room::room::RoomEvent;
 use convene_room::{Room, RoomEvents};
 use convene_testkit::{loopback_options, start_server, wait_event};
+use support::webdriver::{WebDriver, click, save_screenshot, wait_for_text};
 use support::{RunningApp, close_window_like_a_window_manager, display_available, send_signal};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -109,4 +111,76 @@ async fn sigterm_leaves_the_call_at_once() {
         "sigterm_leaves_the_call_at_once",
     )
     .await;
+}
+
+/// The call screen in the real app: join the local room, see another participant arrive,
+/// mute reaches them, invite the test participant, leave.
+#[tokio::test]
+async fn the_call_screen_joins_mutes_invites_and_leaves() {
+    if !display_available("the_call_screen_joins_mutes_invites_and_leaves") {
+        return;
+    }
+    let driver = WebDriver::start_with_env(&[("CONVENE_FAKE_MEDIA", "1")]).await;
+    let client = driver.launch_app().await;
+    click(&client, "local-room").await;
+    let status = wait_for_text(&client, "local-room-status", "running at ws://127.0.0.1:").await;
+    let url = status
+        .split_whitespace()
+        .find(|word| word.starts_with("ws://"))
+        .expect("the local room's URL")
+        .trim_end_matches('.')
+        .to_owned();
+    click(&client, "join").await;
+    wait_for_text(&client, "call-room", "local").await;
+    wait_for_text(&client, "state-self", "mic on · camera on").await;
+
+    let token = AccessToken::new("devkey", "secret")
+        .identity("watcher")
+        .room_join("local")
+        .sign(convene_room::clock::unix_now_secs())
+        .expect("sign");
+    let (watcher, mut events) = Room::connect(&url, token.expose(), loopback_options())
+        .await
+        .expect("the watcher joins the app's local room");
+    let mut seen = Vec::new();
+    let me = watcher
+        .remote_participants()
+        .into_iter()
+        .find(|p| p.identity == "me")
+        .expect("the app is in the room");
+    assert_eq!(me.tracks.len(), 2, "camera and microphone: {me:?}");
+    wait_for_text(&client, "tile-watcher", "watcher").await;
+
+    click(&client, "toggle-mic").await;
+    wait_event(&mut events, &mut seen, WAIT, |event| match event {
+        RoomEvent::TrackMuted {
+            participant_identity,
+            ..
+        } if participant_identity == "me" => Some(()),
+        _ => None,
+    })
+    .await;
+    wait_for_text(&client, "toggle-mic", "Unmute microphone").await;
+
+    click(&client, "invite").await;
+    wait_for_text(&client, "state-test-participant", "mic on · camera on").await;
+    save_screenshot(&client, "call-with-test-participant.png").await;
+
+    let asked = Instant::now();
+    click(&client, "leave").await;
+    wait_event(&mut events, &mut seen, WAIT, |event| match event {
+        RoomEvent::ParticipantDisconnected(p) if p.identity == "me" => Some(()),
+        _ => None,
+    })
+    .await;
+    assert!(
+        asked.elapsed() < LEAVE_SEEN_WITHIN * 3,
+        "{:?}",
+        asked.elapsed()
+    );
+    wait_for_text(&client, "join-screen", "Join a meeting").await;
+
+    watcher.disconnect().await;
+    client.close().await.expect("end the WebDriver session");
+    drop(driver.process);
 }

@@ -4,100 +4,12 @@
 
 mod support;
 
-use std::net::TcpListener;
-use std::process::Stdio;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use convene_room::AccessToken;
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::json;
-use support::{APP_BINARY, artifacts_dir, display_available};
-use tokio::process::{Child, Command};
-
-const WAIT: Duration = Duration::from_secs(30);
-
-/// WebKitWebDriver on a free port, allowed to automate Tauri's webview.
-struct WebDriver {
-    process: Child,
-    port: u16,
-}
-
-impl WebDriver {
-    async fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("pick a free port")
-            .port();
-        let process = Command::new("WebKitWebDriver")
-            .arg(format!("--port={port}"))
-            .env("TAURI_WEBVIEW_AUTOMATION", "true")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start WebKitWebDriver (Debian package webkit2gtk-driver)");
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "WebKitWebDriver did not listen"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Self { process, port }
-    }
-
-    async fn launch_app(&self) -> Client {
-        let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "webkitgtk:browserOptions".into(),
-            json!({ "binary": APP_BINARY, "args": [] }),
-        );
-        ClientBuilder::native()
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{}", self.port))
-            .await
-            .expect("start a WebDriver session on the app")
-    }
-}
-
-async fn wait_for_text(client: &Client, test_id: &str, needle: &str) -> String {
-    let xpath = format!("//*[@data-testid='{test_id}'][contains(., \"{needle}\")]");
-    let element = client
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::XPath(&xpath))
-        .await
-        .unwrap_or_else(|e| panic!("no {test_id} containing {needle:?}: {e}"));
-    element.text().await.expect("read the element's text")
-}
-
-async fn fill(client: &Client, test_id: &str, text: &str) {
-    let field = client
-        .find(Locator::Css(&format!("[data-testid='{test_id}']")))
-        .await
-        .expect("find the field");
-    field.clear().await.expect("clear the field");
-    field.send_keys(text).await.expect("type into the field");
-}
-
-/// Saves a screenshot once the page has painted its current DOM (two animation frames):
-/// WebKitGTK's snapshot otherwise can show the previous frame.
-async fn save_screenshot(client: &Client, name: &str) {
-    client
-        .execute_async(
-            "const done = arguments[arguments.length - 1];\
-             requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
-            vec![],
-        )
-        .await
-        .expect("wait for a paint");
-    let screenshot = client.screenshot().await.expect("take a screenshot");
-    std::fs::write(artifacts_dir("e2e").join(name), screenshot).expect("save the screenshot");
-}
+use fantoccini::Locator;
+use support::webdriver::{WebDriver, fill, save_screenshot, wait_for_text};
+use support::{artifacts_dir, display_available};
 
 fn unix_now() -> u64 {
     SystemTime::now()

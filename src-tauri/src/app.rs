@@ -81,6 +81,7 @@ pub fn run() -> ExitCode {
             call::leave_call,
             call::set_muted,
             local_room::start_local_room,
+            local_room::invite_test_participant,
         ])
         .on_window_event(|window, event| {
             if let WindowEvent::CloseRequested { api, .. } = event {

@@ -7,7 +7,7 @@ import { JoinScreen } from "./join/JoinScreen";
 /** The join screen until a call starts (from the form or a convene://join link), then the call. */
 export function App() {
   const [call, setCall] = useState<CallState | null>(null);
-  const [lastJoin, setLastJoin] = useState<{ url: string; token: string } | null>(null);
+  const [lastJoin, setLastJoin] = useState<{ url: string; token: string; local: boolean } | null>(null);
 
   useEffect(() => {
     const unlisten = onCallEvent((event) => {
@@ -21,8 +21,8 @@ export function App() {
     return () => void unlisten.then((stop) => stop());
   }, []);
 
-  const joined = useCallback((result: JoinedCall, url: string, token: string) => {
-    setLastJoin({ url, token });
+  const joined = useCallback((result: JoinedCall, url: string, token: string, local: boolean) => {
+    setLastJoin({ url, token, local });
     const fresh = initialCall(result);
     // The "joined" event may have arrived first; keep what it gathered, add our devices.
     setCall((current) =>
@@ -36,6 +36,7 @@ export function App() {
         <CallScreen
           call={call}
           onLeave={() => void backend.leaveCall().finally(() => setCall(null))}
+          onInvite={lastJoin?.local ? () => backend.inviteTestParticipant() : undefined}
           onToggle={(kind) => {
             const key = kind === "audio" ? "microphone" : "camera";
             const current = call[key];

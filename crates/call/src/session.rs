@@ -217,13 +217,22 @@ impl CallSession {
     }
 
     /// Mutes or unmutes our microphone (`Audio`) or camera (`Video`); the others see the
-    /// change. Returns `false` when we publish no such track.
-    pub async fn set_muted(&self, kind: MediaKind, muted: bool) -> Result<bool, CallError> {
-        let Some(track) = self.media.track(kind) else {
-            return Ok(false);
-        };
-        self.room.set_muted(track, muted).await?;
-        Ok(true)
+    /// change. Returns `false` when we publish no such track. The returned future does not
+    /// borrow the session (devices are not `Sync`), so it can run on any task.
+    pub fn set_muted(
+        &self,
+        kind: MediaKind,
+        muted: bool,
+    ) -> impl Future<Output = Result<bool, CallError>> + Send + 'static {
+        let room = self.room.clone();
+        let track = self.media.track(kind).cloned();
+        async move {
+            let Some(track) = track else {
+                return Ok(false);
+            };
+            room.set_muted(&track, muted).await?;
+            Ok(true)
+        }
     }
 
     /// Leaves: tells the server (the others see us go at once) within [`LEAVE_BOUND`],

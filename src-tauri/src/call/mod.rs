@@ -93,16 +93,13 @@ impl CallController {
     /// Mutes or unmutes our microphone or camera; `Ok(false)` when not in a call or not
     /// publishing that device.
     pub async fn set_muted(&self, kind: MediaKind, muted: bool) -> Result<bool, UiError> {
-        let session = self.session.lock().await;
-        let Some(session) = session.as_ref() else {
-            return Ok(false);
+        let muting = match self.session.lock().await.as_ref() {
+            Some(session) => session.set_muted(kind, muted),
+            None => return Ok(false),
         };
-        session
-            .set_muted(kind, muted)
-            .await
-            .map_err(|error| UiError::JoinFailed {
-                message: error.to_string(),
-            })
+        muting.await.map_err(|error| UiError::JoinFailed {
+            message: error.to_string(),
+        })
     }
 
     /// Leaves the call if there is one; bounded by [`convene_call::LEAVE_BOUND`].

@@ -12,3 +12,12 @@ pub async fn start_local_room(
 ) -> Result<LocalRoomInfo, UiError> {
     local_room.start().await
 }
+
+/// Adds a headless test participant (test pattern + tone) to the local room; returns its
+/// identity.
+#[tauri::command]
+pub async fn invite_test_participant(
+    local_room: tauri::State<'_, Arc<LocalRoom>>,
+) -> Result<String, UiError> {
+    local_room.invite_test_participant().await
+}

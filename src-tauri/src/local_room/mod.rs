@@ -10,7 +10,11 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use convene_devserver::{DevServer, DevServerConfig};
 use serde::Serialize;
-use tokio::sync::OnceCell;
+use std::sync::Arc;
+
+use convene_call::{CallOptions, CallSession};
+use convene_room::RoomOptions;
+use tokio::sync::{Mutex, OnceCell};
 
 use crate::error::UiError;
 
@@ -33,10 +37,14 @@ pub struct LocalRoomInfo {
     pub room: String,
 }
 
-/// The embedded server, started at most once.
+/// Identity prefix of invited test participants.
+const GUEST_IDENTITY: &str = "test-participant";
+
+/// The embedded server, started at most once, and the test participants invited into it.
 #[derive(Default)]
 pub struct LocalRoom {
     server: OnceCell<DevServer>,
+    guests: Mutex<Vec<CallSession>>,
 }
 
 impl LocalRoom {
@@ -54,8 +62,45 @@ impl LocalRoom {
         })
     }
 
-    /// Stops the server if it was started (part of the app's bounded shutdown).
+    /// "Invite test participant": a headless participant joins the local room and
+    /// publishes the test pattern and test tone, so one person can see a real call.
+    /// Returns its identity.
+    pub async fn invite_test_participant(&self) -> Result<String, UiError> {
+        let server = self.server.get().ok_or_else(|| UiError::LocalRoomFailed {
+            message: "Start the local room first.".to_owned(),
+        })?;
+        let mut guests = self.guests.lock().await;
+        let identity = match guests.len() {
+            0 => GUEST_IDENTITY.to_owned(),
+            n => format!("{GUEST_IDENTITY}-{}", n + 1),
+        };
+        let token = server
+            .token(LOCAL_ROOM_NAME, &identity, TOKEN_TTL_SECS)
+            .map_err(UiError::from)?;
+        let options = CallOptions {
+            fake_media: true,
+            microphone: false,
+            speaker: false,
+        };
+        let guest = CallSession::join(
+            &server.url(),
+            token.expose(),
+            options,
+            RoomOptions::default(),
+            Arc::new(|_| {}),
+        )
+        .await
+        .map_err(|error| UiError::LocalRoomFailed {
+            message: format!("The test participant could not join: {error}"),
+        })?;
+        guests.push(guest);
+        Ok(identity)
+    }
+
+    /// Stops the server if it was started (part of the app's bounded shutdown). The test
+    /// participants' media stops first; the server's shutdown tells everyone the room ended.
     pub async fn stop(&self) {
+        self.guests.lock().await.clear();
         if let Some(server) = self.server.get() {
             server.shutdown().await;
         }

@@ -9,6 +9,8 @@ interface Props {
   onLeave: () => void;
   onRejoin: () => void;
   onToggle: (kind: "audio" | "video") => void;
+  /** Present in the local room: adds a test participant (test pattern + tone). */
+  onInvite?: () => Promise<string>;
 }
 
 /** Ctrl+D toggles the microphone and Ctrl+E the camera (Cmd on macOS), as in Google Meet. */
@@ -35,8 +37,9 @@ function deviceLabel(name: string, state: LocalDevice): string {
  * The call: a banner for the connection, a tile per participant (name, microphone and
  * camera state, speaking highlight, connection quality) and the Leave button.
  */
-export function CallScreen({ call, onLeave, onRejoin, onToggle }: Props) {
+export function CallScreen({ call, onLeave, onRejoin, onToggle, onInvite }: Props) {
   useMuteShortcuts(onToggle);
+  const [inviteProblem, setInviteProblem] = useState<string | null>(null);
   const [hideReconnected, setHideReconnected] = useState(false);
   useEffect(() => {
     if (call.banner.kind !== "reconnected") {
@@ -75,6 +78,11 @@ export function CallScreen({ call, onLeave, onRejoin, onToggle }: Props) {
           <button type="button" data-testid="rejoin" onClick={onRejoin}>
             Rejoin
           </button>
+        </p>
+      )}
+      {inviteProblem && (
+        <p className="banner error" role="alert" data-testid="invite-problem">
+          {inviteProblem}
         </p>
       )}
       {call.problems.map((problem) => (
@@ -126,6 +134,20 @@ export function CallScreen({ call, onLeave, onRejoin, onToggle }: Props) {
         >
           {deviceLabel("camera", call.camera)}
         </button>
+        {onInvite && (
+          <button
+            type="button"
+            className="secondary"
+            data-testid="invite"
+            disabled={ended}
+            onClick={() => {
+              setInviteProblem(null);
+              onInvite().catch((error: { message?: string }) => setInviteProblem(error.message ?? String(error)));
+            }}
+          >
+            Invite test participant
+          </button>
+        )}
         <button type="button" className="danger" data-testid="leave" onClick={onLeave}>
           {ended ? "Back to the join screen" : "Leave"}
         </button>

@@ -9,7 +9,11 @@ const nowSecs = () => Math.floor(Date.now() / 1000);
  * The first screen: join a LiveKit room with a server URL and a token, or start a local room.
  * Every field is checked by the backend as it is typed; problems show inline under the field.
  */
-export function JoinScreen({ onJoined }: { onJoined: (call: JoinedCall, url: string, token: string) => void }) {
+export function JoinScreen({
+  onJoined,
+}: {
+  onJoined: (call: JoinedCall, url: string, token: string, local: boolean) => void;
+}) {
   const [url, setUrl] = useState("");
   const [token, setToken] = useState("");
   const [outcome, setOutcome] = useState<UiError | null>(null);
@@ -45,7 +49,7 @@ export function JoinScreen({ onJoined }: { onJoined: (call: JoinedCall, url: str
       <form
         onSubmit={(event) => {
           event.preventDefault();
-          if (canJoin) void act(async () => onJoined(await backend.joinRoom(url, token), url, token));
+          if (canJoin) void act(async () => onJoined(await backend.joinRoom(url, token), url, token, url === localRoom));
         }}
       >
         <label htmlFor="server-url">Server URL</label>

@@ -1,0 +1,120 @@
+//! Driving the real app's webview through WebKitWebDriver (Debian's webkit2gtk-driver).
+
+use std::net::TcpListener;
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use tokio::process::{Child, Command};
+
+use super::{APP_BINARY, artifacts_dir};
+
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// WebKitWebDriver on a free port, allowed to automate Tauri's webview.
+pub struct WebDriver {
+    pub process: Child,
+    port: u16,
+}
+
+impl WebDriver {
+    /// Starts the driver.
+    pub async fn start() -> Self {
+        Self::start_with_env(&[]).await
+    }
+
+    /// Starts the driver; `env` reaches the app it launches.
+    pub async fn start_with_env(env: &[(&str, &str)]) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("pick a free port")
+            .port();
+        let mut command = Command::new("WebKitWebDriver");
+        command.envs(env.iter().copied());
+        let process = command
+            .arg(format!("--port={port}"))
+            .env("TAURI_WEBVIEW_AUTOMATION", "true")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start WebKitWebDriver (Debian package webkit2gtk-driver)");
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "WebKitWebDriver did not listen"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self { process, port }
+    }
+
+    /// Starts the app and a WebDriver session on its window.
+    pub async fn launch_app(&self) -> Client {
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "webkitgtk:browserOptions".into(),
+            json!({ "binary": APP_BINARY, "args": [] }),
+        );
+        ClientBuilder::native()
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("start a WebDriver session on the app")
+    }
+}
+
+/// Waits for the element `test_id` to contain `needle`; returns its text.
+pub async fn wait_for_text(client: &Client, test_id: &str, needle: &str) -> String {
+    let xpath = format!("//*[@data-testid='{test_id}'][contains(., \"{needle}\")]");
+    let element = client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath(&xpath))
+        .await
+        .unwrap_or_else(|e| panic!("no {test_id} containing {needle:?}: {e}"));
+    element.text().await.expect("read the element's text")
+}
+
+/// Replaces the text of the field `test_id`.
+pub async fn fill(client: &Client, test_id: &str, text: &str) {
+    let field = client
+        .find(Locator::Css(&format!("[data-testid='{test_id}']")))
+        .await
+        .expect("find the field");
+    field.clear().await.expect("clear the field");
+    field.send_keys(text).await.expect("type into the field");
+}
+
+/// Saves a screenshot once the page has painted its current DOM (two animation frames):
+/// WebKitGTK's snapshot otherwise can show the previous frame.
+pub async fn save_screenshot(client: &Client, name: &str) {
+    client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];\
+             requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+            vec![],
+        )
+        .await
+        .expect("wait for a paint");
+    let screenshot = client.screenshot().await.expect("take a screenshot");
+    std::fs::write(artifacts_dir("e2e").join(name), screenshot).expect("save the screenshot");
+}
+
+/// Clicks the element `test_id`.
+pub async fn click(client: &Client, test_id: &str) {
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(&format!("[data-testid='{test_id}']")))
+        .await
+        .unwrap_or_else(|e| panic!("no {test_id}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {test_id}: {e}"));
+}
