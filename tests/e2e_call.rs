@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use convene_room::AccessToken;
 use convene_room::room::RoomEvent;
 use convene_room::{Room, RoomEvents};
-use convene_testkit::{loopback_options, start_server, wait_event};
+use convene_testkit::{SignalProxy, loopback_options, start_server, wait_event};
 use support::webdriver::{WebDriver, click, save_screenshot, wait_for_text};
 use support::{RunningApp, close_window_like_a_window_manager, display_available, send_signal};
 
@@ -181,6 +181,42 @@ async fn the_call_screen_joins_mutes_invites_and_leaves() {
     wait_for_text(&client, "join-screen", "Join a meeting").await;
 
     watcher.disconnect().await;
+    client.close().await.expect("end the WebDriver session");
+    drop(driver.process);
+}
+
+/// The connection banners in the real app: the signaling connection is cut and refused
+/// for 4 s ("Reconnecting…", then "Reconnected"), then the server shuts down
+/// ("Disconnected: the server shut down" with Rejoin).
+#[tokio::test]
+async fn the_banners_follow_a_dropped_connection_and_a_server_shutdown() {
+    if !display_available("the_banners_follow_a_dropped_connection_and_a_server_shutdown") {
+        return;
+    }
+    let server = start_server(Duration::from_secs(15)).await;
+    let proxy = SignalProxy::start(server.local_addr()).await;
+    let token = server.token("banners", "me", 600).expect("token");
+    let link = format!(
+        "convene://join?url={}&token={}",
+        encode(&proxy.url()),
+        encode(token.expose())
+    );
+    let driver = WebDriver::start_with_env(&[("CONVENE_FAKE_MEDIA", "1")]).await;
+    let client = driver.launch_app_with(&[&link]).await;
+    wait_for_text(&client, "call-room", "banners").await;
+    wait_for_text(&client, "state-self", "mic on").await;
+
+    proxy.cut_for(Duration::from_secs(4));
+    wait_for_text(&client, "banner", "Reconnecting").await;
+    save_screenshot(&client, "banner-reconnecting.png").await;
+    wait_for_text(&client, "banner", "Reconnected").await;
+    save_screenshot(&client, "banner-reconnected.png").await;
+
+    server.shutdown().await;
+    wait_for_text(&client, "banner", "Disconnected: the server shut down").await;
+    wait_for_text(&client, "rejoin", "Rejoin").await;
+    save_screenshot(&client, "banner-disconnected.png").await;
+
     client.close().await.expect("end the WebDriver session");
     drop(driver.process);
 }

@@ -56,10 +56,15 @@ impl WebDriver {
 
     /// Starts the app and a WebDriver session on its window.
     pub async fn launch_app(&self) -> Client {
+        self.launch_app_with(&[]).await
+    }
+
+    /// Starts the app with command-line arguments (e.g. a join link) and a session on it.
+    pub async fn launch_app_with(&self, args: &[&str]) -> Client {
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "webkitgtk:browserOptions".into(),
-            json!({ "binary": APP_BINARY, "args": [] }),
+            json!({ "binary": APP_BINARY, "args": args }),
         );
         ClientBuilder::native()
             .capabilities(capabilities)

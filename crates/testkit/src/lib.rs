@@ -270,6 +270,7 @@ pub async fn wait_event<T>(
 pub struct SignalProxy {
     address: std::net::SocketAddr,
     cut: tokio::sync::watch::Sender<u64>,
+    refuse_until: std::sync::Arc<std::sync::Mutex<Option<tokio::time::Instant>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -281,8 +282,18 @@ impl SignalProxy {
             .expect("bind the proxy");
         let address = listener.local_addr().expect("proxy address");
         let (cut, cuts) = tokio::sync::watch::channel(0u64);
+        let refuse_until = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let refusing = refuse_until.clone();
         let task = tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
+                let refused = refusing
+                    .lock()
+                    .ok()
+                    .and_then(|until| *until)
+                    .is_some_and(|until| tokio::time::Instant::now() < until);
+                if refused {
+                    continue;
+                }
                 let mut cuts = cuts.clone();
                 cuts.mark_unchanged();
                 tokio::spawn(async move {
@@ -296,7 +307,12 @@ impl SignalProxy {
                 });
             }
         });
-        Self { address, cut, task }
+        Self {
+            address,
+            cut,
+            refuse_until,
+            task,
+        }
     }
 
     /// The URL clients use instead of the server's.
@@ -307,6 +323,15 @@ impl SignalProxy {
     /// Drops every connection open now (new ones still go through).
     pub fn cut(&self) {
         self.cut.send_modify(|n| *n += 1);
+    }
+
+    /// Drops every connection and refuses new ones for `outage` (a signaling outage long
+    /// enough to watch a client reconnect).
+    pub fn cut_for(&self, outage: std::time::Duration) {
+        if let Ok(mut until) = self.refuse_until.lock() {
+            *until = Some(tokio::time::Instant::now() + outage);
+        }
+        self.cut();
     }
 }
 

@@ -75,7 +75,7 @@ impl CallController {
             fake_media: self.fake_media,
             ..CallOptions::default()
         };
-        let session = CallSession::join(&url, token, options, RoomOptions::default(), sink)
+        let session = CallSession::join(&url, token, options, room_options(&url), sink)
             .await
             .map_err(|error| UiError::JoinFailed {
                 message: error.to_string(),
@@ -111,6 +111,27 @@ impl CallController {
     }
 }
 
+/// Room options for `url`: a server on this computer (the local room) is reached over
+/// loopback, which works even with no network at all; anything else from every interface.
+fn room_options(url: &str) -> RoomOptions {
+    let loopback = url::Url::parse(url)
+        .ok()
+        .is_some_and(|url| match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(name)) => name == "localhost",
+            None => false,
+        });
+    if loopback {
+        RoomOptions {
+            bind_addrs: vec![std::net::SocketAddr::from(([127, 0, 0, 1], 0))],
+            ..RoomOptions::default()
+        }
+    } else {
+        RoomOptions::default()
+    }
+}
+
 fn snapshot(session: &CallSession) -> JoinedCall {
     let room = session.room();
     JoinedCall {
@@ -129,4 +150,27 @@ pub fn webview_sink<R: tauri::Runtime>(app: tauri::AppHandle<R>) -> CallEventSin
             tracing::warn!(%error, "cannot send a call event to the window");
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_on_this_computer_is_reached_over_loopback() {
+        let local = room_options("ws://127.0.0.1:7880");
+        assert!(local.bind_addrs.iter().all(|addr| addr.ip().is_loopback()));
+        assert!(
+            room_options("ws://localhost:7880").bind_addrs[0]
+                .ip()
+                .is_loopback()
+        );
+        let cloud = room_options("wss://demo.livekit.cloud");
+        assert!(
+            cloud
+                .bind_addrs
+                .iter()
+                .all(|addr| addr.ip().is_unspecified())
+        );
+    }
 }
