@@ -1,7 +1,8 @@
 //! The real app in a real call, under a virtual display: started with a `convene://join`
 //! link and the synthetic devices, it joins, publishes camera and microphone, and when its
 //! window is closed (or it gets SIGTERM) the others see it leave within a second, not after
-//! the server's 15 s timeout; and the call screen driven through WebKitWebDriver.
+//! the server's 15 s timeout; and the call screen driven through WebKitWebDriver (tiles
+//! draw the test participant's video, mute, banners, leave).
 
 mod support;
 
@@ -113,6 +114,40 @@ async fn sigterm_leaves_the_call_at_once() {
     .await;
 }
 
+/// Waits until the canvas `test_id` has drawn `frames` pictures; returns its frame count
+/// and the mean colour and saturation of its lower half (below the pattern's stamp bars).
+async fn wait_for_pictures(
+    client: &fantoccini::Client,
+    test_id: &str,
+    frames: u64,
+) -> serde_json::Value {
+    let script = format!(
+        "const c = document.querySelector(\"[data-testid='{test_id}']\");\
+         if (!c || Number(c.dataset.frames) < {frames}) return null;\
+         const d = c.getContext('2d').getImageData(0, c.height / 2, c.width, c.height / 2).data;\
+         let r = 0, g = 0, b = 0;\
+         for (let i = 0; i < d.length; i += 4) {{ r += d[i]; g += d[i + 1]; b += d[i + 2]; }}\
+         const n = d.length / 4; r /= n; g /= n; b /= n;\
+         return {{ frames: Number(c.dataset.frames), r, g, b,\
+                  saturation: Math.max(r, g, b) - Math.min(r, g, b) }};"
+    );
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let result = client
+            .execute(&script, vec![])
+            .await
+            .expect("read the canvas");
+        if !result.is_null() {
+            return result;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{test_id} drew fewer than {frames} pictures"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// The call screen in the real app: join the local room, see another participant arrive,
 /// mute reaches them, invite the test participant, leave.
 #[tokio::test]
@@ -164,6 +199,10 @@ async fn the_call_screen_joins_mutes_invites_and_leaves() {
 
     click(&client, "invite").await;
     wait_for_text(&client, "state-test-participant", "mic on · camera on").await;
+    // Its test pattern is drawn in the tile: pictures keep coming and they are the
+    // pattern's colours, not the empty tile's.
+    let drawn = wait_for_pictures(&client, "video-test-participant", 30).await;
+    assert!(drawn["saturation"].as_f64() > Some(20.0), "{drawn}");
     save_screenshot(&client, "call-with-test-participant.png").await;
 
     let asked = Instant::now();

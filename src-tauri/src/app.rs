@@ -80,6 +80,7 @@ pub fn run() -> ExitCode {
             call::current_call,
             call::leave_call,
             call::set_muted,
+            call::video_feed_url,
             local_room::start_local_room,
             local_room::invite_test_participant,
         ])
@@ -94,6 +95,9 @@ pub fn run() -> ExitCode {
         })
         .setup(move |app| {
             shutdown::listen_for_signals(app.handle().clone());
+            let lookup = app.state::<Arc<CallController>>().video_lookup();
+            let feed = tauri::async_runtime::block_on(convene_call::FrameServer::start(lookup))?;
+            app.manage(feed);
             join_from_deep_link(app.handle(), &args);
             tracing::info!(version = env!("CARGO_PKG_VERSION"), "convene ready");
             Ok(())

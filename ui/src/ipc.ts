@@ -112,6 +112,8 @@ export const backend = {
   setMuted: (kind: "audio" | "video", muted: boolean) => call<boolean>("set_muted", { kind, muted }),
   /** Leaves the call; the others see us go at once. */
   leaveCall: () => call<void>("leave_call"),
+  /** The token-protected local WebSocket serving decoded video pictures. */
+  videoFeedUrl: () => call<string>("video_feed_url"),
   /** Adds a headless participant (test pattern + tone) to the local room; returns its identity. */
   inviteTestParticipant: () => call<string>("invite_test_participant"),
   /** Starts the embedded local room server (once) and returns how to join it. */

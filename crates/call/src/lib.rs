@@ -14,11 +14,15 @@
 //! - [`CallSession`]: one call as the app runs it (join, devices, playback, UI events,
 //!   leave), so the app's commands only delegate.
 //!
+//! - [`FrameServer`]: decoded pictures to the webview over a token-protected 127.0.0.1
+//!   WebSocket, scaled to the tile, newest first.
+//!
 //! Blocking work (device queues, encoders, decoders) runs on its own threads; tokio tasks
 //! only move packets. Every pipeline stops when its handle is dropped.
 
 mod error;
 mod fake;
+mod frame_server;
 mod receive_audio;
 mod receive_video;
 mod send_audio;
@@ -27,8 +31,9 @@ mod session;
 
 pub use error::CallError;
 pub use fake::{FakeMedia, FakeMediaSettings};
+pub use frame_server::{FrameServer, VideoLookup, encode_message, scale_to_fit};
 pub use receive_audio::play_remote_audio;
 pub use receive_video::{DecodedVideo, RemoteVideo, RemoteVideoStats};
 pub use send_audio::AudioSender;
 pub use send_video::VideoSender;
-pub use session::{CallEvent, CallEventSink, CallOptions, CallSession, LEAVE_BOUND};
+pub use session::{CallEvent, CallEventSink, CallOptions, CallSession, LEAVE_BOUND, VideoRegistry};

@@ -23,7 +23,10 @@ use convene_room::webrtc_kit::MediaKind;
 use convene_room::{Room, RoomEvents, RoomOptions};
 use serde::Serialize;
 
-use crate::{AudioSender, CallError, FakeMedia, FakeMediaSettings, RemoteVideo, play_remote_audio};
+use crate::{
+    AudioSender, CallError, DecodedVideo, FakeMedia, FakeMediaSettings, RemoteVideo,
+    play_remote_audio,
+};
 
 /// The longest [`CallSession::leave`] waits for the server to acknowledge.
 pub const LEAVE_BOUND: Duration = Duration::from_millis(1_500);
@@ -139,11 +142,17 @@ pub enum CallEvent {
 /// Receives the UI events (e.g. emits them to the webview). Called from a tokio task.
 pub type CallEventSink = Arc<dyn Fn(CallEvent) + Send + Sync>;
 
+/// The newest decoded picture of every subscribed video track, by track sid (for the
+/// frame server that feeds the webview's tiles).
+pub type VideoRegistry =
+    Arc<Mutex<HashMap<String, tokio::sync::watch::Receiver<Option<Arc<DecodedVideo>>>>>>;
+
 /// A joined call. Dropping it stops media but does not say goodbye: call
 /// [`CallSession::leave`] so the others see us go at once.
 pub struct CallSession {
     room: Room,
     media: LocalMedia,
+    videos: VideoRegistry,
     events_task: tokio::task::JoinHandle<()>,
 }
 
@@ -203,12 +212,19 @@ impl CallSession {
                 Err(error) => problem(&sink, "microphone", &error),
             }
         }
-        let events_task = tokio::spawn(forward_events(events, mixer, sink));
+        let videos = VideoRegistry::default();
+        let events_task = tokio::spawn(forward_events(events, mixer, videos.clone(), sink));
         Ok(Self {
             room,
             media,
+            videos,
             events_task,
         })
+    }
+
+    /// The decoded pictures of the subscribed video tracks.
+    pub fn videos(&self) -> VideoRegistry {
+        self.videos.clone()
     }
 
     /// The room (for data, devices).
@@ -268,7 +284,12 @@ fn problem(sink: &CallEventSink, device: &str, error: &dyn std::fmt::Display) {
 }
 
 /// Turns room events into UI events and starts playing/decoding subscribed tracks.
-async fn forward_events(mut events: RoomEvents, mixer: SharedMixer, sink: CallEventSink) {
+async fn forward_events(
+    mut events: RoomEvents,
+    mixer: SharedMixer,
+    registry: VideoRegistry,
+    sink: CallEventSink,
+) {
     let mut videos: HashMap<String, RemoteVideo> = HashMap::new();
     let mut players: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
     while let Some(event) = events.recv().await {
@@ -281,6 +302,10 @@ async fn forward_events(mut events: RoomEvents, mixer: SharedMixer, sink: CallEv
                     }
                     MediaKind::Video => match RemoteVideo::start(track) {
                         Ok(video) => {
+                            registry
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .insert(sid.clone(), video.latest());
                             videos.insert(sid, video);
                         }
                         Err(error) => problem(&sink, "video decoder", &error),
@@ -289,6 +314,10 @@ async fn forward_events(mut events: RoomEvents, mixer: SharedMixer, sink: CallEv
             }
             RoomEvent::TrackUnsubscribed { track_sid, .. } => {
                 videos.remove(&track_sid);
+                registry
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&track_sid);
                 if let Some(player) = players.remove(&track_sid) {
                     player.abort();
                     mixer

@@ -47,3 +47,9 @@ pub async fn set_muted(
 ) -> Result<bool, UiError> {
     calls.set_muted(kind, muted).await
 }
+
+/// Where the call's video pictures are served (a token-protected 127.0.0.1 WebSocket).
+#[tauri::command]
+pub fn video_feed_url(feed: State<'_, convene_call::FrameServer>) -> String {
+    feed.url()
+}

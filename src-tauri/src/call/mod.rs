@@ -7,9 +7,9 @@
 pub mod commands;
 pub mod deep_link;
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
-use convene_call::{CallEventSink, CallOptions, CallSession};
+use convene_call::{CallEventSink, CallOptions, CallSession, VideoLookup, VideoRegistry};
 use convene_room::RoomOptions;
 use convene_room::room::{RemoteParticipant, TrackInfo};
 use convene_room::webrtc_kit::MediaKind;
@@ -40,6 +40,9 @@ pub struct JoinedCall {
 /// The one call of this window.
 pub struct CallController {
     session: Mutex<Option<CallSession>>,
+    /// The current call's decoded pictures, for the frame server (a std mutex: read from
+    /// the server's tasks without awaiting).
+    videos: std::sync::Mutex<Option<VideoRegistry>>,
     fake_media: bool,
 }
 
@@ -48,6 +51,7 @@ impl CallController {
     pub fn new(fake_media: bool) -> Self {
         Self {
             session: Mutex::new(None),
+            videos: std::sync::Mutex::new(None),
             fake_media,
         }
     }
@@ -81,8 +85,21 @@ impl CallController {
                 message: error.to_string(),
             })?;
         let joined = snapshot(&session);
+        *self.videos.lock().unwrap_or_else(PoisonError::into_inner) = Some(session.videos());
         *current = Some(session);
         Ok(joined)
+    }
+
+    /// Finds a subscribed video track's newest picture in the current call (for the frame
+    /// server).
+    pub fn video_lookup(self: &Arc<Self>) -> VideoLookup {
+        let calls = Arc::clone(self);
+        Arc::new(move |sid: &str| {
+            let videos = calls.videos.lock().unwrap_or_else(PoisonError::into_inner);
+            let registry = videos.as_ref()?;
+            let pictures = registry.lock().unwrap_or_else(PoisonError::into_inner);
+            pictures.get(sid).cloned()
+        })
     }
 
     /// The call in progress, if any (the UI asks when it loads, e.g. after a deep link).
@@ -105,6 +122,7 @@ impl CallController {
     /// Leaves the call if there is one; bounded by [`convene_call::LEAVE_BOUND`].
     pub async fn leave(&self) {
         let session = self.session.lock().await.take();
+        *self.videos.lock().unwrap_or_else(PoisonError::into_inner) = None;
         if let Some(session) = session {
             session.leave().await;
         }

@@ -1,5 +1,6 @@
 import { useEffect, useState } from "react";
 import { type CallState, isOn, type LocalDevice } from "./callState";
+import { VideoTile } from "./VideoTile";
 
 /** How long "Reconnected" stays up. */
 const RECONNECTED_BANNER_MS = 3000;
@@ -104,6 +105,12 @@ export function CallScreen({ call, onLeave, onRejoin, onToggle, onInvite }: Prop
             className={`tile${call.speaking.includes(p.identity) ? " speaking" : ""}`}
             data-testid={`tile-${p.identity}`}
           >
+            {p.tracks
+              .filter((t) => t.kind === "video" && !t.muted)
+              .slice(0, 1)
+              .map((t) => (
+                <VideoTile key={t.sid} trackSid={t.sid} testId={`video-${p.identity}`} />
+              ))}
             <span className="name">{p.name || p.identity}</span>
             <span className="state" data-testid={`state-${p.identity}`}>
               {isOn(p, "audio") ? "mic on" : "mic off"} · {isOn(p, "video") ? "camera on" : "camera off"}

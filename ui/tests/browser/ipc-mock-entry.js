@@ -49,6 +49,8 @@ mockIPC((cmd, args) => {
       };
     case "set_muted":
       return true;
+    case "video_feed_url":
+      return "ws://127.0.0.1:9/?token=none";
     case "current_call":
       return null;
     case "leave_call":

@@ -1,0 +1,249 @@
+//! Decoded video to the webview: a WebSocket on 127.0.0.1, protected by a random token,
+//! that sends each subscribed track's newest picture as raw I420 scaled to the tile.
+//!
+//! Why not Tauri IPC: pictures are megabytes a second per tile and IPC serialises them;
+//! a local WebSocket carries binary frames as they are. Why newest-wins: a tile that draws
+//! slower than the stream should show the latest picture, never a queue of old ones.
+//!
+//! Protocol. Connect to `ws://127.0.0.1:<port>/?token=<token>`. Send text
+//! `{"subscribe": "<track sid>", "width": 640, "height": 360}` (the tile size) or
+//! `{"unsubscribe": "<track sid>"}`. Receive binary messages: one byte `n`, `n` bytes of
+//! track sid (UTF-8), width and height as little-endian `u16`, then the I420 planes.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{BufMut, BytesMut};
+use convene_media::video::I420Frame;
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::StatusCode;
+
+use crate::DecodedVideo;
+
+/// Finds the newest-picture channel of a subscribed track by sid.
+pub type VideoLookup =
+    Arc<dyn Fn(&str) -> Option<watch::Receiver<Option<Arc<DecodedVideo>>>> + Send + Sync>;
+
+/// Largest tile edge a client may ask for (pictures are never scaled up anyway).
+const MAX_EDGE: u16 = 1920;
+
+/// The running server; dropping it stops accepting connections.
+pub struct FrameServer {
+    address: SocketAddr,
+    token: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FrameServer {
+    /// Listens on 127.0.0.1 (a free port) and serves the tracks `lookup` finds.
+    pub async fn start(lookup: VideoLookup) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let address = listener.local_addr()?;
+        let token = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+        let expected = token.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve(stream, expected.clone(), lookup.clone()));
+            }
+        });
+        Ok(Self {
+            address,
+            token,
+            task,
+        })
+    }
+
+    /// The URL the webview connects to (contains the token: do not log it).
+    pub fn url(&self) -> String {
+        format!("ws://{}/?token={}", self.address, self.token)
+    }
+}
+
+impl Drop for FrameServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn serve(stream: TcpStream, token: String, lookup: VideoLookup) {
+    // The error type is tungstenite's callback contract, not ours to shrink.
+    #[allow(clippy::result_large_err)]
+    let check = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
+        let query = request.uri().query().unwrap_or_default();
+        if query
+            .split('&')
+            .any(|pair| pair == format!("token={token}"))
+        {
+            Ok(response)
+        } else {
+            let mut refused = ErrorResponse::new(Some("bad token".to_owned()));
+            *refused.status_mut() = StatusCode::FORBIDDEN;
+            Err(refused)
+        }
+    };
+    let Ok(socket) = tokio_tungstenite::accept_hdr_async(stream, check).await else {
+        return;
+    };
+    let (mut sink, mut incoming) = socket.split();
+    // One frame in flight per connection: a slow webview gets the newest, not a queue.
+    let (frames_tx, mut frames_rx) = mpsc::channel::<Vec<u8>>(2);
+    let mut feeds: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
+    loop {
+        tokio::select! {
+            message = incoming.next() => match message {
+                Some(Ok(Message::Text(text))) => {
+                    handle_request(&text, &lookup, &frames_tx, &mut feeds);
+                }
+                Some(Ok(_)) => {}
+                _ => break,
+            },
+            Some(frame) = frames_rx.recv() => {
+                if sink.send(Message::Binary(frame.into())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    feeds.values().for_each(tokio::task::JoinHandle::abort);
+}
+
+#[derive(serde::Deserialize)]
+struct FeedRequest {
+    subscribe: Option<String>,
+    unsubscribe: Option<String>,
+    width: Option<u16>,
+    height: Option<u16>,
+}
+
+fn handle_request(
+    text: &str,
+    lookup: &VideoLookup,
+    frames: &mpsc::Sender<Vec<u8>>,
+    feeds: &mut HashMap<String, tokio::task::JoinHandle<()>>,
+) {
+    let Ok(request) = serde_json::from_str::<FeedRequest>(text) else {
+        tracing::debug!("ignoring a malformed video feed request");
+        return;
+    };
+    if let Some(sid) = request.unsubscribe
+        && let Some(feed) = feeds.remove(&sid)
+    {
+        feed.abort();
+    }
+    let Some(sid) = request.subscribe else {
+        return;
+    };
+    let Some(latest) = lookup(&sid) else {
+        return;
+    };
+    let tile = (
+        request.width.unwrap_or(640).clamp(16, MAX_EDGE),
+        request.height.unwrap_or(360).clamp(16, MAX_EDGE),
+    );
+    let feed = tokio::spawn(feed_track(sid.clone(), latest, tile, frames.clone()));
+    if let Some(previous) = feeds.insert(sid, feed) {
+        previous.abort();
+    }
+}
+
+async fn feed_track(
+    sid: String,
+    mut latest: watch::Receiver<Option<Arc<DecodedVideo>>>,
+    tile: (u16, u16),
+    frames: mpsc::Sender<Vec<u8>>,
+) {
+    loop {
+        let picture = latest.borrow_and_update().clone();
+        if let Some(picture) = picture {
+            let scaled = scale_to_fit(&picture.frame, tile);
+            // Full: the webview is behind; this picture is skipped, the next one goes.
+            let _ = frames.try_send(encode_message(&sid, &scaled));
+        }
+        if latest.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The wire message for one picture (see the module documentation).
+pub fn encode_message(sid: &str, frame: &I420Frame) -> Vec<u8> {
+    let sid = &sid.as_bytes()[..sid.len().min(255)];
+    let mut message =
+        BytesMut::with_capacity(5 + sid.len() + frame.y.len() + frame.u.len() + frame.v.len());
+    message.put_u8(sid.len() as u8);
+    message.put_slice(sid);
+    message.put_u16_le(frame.width as u16);
+    message.put_u16_le(frame.height as u16);
+    message.put_slice(&frame.y);
+    message.put_slice(&frame.u);
+    message.put_slice(&frame.v);
+    message.to_vec()
+}
+
+/// Scales `frame` down (never up) to fit inside `tile`, keeping its aspect ratio; nearest
+/// neighbour, which is enough for tiles and costs a copy.
+pub fn scale_to_fit(frame: &I420Frame, tile: (u16, u16)) -> I420Frame {
+    let (max_w, max_h) = (usize::from(tile.0), usize::from(tile.1));
+    if frame.width <= max_w && frame.height <= max_h {
+        return frame.clone();
+    }
+    let ratio = (max_w as f64 / frame.width as f64).min(max_h as f64 / frame.height as f64);
+    let width = (((frame.width as f64 * ratio) as usize) & !1).max(2);
+    let height = (((frame.height as f64 * ratio) as usize) & !1).max(2);
+    let mut scaled = I420Frame::filled(width, height, 0, 0, 0);
+    let pick = |plane: &[u8], src_w: usize, src_h: usize, out: &mut [u8], w: usize, h: usize| {
+        for y in 0..h {
+            let sy = y * src_h / h;
+            for x in 0..w {
+                out[y * w + x] = plane[sy * src_w + x * src_w / w];
+            }
+        }
+    };
+    let (fw, fh) = (frame.width, frame.height);
+    pick(&frame.y, fw, fh, &mut scaled.y, width, height);
+    pick(
+        &frame.u,
+        fw / 2,
+        fh / 2,
+        &mut scaled.u,
+        width / 2,
+        height / 2,
+    );
+    pick(
+        &frame.v,
+        fw / 2,
+        fh / 2,
+        &mut scaled.v,
+        width / 2,
+        height / 2,
+    );
+    scaled
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use convene_media::synthetic::TestPattern;
+
+    #[test]
+    fn pictures_shrink_to_the_tile_keeping_their_aspect_and_are_framed_with_their_sid() {
+        let frame = TestPattern::new(640, 360).next_frame(0);
+        let scaled = scale_to_fit(&frame, (320, 320));
+        assert_eq!((scaled.width, scaled.height), (320, 180));
+        let (y, u, v) = scaled.mean_yuv();
+        let (ey, eu, ev) = frame.mean_yuv();
+        assert!((y - ey).abs() < 4.0 && (u - eu).abs() < 4.0 && (v - ev).abs() < 4.0);
+        assert_eq!(scale_to_fit(&frame, (1280, 720)), frame, "never scaled up");
+        let message = encode_message("TR_x", &scaled);
+        assert_eq!(message[0], 4);
+        assert_eq!(&message[1..5], b"TR_x");
+        assert_eq!(u16::from_le_bytes([message[5], message[6]]), 320);
+        assert_eq!(u16::from_le_bytes([message[7], message[8]]), 180);
+        assert_eq!(message.len(), 9 + 320 * 180 * 3 / 2);
+    }
+}

@@ -1,0 +1,86 @@
+// Pictures of remote video tracks from the backend's frame server (crates/call:
+// frame_server.rs): one WebSocket, a subscription per tile, newest picture wins.
+import { backend } from "../ipc";
+
+/** One decoded picture, I420. */
+export interface Picture {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+type Listener = (picture: Picture) => void;
+
+/** Parses a frame-server message: sid length, sid, width, height (u16 LE), I420 planes. */
+export function parseMessage(buffer: ArrayBuffer): { sid: string; picture: Picture } | null {
+  const bytes = new Uint8Array(buffer);
+  if (bytes.length < 1) return null;
+  const sidLength = bytes[0];
+  const header = 1 + sidLength + 4;
+  if (bytes.length < header) return null;
+  const sid = new TextDecoder().decode(bytes.subarray(1, 1 + sidLength));
+  const view = new DataView(buffer, 1 + sidLength, 4);
+  const width = view.getUint16(0, true);
+  const height = view.getUint16(2, true);
+  const data = bytes.subarray(header);
+  if (data.length < (width * height * 3) / 2) return null;
+  return { sid, picture: { width, height, data } };
+}
+
+/** I420 (BT.601 limited range) to RGBA, into `out` (width * height * 4 bytes). */
+export function i420ToRgba(picture: Picture, out: Uint8ClampedArray) {
+  const { width, height, data } = picture;
+  const chromaWidth = width >> 1;
+  const uOffset = width * height;
+  const vOffset = uOffset + chromaWidth * (height >> 1);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const c = 1.164 * (data[y * width + x] - 16);
+      const chroma = (y >> 1) * chromaWidth + (x >> 1);
+      const d = data[uOffset + chroma] - 128;
+      const e = data[vOffset + chroma] - 128;
+      const i = (y * width + x) * 4;
+      out[i] = c + 1.596 * e;
+      out[i + 1] = c - 0.392 * d - 0.813 * e;
+      out[i + 2] = c + 2.017 * d;
+      out[i + 3] = 255;
+    }
+  }
+}
+
+class VideoFeed {
+  private socket: WebSocket | null = null;
+  private listeners = new Map<string, { listener: Listener; width: number; height: number }>();
+
+  private async open(): Promise<WebSocket> {
+    if (this.socket && this.socket.readyState <= WebSocket.OPEN) return this.socket;
+    const socket = new WebSocket(await backend.videoFeedUrl());
+    socket.binaryType = "arraybuffer";
+    socket.onmessage = (event) => {
+      const parsed = parseMessage(event.data as ArrayBuffer);
+      if (parsed) this.listeners.get(parsed.sid)?.listener(parsed.picture);
+    };
+    socket.onopen = () => {
+      for (const [sid, { width, height }] of this.listeners) {
+        socket.send(JSON.stringify({ subscribe: sid, width, height }));
+      }
+    };
+    this.socket = socket;
+    return socket;
+  }
+
+  /** Receives `sid`'s pictures scaled to fit `width` x `height`; returns the unsubscribe. */
+  subscribe(sid: string, width: number, height: number, listener: Listener): () => void {
+    this.listeners.set(sid, { listener, width, height });
+    void this.open().then((socket) => {
+      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ subscribe: sid, width, height }));
+    });
+    return () => {
+      this.listeners.delete(sid);
+      if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ unsubscribe: sid }));
+    };
+  }
+}
+
+/** The app's one feed. */
+export const videoFeed = new VideoFeed();
