@@ -9,12 +9,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use convene_media::codec::VideoEncoderSettings;
+use convene_media::codec::vp8::Vp8Encoder;
 use convene_media::devices::{MicrophoneCapture, SpeakerPlayback};
 use convene_media::far_end::FarEnd;
 use convene_media::playout::{
     Mixer, PlayoutConfig, SharedMixer, playback_source_with_echo_reference,
 };
 use convene_media::processing::ProcessingSettings;
+use convene_media::video::camera::{NokhwaCamera, list_cameras};
+use convene_media::video::source::{CameraError, VideoCapture, VideoSource};
 use convene_room::room::{
     ConnectionQuality, DisconnectReason, LocalTrack, LocalTrackOptions, ReconnectKind,
     RemoteParticipant, RoomEvent, TrackInfo,
@@ -24,7 +28,7 @@ use convene_room::{Room, RoomEvents, RoomOptions};
 use serde::Serialize;
 
 use crate::{
-    AudioSender, CallError, DecodedVideo, FakeMedia, FakeMediaSettings, RemoteVideo,
+    AudioSender, CallError, DecodedVideo, FakeMedia, FakeMediaSettings, RemoteVideo, VideoSender,
     play_remote_audio,
 };
 
@@ -36,6 +40,8 @@ pub const LEAVE_BOUND: Duration = Duration::from_millis(1_500);
 pub struct CallOptions {
     /// Publish the default microphone.
     pub microphone: bool,
+    /// Publish the first camera.
+    pub camera: bool,
     /// Play others through the default speaker.
     pub speaker: bool,
     /// Publish the test pattern and test tone instead of real devices.
@@ -43,10 +49,11 @@ pub struct CallOptions {
 }
 
 impl Default for CallOptions {
-    /// Microphone and speaker on, real devices.
+    /// Microphone, camera and speaker on, real devices.
     fn default() -> Self {
         Self {
             microphone: true,
+            camera: true,
             speaker: true,
             fake_media: false,
         }
@@ -161,6 +168,7 @@ pub struct CallSession {
 struct LocalMedia {
     fake: Option<FakeMedia>,
     microphone: Option<(MicrophoneCapture, AudioSender, LocalTrack)>,
+    camera: Option<(VideoCapture, VideoSender, LocalTrack)>,
     speaker: Option<SpeakerPlayback>,
 }
 
@@ -171,6 +179,7 @@ impl LocalMedia {
             (MediaKind::Video, Some(fake), _) => Some(&fake.camera),
             (MediaKind::Audio, Some(fake), _) => Some(&fake.microphone),
             (MediaKind::Audio, None, Some((_, _, track))) => Some(track),
+            (MediaKind::Video, None, _) => self.camera.as_ref().map(|(_, _, track)| track),
             _ => None,
         }
     }
@@ -206,10 +215,18 @@ impl CallSession {
                 Ok(fake) => media.fake = Some(fake),
                 Err(error) => problem(&sink, "camera", &error),
             }
-        } else if options.microphone {
-            match publish_microphone(&room, far_end).await {
-                Ok(microphone) => media.microphone = Some(microphone),
-                Err(error) => problem(&sink, "microphone", &error),
+        } else {
+            if options.microphone {
+                match publish_microphone(&room, far_end).await {
+                    Ok(microphone) => media.microphone = Some(microphone),
+                    Err(error) => problem(&sink, "microphone", &error),
+                }
+            }
+            if options.camera {
+                match publish_camera(&room).await {
+                    Ok(camera) => media.camera = Some(camera),
+                    Err(error) => problem(&sink, "camera", &error),
+                }
             }
         }
         let videos = VideoRegistry::default();
@@ -272,6 +289,29 @@ async fn publish_microphone(
         ProcessingSettings::default(),
         Some(far_end),
     )?;
+    Ok((capture, sender, track))
+}
+
+/// The camera resolution asked for (the closest the camera offers is used).
+const CAMERA_SIZE: (u32, u32) = (1280, 720);
+
+async fn publish_camera(room: &Room) -> Result<(VideoCapture, VideoSender, LocalTrack), CallError> {
+    let camera = list_cameras()?
+        .into_iter()
+        .next()
+        .ok_or_else(|| CameraError::NotFound {
+            id: "(no camera connected)".to_owned(),
+        })?;
+    let (width, height) = CAMERA_SIZE;
+    let id = camera.id;
+    let (capture, frames) = VideoCapture::start(Box::new(move || {
+        Ok(Box::new(NokhwaCamera::open(&id, width, height, 30)?) as Box<dyn VideoSource>)
+    }))?;
+    let track = room
+        .publish_track(LocalTrackOptions::camera(width, height))
+        .await?;
+    let encoder = Vp8Encoder::new(VideoEncoderSettings::for_size(width, height))?;
+    let sender = VideoSender::start(track.clone(), frames, Box::new(encoder));
     Ok((capture, sender, track))
 }
 

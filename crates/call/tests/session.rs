@@ -135,3 +135,46 @@ async fn a_session_reports_the_room_publishes_and_leaves_at_once() {
     watcher.disconnect().await;
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_camera_is_reported_and_the_call_goes_on() {
+    let server = start_server(Duration::from_secs(15)).await;
+    let token = server.token("devices", "app", 600).expect("token");
+    let (ui_tx, mut ui) = mpsc::unbounded_channel();
+    let options = CallOptions {
+        microphone: false,
+        speaker: false,
+        ..CallOptions::default()
+    };
+    let session = CallSession::join(
+        &server.url(),
+        token.expose(),
+        options,
+        loopback_options(),
+        Arc::new(move |event| {
+            let _ = ui_tx.send(event);
+        }),
+    )
+    .await
+    .expect("joining does not depend on devices");
+    assert!(matches!(
+        next_ui_event(&mut ui).await,
+        CallEvent::Joined { .. }
+    ));
+    match next_ui_event(&mut ui).await {
+        CallEvent::DeviceProblem { device, message } => {
+            assert_eq!(device, "camera");
+            assert!(message.contains("no camera"), "{message}");
+        }
+        other => panic!("expected the camera problem, got {other:?}"),
+    }
+    assert!(
+        !session
+            .set_muted(MediaKind::Video, true)
+            .await
+            .expect("nothing to mute"),
+        "no camera track is published"
+    );
+    session.leave().await;
+    server.shutdown().await;
+}

@@ -80,6 +80,7 @@ impl LocalRoom {
         let options = CallOptions {
             fake_media: true,
             microphone: false,
+            camera: false,
             speaker: false,
         };
         let guest = CallSession::join(
