@@ -8,11 +8,13 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use convene_call::{CHAT_TOPIC, ChatMessage};
 use convene_room::AccessToken;
 use convene_room::room::RoomEvent;
+use convene_room::room::{DataKind, DataSendOptions};
 use convene_room::{Room, RoomEvents};
 use convene_testkit::{SignalProxy, loopback_options, start_server, wait_event};
-use support::webdriver::{WebDriver, click, save_screenshot, wait_for_text};
+use support::webdriver::{WebDriver, click, fill, save_screenshot, wait_for_text};
 use support::{RunningApp, close_window_like_a_window_manager, display_available, send_signal};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -196,6 +198,30 @@ async fn the_call_screen_joins_mutes_invites_and_leaves() {
     })
     .await;
     wait_for_text(&client, "toggle-mic", "Unmute microphone").await;
+
+    // Chat both ways with the watcher, in LiveKit's chat format.
+    // U+E007 is WebDriver's Enter key.
+    fill(&client, "chat-input", "hello watcher\u{E007}").await;
+    let data = wait_event(&mut events, &mut seen, WAIT, |event| match event {
+        RoomEvent::DataReceived(data) if data.topic.as_deref() == Some(CHAT_TOPIC) => Some(data),
+        _ => None,
+    })
+    .await;
+    let sent = ChatMessage::decode(&data.payload).expect("a chat message");
+    assert_eq!(sent.message, "hello watcher");
+    let reply = ChatMessage::new("hello app", 0);
+    watcher
+        .send_data(
+            &reply.encode(),
+            DataSendOptions {
+                kind: DataKind::Reliable,
+                topic: Some(CHAT_TOPIC.to_owned()),
+                destination_identities: Vec::new(),
+            },
+        )
+        .await
+        .expect("reply");
+    wait_for_text(&client, "chat-lines", "watcher: hello app").await;
 
     click(&client, "invite").await;
     wait_for_text(&client, "state-test-participant", "mic on · camera on").await;

@@ -81,6 +81,7 @@ pub fn run() -> ExitCode {
             call::leave_call,
             call::set_muted,
             call::video_feed_url,
+            call::send_chat,
             local_room::start_local_room,
             local_room::invite_test_participant,
         ])

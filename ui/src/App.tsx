@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from "react";
 import { CallScreen } from "./call/CallScreen";
-import { type CallState, initialCall, reduceCall } from "./call/callState";
+import { addChat, type CallState, initialCall, reduceCall } from "./call/callState";
 import { backend, type JoinedCall, onCallEvent } from "./ipc";
 import { JoinScreen } from "./join/JoinScreen";
 
@@ -37,6 +37,10 @@ export function App() {
           call={call}
           onLeave={() => void backend.leaveCall().finally(() => setCall(null))}
           onInvite={lastJoin?.local ? () => backend.inviteTestParticipant() : undefined}
+          onSendChat={async (text) => {
+            const sent = await backend.sendChat(text);
+            setCall((c) => (c ? addChat(c, { from: null, message: sent }) : c));
+          }}
           onToggle={(kind) => {
             const key = kind === "audio" ? "microphone" : "camera";
             const current = call[key];

@@ -79,7 +79,15 @@ export type CallEvent =
   | { type: "reconnecting"; kind: "resume" | "full" }
   | { type: "reconnected" }
   | { type: "disconnected"; reason: DisconnectReason; message: string }
+  | { type: "chat"; from: string | null; message: ChatMessage }
   | { type: "deviceProblem"; device: string; message: string };
+
+/** A chat message (crates/call: ChatMessage, LiveKit's chat format). */
+export interface ChatMessage {
+  id: string;
+  timestamp: number;
+  message: string;
+}
 
 /** Calls `handler` for every call event until the returned function is called. */
 export function onCallEvent(handler: (event: CallEvent) => void): Promise<UnlistenFn> {
@@ -112,6 +120,8 @@ export const backend = {
   setMuted: (kind: "audio" | "video", muted: boolean) => call<boolean>("set_muted", { kind, muted }),
   /** Leaves the call; the others see us go at once. */
   leaveCall: () => call<void>("leave_call"),
+  /** Sends a chat message to everyone in the call; resolves with it as sent. */
+  sendChat: (text: string) => call<ChatMessage>("send_chat", { text }),
   /** The token-protected local WebSocket serving decoded video pictures. */
   videoFeedUrl: () => call<string>("video_feed_url"),
   /** Adds a headless participant (test pattern + tone) to the local room; returns its identity. */

@@ -20,6 +20,7 @@
 //! Blocking work (device queues, encoders, decoders) runs on its own threads; tokio tasks
 //! only move packets. Every pipeline stops when its handle is dropped.
 
+mod chat;
 mod error;
 mod fake;
 mod frame_server;
@@ -29,6 +30,7 @@ mod send_audio;
 mod send_video;
 mod session;
 
+pub use chat::{CHAT_TOPIC, ChatMessage, MAX_CHAT_CHARS};
 pub use error::CallError;
 pub use fake::{FakeMedia, FakeMediaSettings};
 pub use frame_server::{FrameServer, VideoLookup, encode_message, scale_to_fit};

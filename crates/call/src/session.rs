@@ -20,13 +20,14 @@ use convene_media::processing::ProcessingSettings;
 use convene_media::video::camera::{NokhwaCamera, list_cameras};
 use convene_media::video::source::{CameraError, VideoCapture, VideoSource};
 use convene_room::room::{
-    ConnectionQuality, DisconnectReason, LocalTrack, LocalTrackOptions, ReconnectKind,
-    RemoteParticipant, RoomEvent, TrackInfo,
+    ConnectionQuality, DataKind, DataSendOptions, DisconnectReason, LocalTrack, LocalTrackOptions,
+    ReconnectKind, RemoteParticipant, RoomEvent, TrackInfo,
 };
 use convene_room::webrtc_kit::MediaKind;
 use convene_room::{Room, RoomEvents, RoomOptions};
 use serde::Serialize;
 
+use crate::chat::{CHAT_TOPIC, ChatMessage};
 use crate::{
     AudioSender, CallError, DecodedVideo, FakeMedia, FakeMediaSettings, RemoteVideo, VideoSender,
     play_remote_audio,
@@ -136,6 +137,13 @@ pub enum CallEvent {
         reason: DisconnectReason,
         /// Why, for people.
         message: String,
+    },
+    /// A chat message from someone (or from us, echoed after sending).
+    Chat {
+        /// Sender identity (`None`: the server).
+        from: Option<String>,
+        /// The message.
+        message: ChatMessage,
     },
     /// A device could not be used; the call continues without it.
     DeviceProblem {
@@ -265,6 +273,26 @@ impl CallSession {
             };
             room.set_muted(&track, muted).await?;
             Ok(true)
+        }
+    }
+
+    /// Sends a chat message to everyone (LiveKit's chat format); returns what was sent.
+    /// Like [`CallSession::set_muted`], the future does not borrow the session.
+    pub fn send_chat(
+        &self,
+        text: &str,
+        timestamp_ms: u64,
+    ) -> impl Future<Output = Result<ChatMessage, CallError>> + Send + 'static {
+        let room = self.room.clone();
+        let message = ChatMessage::new(text, timestamp_ms);
+        async move {
+            let options = DataSendOptions {
+                kind: DataKind::Reliable,
+                topic: Some(CHAT_TOPIC.to_owned()),
+                destination_identities: Vec::new(),
+            };
+            room.send_data(&message.encode(), options).await?;
+            Ok(message)
         }
     }
 
@@ -429,6 +457,12 @@ fn to_ui_event(event: RoomEvent) -> Option<CallEvent> {
         },
         RoomEvent::Reconnecting(kind) => CallEvent::Reconnecting { kind },
         RoomEvent::Reconnected => CallEvent::Reconnected,
+        RoomEvent::DataReceived(data) if data.topic.as_deref() == Some(CHAT_TOPIC) => {
+            CallEvent::Chat {
+                message: ChatMessage::decode(&data.payload)?,
+                from: data.from_identity,
+            }
+        }
         RoomEvent::Disconnected(reason) => CallEvent::Disconnected {
             message: reason.to_string(),
             reason,

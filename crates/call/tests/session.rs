@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use convene_call::{CallEvent, CallOptions, CallSession};
+use convene_call::{CHAT_TOPIC, CallEvent, CallOptions, CallSession, ChatMessage};
 use convene_room::Room;
-use convene_room::room::RoomEvent;
+use convene_room::room::{DataKind, DataSendOptions, RoomEvent};
 use convene_room::webrtc_kit::MediaKind;
 use convene_testkit::{loopback_options, start_server, wait_event};
 use tokio::sync::mpsc;
@@ -92,6 +92,37 @@ async fn a_session_reports_the_room_publishes_and_leaves_at_once() {
         _ => None,
     })
     .await;
+
+    // Chat both ways, in LiveKit's chat format.
+    let sent = session
+        .send_chat("hello watcher", 1_000)
+        .await
+        .expect("send chat");
+    let data = wait_event(&mut watcher_events, &mut seen, WAIT, |event| match event {
+        RoomEvent::DataReceived(data) if data.topic.as_deref() == Some(CHAT_TOPIC) => Some(data),
+        _ => None,
+    })
+    .await;
+    assert_eq!(ChatMessage::decode(&data.payload), Some(sent));
+    let reply = ChatMessage::new("hello app", 2_000);
+    watcher
+        .send_data(
+            &reply.encode(),
+            DataSendOptions {
+                kind: DataKind::Reliable,
+                topic: Some(CHAT_TOPIC.to_owned()),
+                destination_identities: Vec::new(),
+            },
+        )
+        .await
+        .expect("reply");
+    loop {
+        if let CallEvent::Chat { from, message } = next_ui_event(&mut ui).await {
+            assert_eq!(from.as_deref(), Some("watcher"));
+            assert_eq!(message, reply);
+            break;
+        }
+    }
 
     // Someone joining and leaving reaches the UI.
     let (late, _late_events) =

@@ -53,3 +53,15 @@ pub async fn set_muted(
 pub fn video_feed_url(feed: State<'_, convene_call::FrameServer>) -> String {
     feed.url()
 }
+
+/// Sends a chat message (LiveKit's chat format) to everyone in the call.
+#[tauri::command]
+pub async fn send_chat(
+    calls: State<'_, Arc<CallController>>,
+    text: String,
+) -> Result<convene_call::ChatMessage, UiError> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64);
+    calls.send_chat(&text, now_ms).await
+}

@@ -9,7 +9,9 @@ pub mod deep_link;
 
 use std::sync::{Arc, PoisonError};
 
-use convene_call::{CallEventSink, CallOptions, CallSession, VideoLookup, VideoRegistry};
+use convene_call::{
+    CallEventSink, CallOptions, CallSession, ChatMessage, VideoLookup, VideoRegistry,
+};
 use convene_room::RoomOptions;
 use convene_room::room::{RemoteParticipant, TrackInfo};
 use convene_room::webrtc_kit::MediaKind;
@@ -116,6 +118,21 @@ impl CallController {
         };
         muting.await.map_err(|error| UiError::JoinFailed {
             message: error.to_string(),
+        })
+    }
+
+    /// Sends a chat message to everyone in the call; returns it as sent.
+    pub async fn send_chat(&self, text: &str, now_ms: u64) -> Result<ChatMessage, UiError> {
+        let sending = match self.session.lock().await.as_ref() {
+            Some(session) => session.send_chat(text, now_ms),
+            None => {
+                return Err(UiError::JoinFailed {
+                    message: "Not in a call.".to_owned(),
+                });
+            }
+        };
+        sending.await.map_err(|error| UiError::JoinFailed {
+            message: format!("The message was not sent: {error}"),
         })
     }
 

@@ -1,5 +1,6 @@
 import { useEffect, useState } from "react";
 import { type CallState, isOn, type LocalDevice } from "./callState";
+import { ChatPanel } from "./ChatPanel";
 import { VideoTile } from "./VideoTile";
 
 /** How long "Reconnected" stays up. */
@@ -12,6 +13,7 @@ interface Props {
   onToggle: (kind: "audio" | "video") => void;
   /** Present in the local room: adds a test participant (test pattern + tone). */
   onInvite?: () => Promise<string>;
+  onSendChat: (text: string) => Promise<void>;
 }
 
 /** Ctrl+D toggles the microphone and Ctrl+E the camera (Cmd on macOS), as in Google Meet. */
@@ -38,7 +40,7 @@ function deviceLabel(name: string, state: LocalDevice): string {
  * The call: a banner for the connection, a tile per participant (name, microphone and
  * camera state, speaking highlight, connection quality) and the Leave button.
  */
-export function CallScreen({ call, onLeave, onRejoin, onToggle, onInvite }: Props) {
+export function CallScreen({ call, onLeave, onRejoin, onToggle, onInvite, onSendChat }: Props) {
   useMuteShortcuts(onToggle);
   const [inviteProblem, setInviteProblem] = useState<string | null>(null);
   const [hideReconnected, setHideReconnected] = useState(false);
@@ -119,6 +121,8 @@ export function CallScreen({ call, onLeave, onRejoin, onToggle, onInvite }: Prop
           </li>
         ))}
       </ul>
+
+      <ChatPanel lines={call.chat} onSend={onSendChat} disabled={ended} />
 
       <footer className="call-controls">
         <button

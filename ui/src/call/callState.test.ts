@@ -61,3 +61,18 @@ describe("local devices", () => {
     expect(state.camera).toBe("none");
   });
 });
+
+describe("chat", () => {
+  it("collects messages once each, ours marked as ours", async () => {
+    const { addChat } = await import("./callState");
+    let state = initialCall({ room: "r", identity: "me", participants: [] });
+    const hello = { id: "1", timestamp: 1, message: "hello" };
+    state = reduceCall(state, { type: "chat", from: "bob", message: hello });
+    state = reduceCall(state, { type: "chat", from: "bob", message: hello });
+    state = addChat(state, { from: null, message: { id: "2", timestamp: 2, message: "hi bob" } });
+    expect(state.chat.map((line) => [line.from, line.message.message])).toEqual([
+      ["bob", "hello"],
+      [null, "hi bob"],
+    ]);
+  });
+});

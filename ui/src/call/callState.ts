@@ -1,5 +1,11 @@
 // The call screen's state, derived from the backend's events by one pure reducer.
-import type { CallEvent, JoinedCall, Participant } from "../ipc";
+import type { CallEvent, ChatMessage, JoinedCall, Participant } from "../ipc";
+
+/** A chat line: who wrote it (null: us) and what. */
+export interface ChatLine {
+  from: string | null;
+  message: ChatMessage;
+}
 
 /** The banner over the call: nothing, reconnecting, reconnected (briefly), or ended. */
 export type Banner =
@@ -21,6 +27,7 @@ export interface CallState {
   problems: string[];
   microphone: LocalDevice;
   camera: LocalDevice;
+  chat: ChatLine[];
 }
 
 /** The state right after joining. */
@@ -31,6 +38,7 @@ export function initialCall(joined: JoinedCall): CallState {
     return track.muted ? "muted" : "on";
   };
   return {
+    chat: [],
     microphone: device("audio"),
     camera: device("video"),
     room: joined.room,
@@ -54,7 +62,13 @@ function withParticipant(state: CallState, identity: string, update: (p: Partici
 export function reduceCall(state: CallState, event: CallEvent): CallState {
   switch (event.type) {
     case "joined":
-      return { ...initialCall(event), problems: state.problems, microphone: state.microphone, camera: state.camera };
+      return {
+        ...initialCall(event),
+        problems: state.problems,
+        microphone: state.microphone,
+        camera: state.camera,
+        chat: state.chat,
+      };
     case "participantJoined":
       return {
         ...state,
@@ -91,6 +105,8 @@ export function reduceCall(state: CallState, event: CallEvent): CallState {
       return { ...state, banner: { kind: "reconnected" } };
     case "disconnected":
       return { ...state, banner: { kind: "disconnected", message: event.message, reasonKind: event.reason.kind } };
+    case "chat":
+      return addChat(state, { from: event.from, message: event.message });
     case "deviceProblem":
       return { ...state, problems: [...state.problems, `${event.device}: ${event.message}`] };
   }
@@ -99,4 +115,10 @@ export function reduceCall(state: CallState, event: CallEvent): CallState {
 /** Whether a participant's track of `kind` is published and unmuted. */
 export function isOn(participant: Participant, kind: "audio" | "video"): boolean {
   return participant.tracks.some((t) => t.kind === kind && !t.muted);
+}
+
+/** Adds a chat line once (by message id), in arrival order. */
+export function addChat(state: CallState, line: ChatLine): CallState {
+  if (state.chat.some((existing) => existing.message.id === line.message.id)) return state;
+  return { ...state, chat: [...state.chat, line] };
 }

@@ -49,6 +49,8 @@ mockIPC((cmd, args) => {
       };
     case "set_muted":
       return true;
+    case "send_chat":
+      return { id: `m${window.__ipcCalls.length}`, timestamp: Date.now(), message: args.text };
     case "video_feed_url":
       return "ws://127.0.0.1:9/?token=none";
     case "current_call":

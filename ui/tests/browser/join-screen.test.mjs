@@ -121,6 +121,15 @@ test("the call screen follows participants and shows the connection banners", as
     { kind: "audio", muted: true },
     { kind: "video", muted: true },
   ]);
+  await page.getByTestId("chat-input").fill("hello bob");
+  await page.getByTestId("chat-input").press("Enter");
+  await page.getByTestId("chat-lines").getByText("hello bob").waitFor();
+  await send({ type: "chat", from: "bob", message: { id: "b1", timestamp: 1, message: "hi alice" } });
+  await page.getByTestId("chat-lines").getByText("hi alice").waitFor();
+  assert.deepEqual(
+    await page.getByTestId("chat-line").allTextContents(),
+    ["you: hello bob", "bob: hi alice"],
+  );
   await page.screenshot({ path: join(artifacts, "call-screen.png") });
   await send({ type: "reconnecting", kind: "resume" });
   await page.getByTestId("banner").getByText("Reconnecting").waitFor();
