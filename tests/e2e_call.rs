@@ -126,11 +126,14 @@ async fn wait_for_pictures(
     let script = format!(
         "const c = document.querySelector(\"[data-testid='{test_id}']\");\
          if (!c || Number(c.dataset.frames) < {frames}) return null;\
-         const d = c.getContext('2d').getImageData(0, c.height / 2, c.width, c.height / 2).data;\
+         const copy = document.createElement('canvas');\
+         copy.width = c.width; copy.height = c.height;\
+         const g2 = copy.getContext('2d'); g2.drawImage(c, 0, 0);\
+         const d = g2.getImageData(0, c.height / 2, c.width, c.height / 2).data;\
          let r = 0, g = 0, b = 0;\
          for (let i = 0; i < d.length; i += 4) {{ r += d[i]; g += d[i + 1]; b += d[i + 2]; }}\
          const n = d.length / 4; r /= n; g /= n; b /= n;\
-         return {{ frames: Number(c.dataset.frames), r, g, b,\
+         return {{ frames: Number(c.dataset.frames), renderer: c.dataset.renderer, r, g, b,\
                   saturation: Math.max(r, g, b) - Math.min(r, g, b) }};"
     );
     let deadline = Instant::now() + WAIT;
@@ -229,6 +232,7 @@ async fn the_call_screen_joins_mutes_invites_and_leaves() {
     // pattern's colours, not the empty tile's.
     let drawn = wait_for_pictures(&client, "video-test-participant", 30).await;
     assert!(drawn["saturation"].as_f64() > Some(20.0), "{drawn}");
+    println!("the test participant's tile: {drawn}");
     save_screenshot(&client, "call-with-test-participant.png").await;
 
     let asked = Instant::now();

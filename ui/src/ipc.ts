@@ -74,6 +74,8 @@ export type CallEvent =
   | { type: "trackPublished"; identity: string; track: TrackInfo }
   | { type: "trackUnpublished"; identity: string; trackSid: string }
   | { type: "trackMuted"; identity: string; trackSid: string; muted: boolean }
+  | { type: "localTrackPublished"; track: TrackInfo }
+  | { type: "localTrackUnpublished"; track: TrackInfo }
   | { type: "activeSpeakers"; identities: string[] }
   | { type: "connectionQuality"; identity: string; quality: "excellent" | "good" | "poor" | "lost" }
   | { type: "reconnecting"; kind: "resume" | "full" }

@@ -103,6 +103,16 @@ pub enum CallEvent {
         /// Which track.
         track_sid: String,
     },
+    /// One of our tracks was published (after joining, or again after a full reconnect).
+    LocalTrackPublished {
+        /// The track.
+        track: TrackInfo,
+    },
+    /// One of our tracks was unpublished (e.g. during a full reconnect).
+    LocalTrackUnpublished {
+        /// The track.
+        track: TrackInfo,
+    },
     /// A participant muted or unmuted a track.
     TrackMuted {
         /// Whose track.
@@ -431,6 +441,8 @@ fn to_ui_event(event: RoomEvent) -> Option<CallEvent> {
             identity: participant_identity,
             track_sid: track.sid,
         },
+        RoomEvent::LocalTrackPublished(track) => CallEvent::LocalTrackPublished { track },
+        RoomEvent::LocalTrackUnpublished(track) => CallEvent::LocalTrackUnpublished { track },
         RoomEvent::TrackMuted {
             participant_identity,
             track_sid,

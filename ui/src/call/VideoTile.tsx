@@ -1,25 +1,24 @@
 import { useEffect, useRef } from "react";
-import { i420ToRgba, videoFeed } from "./videoFeed";
+import { createRenderer } from "./renderer";
+import { videoFeed } from "./videoFeed";
 
-/** Draws a remote video track's newest pictures; counts them in `data-frames` for tests. */
+/**
+ * Draws a remote video track's newest pictures (WebGL, canvas fallback). `data-frames`
+ * counts pictures drawn and `data-renderer` names the renderer, for diagnostics and tests.
+ */
 export function VideoTile({ trackSid, testId }: { trackSid: string; testId: string }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     const element = canvas.current;
     if (!element) return;
-    const context = element.getContext("2d");
-    if (!context) return;
+    const renderer = createRenderer(element);
+    if (!renderer) return;
+    element.dataset.renderer = renderer.kind;
     let frames = 0;
     const width = Math.max(160, element.clientWidth || 640);
     const height = Math.max(90, element.clientHeight || 360);
     return videoFeed.subscribe(trackSid, width, height, (picture) => {
-      if (element.width !== picture.width || element.height !== picture.height) {
-        element.width = picture.width;
-        element.height = picture.height;
-      }
-      const image = context.createImageData(picture.width, picture.height);
-      i420ToRgba(picture, image.data);
-      context.putImageData(image, 0, 0);
+      renderer.draw(picture);
       frames += 1;
       element.dataset.frames = String(frames);
     });

@@ -76,3 +76,14 @@ describe("chat", () => {
     ]);
   });
 });
+
+describe("our own tracks", () => {
+  it("follow publish and unpublish events (joining from a link, full reconnects)", () => {
+    let state = initialCall({ room: "r", identity: "me", participants: [] });
+    const mic = { sid: "TR_m", name: "microphone", kind: "audio" as const, source: "microphone", muted: false };
+    state = reduceCall(state, { type: "localTrackPublished", track: mic });
+    expect(state.microphone).toBe("on");
+    state = reduceCall(state, { type: "localTrackUnpublished", track: mic });
+    expect(state.microphone).toBe("none");
+  });
+});

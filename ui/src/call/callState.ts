@@ -95,6 +95,10 @@ export function reduceCall(state: CallState, event: CallEvent): CallState {
         ...p,
         tracks: p.tracks.map((t) => (t.sid === event.trackSid ? { ...t, muted: event.muted } : t)),
       }));
+    case "localTrackPublished":
+      return { ...state, [deviceOf(event.track.kind)]: event.track.muted ? "muted" : "on" };
+    case "localTrackUnpublished":
+      return { ...state, [deviceOf(event.track.kind)]: "none" };
     case "activeSpeakers":
       return { ...state, speaking: event.identities };
     case "connectionQuality":
@@ -121,4 +125,8 @@ export function isOn(participant: Participant, kind: "audio" | "video"): boolean
 export function addChat(state: CallState, line: ChatLine): CallState {
   if (state.chat.some((existing) => existing.message.id === line.message.id)) return state;
   return { ...state, chat: [...state.chat, line] };
+}
+
+function deviceOf(kind: "audio" | "video"): "microphone" | "camera" {
+  return kind === "audio" ? "microphone" : "camera";
 }

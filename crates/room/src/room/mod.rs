@@ -41,6 +41,8 @@ use crate::{ServerUrl, Token};
 const COMMAND_CAPACITY: usize = 64;
 /// How many events may wait for the application before the actor waits for it.
 const EVENT_CAPACITY: usize = 1_024;
+/// How long [`Room::send_data`] waits for data channels that are still opening.
+pub const DATA_CHANNEL_OPEN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The stream of a room's events. Read it continuously: when it is full the room waits.
 pub struct RoomEvents {
@@ -210,18 +212,32 @@ impl Room {
     }
 
     /// Sends a data message to everyone else (or to `options.destination_identities`).
+    ///
+    /// Right after joining (or a reconnect) the data channels may still be opening; a send
+    /// then waits for them, up to [`DATA_CHANNEL_OPEN_WAIT`], instead of failing.
     pub async fn send_data(
         &self,
         payload: &[u8],
         options: DataSendOptions,
     ) -> Result<(), RoomError> {
-        let payload = payload.to_vec();
-        self.ask(|reply| Command::SendData {
-            payload,
-            options,
-            reply,
-        })
-        .await
+        let deadline = tokio::time::Instant::now() + DATA_CHANNEL_OPEN_WAIT;
+        loop {
+            let (payload, options) = (payload.to_vec(), options.clone());
+            let sent = self
+                .ask(|reply| Command::SendData {
+                    payload,
+                    options,
+                    reply,
+                })
+                .await;
+            let opening = matches!(sent, Err(RoomError::DataChannelClosed(_)))
+                && self.connection_state() == ConnectionState::Connected
+                && tokio::time::Instant::now() < deadline;
+            if !opening {
+                return sent;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     /// Tells the room the network changed (from an OS notification the app receives), so

@@ -1,0 +1,118 @@
+// Draws I420 pictures on a canvas: WebGL (the GPU converts YUV to RGB; three single-channel
+// textures per picture) when the webview has it, else a 2D canvas with the conversion in JS.
+import { i420ToRgba, type Picture } from "./videoFeed";
+
+export interface Renderer {
+  /** "webgl" or "canvas", for diagnostics and tests. */
+  readonly kind: "webgl" | "canvas";
+  draw(picture: Picture): void;
+}
+
+const VERTEX = `
+attribute vec2 position;
+varying vec2 uv;
+void main() {
+  uv = vec2((position.x + 1.0) / 2.0, (1.0 - position.y) / 2.0);
+  gl_Position = vec4(position, 0.0, 1.0);
+}`;
+
+// BT.601 limited range, as webcams and WebRTC encode.
+const FRAGMENT = `
+precision mediump float;
+varying vec2 uv;
+uniform sampler2D yPlane;
+uniform sampler2D uPlane;
+uniform sampler2D vPlane;
+void main() {
+  float y = 1.164 * (texture2D(yPlane, uv).r - 0.0625);
+  float u = texture2D(uPlane, uv).r - 0.5;
+  float v = texture2D(vPlane, uv).r - 0.5;
+  gl_FragColor = vec4(y + 1.596 * v, y - 0.392 * u - 0.813 * v, y + 2.017 * u, 1.0);
+}`;
+
+function compile(gl: WebGLRenderingContext, type: number, source: string): WebGLShader | null {
+  const shader = gl.createShader(type);
+  if (!shader) return null;
+  gl.shaderSource(shader, source);
+  gl.compileShader(shader);
+  return gl.getShaderParameter(shader, gl.COMPILE_STATUS) ? shader : null;
+}
+
+function webglRenderer(canvas: HTMLCanvasElement): Renderer | null {
+  const gl = canvas.getContext("webgl", { preserveDrawingBuffer: true, antialias: false });
+  if (!gl) return null;
+  const vertex = compile(gl, gl.VERTEX_SHADER, VERTEX);
+  const fragment = compile(gl, gl.FRAGMENT_SHADER, FRAGMENT);
+  const program = gl.createProgram();
+  if (!vertex || !fragment || !program) return null;
+  gl.attachShader(program, vertex);
+  gl.attachShader(program, fragment);
+  gl.linkProgram(program);
+  if (!gl.getProgramParameter(program, gl.LINK_STATUS)) return null;
+  gl.useProgram(program);
+  const quad = gl.createBuffer();
+  gl.bindBuffer(gl.ARRAY_BUFFER, quad);
+  gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([-1, -1, 1, -1, -1, 1, 1, 1]), gl.STATIC_DRAW);
+  const position = gl.getAttribLocation(program, "position");
+  gl.enableVertexAttribArray(position);
+  gl.vertexAttribPointer(position, 2, gl.FLOAT, false, 0, 0);
+  gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
+  const textures = ["yPlane", "uPlane", "vPlane"].map((name, unit) => {
+    const texture = gl.createTexture();
+    gl.activeTexture(gl.TEXTURE0 + unit);
+    gl.bindTexture(gl.TEXTURE_2D, texture);
+    for (const parameter of [gl.TEXTURE_WRAP_S, gl.TEXTURE_WRAP_T]) {
+      gl.texParameteri(gl.TEXTURE_2D, parameter, gl.CLAMP_TO_EDGE);
+    }
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.LINEAR);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.LINEAR);
+    gl.uniform1i(gl.getUniformLocation(program, name), unit);
+    return texture;
+  });
+  return {
+    kind: "webgl",
+    draw({ width, height, data }) {
+      if (canvas.width !== width || canvas.height !== height) {
+        canvas.width = width;
+        canvas.height = height;
+      }
+      gl.viewport(0, 0, width, height);
+      const chroma = (width >> 1) * (height >> 1);
+      const planes = [
+        { bytes: data.subarray(0, width * height), w: width, h: height },
+        { bytes: data.subarray(width * height, width * height + chroma), w: width >> 1, h: height >> 1 },
+        { bytes: data.subarray(width * height + chroma, width * height + 2 * chroma), w: width >> 1, h: height >> 1 },
+      ];
+      planes.forEach((plane, unit) => {
+        gl.activeTexture(gl.TEXTURE0 + unit);
+        gl.bindTexture(gl.TEXTURE_2D, textures[unit]);
+        gl.texImage2D(gl.TEXTURE_2D, 0, gl.LUMINANCE, plane.w, plane.h, 0, gl.LUMINANCE, gl.UNSIGNED_BYTE, plane.bytes);
+      });
+      gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
+    },
+  };
+}
+
+function canvasRenderer(canvas: HTMLCanvasElement): Renderer | null {
+  const context = canvas.getContext("2d");
+  if (!context) return null;
+  let image: ImageData | null = null;
+  return {
+    kind: "canvas",
+    draw(picture) {
+      if (canvas.width !== picture.width || canvas.height !== picture.height || !image) {
+        canvas.width = picture.width;
+        canvas.height = picture.height;
+        image = context.createImageData(picture.width, picture.height);
+      }
+      i420ToRgba(picture, image.data);
+      context.putImageData(image, 0, 0);
+    },
+  };
+}
+
+/** WebGL when available (and not disabled with `?renderer=canvas`), else the 2D canvas. */
+export function createRenderer(canvas: HTMLCanvasElement): Renderer | null {
+  const forceCanvas = new URLSearchParams(window.location.search).get("renderer") === "canvas";
+  return (forceCanvas ? null : webglRenderer(canvas)) ?? canvasRenderer(canvas);
+}
