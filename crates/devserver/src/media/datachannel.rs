@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::mpsc;
-use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
+use webrtc::data_channel::{
+    DataChannel, DataChannelEvent, RTCDataChannelInit, RTCDataChannelState,
+};
 use webrtc::peer_connection::PeerConnection;
 
 use super::error::MediaError;
@@ -19,6 +21,10 @@ use super::events::MediaEvent;
 pub(crate) const RELIABLE_LABEL: &str = "_reliable";
 /// Label of the lossy channel.
 pub(crate) const LOSSY_LABEL: &str = "_lossy";
+/// How long data for a client waits for its channel to open (it joined a moment ago).
+const OPEN_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+/// How often that wait checks.
+const OPEN_POLL: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// One of our subscriber-PC channels and whether the client has opened it.
 pub(crate) struct OwnChannel {
@@ -58,14 +64,35 @@ impl OwnChannel {
         })
     }
 
-    /// Sends one message; fails with [`MediaError::DataChannelNotOpen`] before the client has
-    /// opened the channel.
+    /// Sends one message. A channel the client has not opened yet (data sent right after
+    /// it joined) is waited for, up to [`OPEN_WAIT`], so the message is not lost; after that
+    /// it fails with [`MediaError::DataChannelNotOpen`].
     pub(crate) async fn send(&self, payload: &[u8]) -> Result<(), MediaError> {
-        if !self.open.load(Ordering::Acquire) {
-            return Err(MediaError::DataChannelNotOpen(self.label));
+        let deadline = tokio::time::Instant::now() + OPEN_WAIT;
+        while !self.is_open().await {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(MediaError::DataChannelNotOpen(self.label));
+            }
+            tokio::time::sleep(OPEN_POLL).await;
         }
         self.channel.send(bytes::BytesMut::from(payload)).await?;
         Ok(())
+    }
+
+    /// Whether the client has opened the channel. The reader's OnOpen can be missed (the
+    /// channel may open before its poll loop runs), so the channel's own state decides too.
+    async fn is_open(&self) -> bool {
+        if self.open.load(Ordering::Acquire) {
+            return true;
+        }
+        let open = matches!(
+            self.channel.ready_state().await,
+            Ok(RTCDataChannelState::Open)
+        );
+        if open {
+            self.open.store(true, Ordering::Release);
+        }
+        open
     }
 }
 
