@@ -74,10 +74,12 @@ async fn leave_is_seen_at_once(ending: fn(u32), test: &str) {
     wait_for_the_app(&mut events, &mut seen).await;
 
     let pid = app.pid();
-    let asked = Instant::now();
     tokio::task::spawn_blocking(move || ending(pid))
         .await
         .expect("end the app");
+    // From the moment the close or the signal was delivered (the helper has returned;
+    // starting Python for the window close is not the app's time).
+    let asked = Instant::now();
     wait_event(&mut events, &mut seen, WAIT, |event| match event {
         RoomEvent::ParticipantDisconnected(p) if p.identity == "me" => Some(()),
         _ => None,
@@ -248,6 +250,15 @@ async fn the_call_screen_joins_mutes_invites_and_leaves() {
         asked.elapsed()
     );
     wait_for_text(&client, "join-screen", "Join a meeting").await;
+    // The server is remembered for next time (the token is not).
+    let remembered = client
+        .find(fantoccini::Locator::Css("[data-testid='server-url']"))
+        .await
+        .expect("the server field")
+        .prop("value")
+        .await
+        .expect("its value");
+    assert_eq!(remembered.as_deref(), Some(url.as_str()));
 
     watcher.disconnect().await;
     client.close().await.expect("end the WebDriver session");

@@ -9,6 +9,7 @@ use tauri::{Manager, RunEvent, WindowEvent};
 use crate::call::{CallController, commands as call, deep_link, webview_sink};
 use crate::join::commands as join;
 use crate::local_room::{LocalRoom, commands as local_room};
+use crate::settings::SettingsStore;
 use crate::shutdown::{self, Cleanup, SHUTDOWN_BOUND, Shutdown, ShutdownTrigger};
 
 /// Test hook: when set, the cleanup never finishes, so tests can prove the shutdown bound
@@ -63,9 +64,12 @@ fn join_from_deep_link(app: &tauri::AppHandle, args: &[String]) {
 pub fn run() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let local = Arc::new(LocalRoom::default());
-    let calls = Arc::new(CallController::new(CallController::fake_media_requested(
-        &args,
-    )));
+    // In memory until set-up knows the OS config directory.
+    let settings = Arc::new(SettingsStore::load(None));
+    let calls = Arc::new(CallController::new(
+        CallController::fake_media_requested(&args),
+        Arc::clone(&settings),
+    ));
     let app = tauri::Builder::default()
         .manage(Shutdown::new(
             exit_cleanup(Arc::clone(&calls), Arc::clone(&local)),
@@ -73,6 +77,7 @@ pub fn run() -> ExitCode {
         ))
         .manage(local)
         .manage(calls)
+        .manage(settings)
         .invoke_handler(tauri::generate_handler![
             join::check_server_url,
             join::inspect_token,
@@ -82,6 +87,7 @@ pub fn run() -> ExitCode {
             call::set_muted,
             call::video_feed_url,
             call::send_chat,
+            join::recent_servers,
             local_room::start_local_room,
             local_room::invite_test_participant,
         ])
@@ -96,6 +102,14 @@ pub fn run() -> ExitCode {
         })
         .setup(move |app| {
             shutdown::listen_for_signals(app.handle().clone());
+            // CONVENE_CONFIG_DIR overrides the OS config directory (tests, portable use).
+            let config_dir = std::env::var_os("CONVENE_CONFIG_DIR")
+                .map(std::path::PathBuf::from)
+                .or_else(|| app.path().app_config_dir().ok());
+            if let Some(dir) = config_dir {
+                app.state::<Arc<SettingsStore>>()
+                    .open(dir.join("settings.json"));
+            }
             let lookup = app.state::<Arc<CallController>>().video_lookup();
             let feed = tauri::async_runtime::block_on(convene_call::FrameServer::start(lookup))?;
             app.manage(feed);

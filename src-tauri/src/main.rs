@@ -11,6 +11,7 @@ mod error;
 mod join;
 mod local_room;
 mod logging;
+mod settings;
 mod shutdown;
 
 fn main() -> std::process::ExitCode {

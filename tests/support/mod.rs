@@ -57,6 +57,7 @@ impl RunningApp {
     pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(APP_BINARY);
         command
+            .env("CONVENE_CONFIG_DIR", fresh_config_dir())
             .args(args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -161,4 +162,18 @@ pub fn close_window_like_a_window_manager(pid: u32) {
         status.success(),
         "close_window.py found no window for {pid}"
     );
+}
+
+/// A new, empty settings directory for one app run, so tests never read or write the
+/// user's real settings (`CONVENE_CONFIG_DIR`).
+pub fn fresh_config_dir() -> PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "convene-e2e-config-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
 }

@@ -31,6 +31,7 @@ impl WebDriver {
             .expect("pick a free port")
             .port();
         let mut command = Command::new("WebKitWebDriver");
+        command.env("CONVENE_CONFIG_DIR", super::fresh_config_dir());
         command.envs(env.iter().copied());
         let process = command
             .arg(format!("--port={port}"))
@@ -75,15 +76,31 @@ impl WebDriver {
 }
 
 /// Waits for the element `test_id` to contain `needle`; returns its text.
+/// The page may re-render the element between finding and reading it; then it is found
+/// again.
 pub async fn wait_for_text(client: &Client, test_id: &str, needle: &str) -> String {
     let xpath = format!("//*[@data-testid='{test_id}'][contains(., \"{needle}\")]");
-    let element = client
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::XPath(&xpath))
-        .await
-        .unwrap_or_else(|e| panic!("no {test_id} containing {needle:?}: {e}"));
-    element.text().await.expect("read the element's text")
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let element = client
+            .wait()
+            .at_most(deadline.saturating_duration_since(tokio::time::Instant::now()))
+            .for_element(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|e| panic!("no {test_id} containing {needle:?}: {e}"));
+        match element.text().await {
+            Ok(text) => return text,
+            Err(error) if tokio::time::Instant::now() < deadline => {
+                tracing_free_note(test_id, &error);
+            }
+            Err(error) => panic!("cannot read {test_id}: {error}"),
+        }
+    }
+}
+
+/// Notes a re-rendered element on stderr (the test retries).
+fn tracing_free_note(test_id: &str, error: &fantoccini::error::CmdError) {
+    eprintln!("{test_id} changed while being read ({error}); finding it again");
 }
 
 /// Replaces the text of the field `test_id`.

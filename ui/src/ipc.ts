@@ -114,6 +114,8 @@ export const backend = {
   checkServerUrl: (url: string) => call<string>("check_server_url", { url }),
   /** Decodes the token field (no signature check). */
   inspectToken: (token: string) => call<TokenSummary>("inspect_token", { token }),
+  /** Servers joined recently, newest first (tokens are never stored). */
+  recentServers: () => call<string[]>("recent_servers"),
   /** Joins the room the token names on the given server; events follow. */
   joinRoom: (url: string, token: string) => call<JoinedCall>("join_room", { url, token }),
   /** The call in progress, if any (e.g. joined from a link before the window loaded). */

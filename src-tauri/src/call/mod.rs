@@ -20,6 +20,7 @@ use tokio::sync::Mutex;
 
 use crate::error::UiError;
 use crate::join::prepare_join;
+use crate::settings::SettingsStore;
 
 /// Environment switch for the synthetic devices (test pattern camera, test tone
 /// microphone) instead of real ones; also `--fake-media` on the command line.
@@ -46,15 +47,18 @@ pub struct CallController {
     /// the server's tasks without awaiting).
     videos: std::sync::Mutex<Option<VideoRegistry>>,
     fake_media: bool,
+    settings: Arc<SettingsStore>,
 }
 
 impl CallController {
-    /// A controller; `fake_media` publishes the synthetic devices instead of real ones.
-    pub fn new(fake_media: bool) -> Self {
+    /// A controller; `fake_media` publishes the synthetic devices instead of real ones;
+    /// servers joined are remembered in `settings`.
+    pub fn new(fake_media: bool, settings: Arc<SettingsStore>) -> Self {
         Self {
             session: Mutex::new(None),
             videos: std::sync::Mutex::new(None),
             fake_media,
+            settings,
         }
     }
 
@@ -87,6 +91,7 @@ impl CallController {
                 message: error.to_string(),
             })?;
         let joined = snapshot(&session);
+        self.settings.remember_server(&url);
         *self.videos.lock().unwrap_or_else(PoisonError::into_inner) = Some(session.videos());
         *current = Some(session);
         Ok(joined)

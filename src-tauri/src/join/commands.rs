@@ -16,3 +16,11 @@ pub fn check_server_url(url: String) -> Result<String, UiError> {
 pub fn inspect_token(token: String) -> Result<TokenSummary, UiError> {
     summarize_token(&token, unix_now())
 }
+
+/// Servers joined recently, newest first (for the server field's suggestions).
+#[tauri::command]
+pub fn recent_servers(
+    settings: tauri::State<'_, std::sync::Arc<crate::settings::SettingsStore>>,
+) -> Vec<String> {
+    settings.recent_servers()
+}

@@ -22,6 +22,18 @@ export function JoinScreen({
   const urlCheck = useBackendCheck(url, backend.checkServerUrl);
   const tokenCheck = useBackendCheck(token, backend.inspectToken);
 
+  // Servers joined before are offered (and the newest filled in); tokens are never kept.
+  const [recent, setRecent] = useState<string[]>([]);
+  useEffect(() => {
+    void backend
+      .recentServers()
+      .then((servers) => {
+        setRecent(servers);
+        if (servers.length > 0) setUrl((current) => current || servers[0]);
+      })
+      .catch(() => setRecent([]));
+  }, []);
+
   // A convene://join link that failed shows here.
   useEffect(() => {
     const unlisten = onJoinFailed((error) => setOutcome(error));
@@ -44,91 +56,100 @@ export function JoinScreen({
   }
 
   return (
-    <section className="join" aria-labelledby="join-title" data-testid="join-screen">
-      <h1 id="join-title">Join a meeting</h1>
-      <form
-        onSubmit={(event) => {
-          event.preventDefault();
-          if (canJoin) void act(async () => onJoined(await backend.joinRoom(url, token), url, token, url === localRoom));
-        }}
-      >
-        <label htmlFor="server-url">Server URL</label>
-        <input
-          id="server-url"
-          data-testid="server-url"
-          type="text"
-          inputMode="url"
-          autoComplete="url"
-          spellCheck={false}
-          placeholder="wss://your-project.livekit.cloud"
-          value={url}
-          aria-invalid={urlCheck.status === "error"}
-          aria-describedby="server-url-message"
-          onChange={(event) => setUrl(event.target.value)}
-        />
-        <p id="server-url-message" className="field-message" data-testid="server-url-message" role="status">
-          {urlCheck.status === "error" && <span className="error">{urlCheck.error.message}</span>}
-        </p>
+    <>
+      <section className="join" aria-labelledby="join-title" data-testid="join-screen">
+        <h1 id="join-title">Join a meeting</h1>
+        <form
+          onSubmit={(event) => {
+            event.preventDefault();
+            if (canJoin) void act(async () => onJoined(await backend.joinRoom(url, token), url, token, url === localRoom));
+          }}
+        >
+          <label htmlFor="server-url">Server URL</label>
+          <input
+            id="server-url"
+            data-testid="server-url"
+            type="text"
+            inputMode="url"
+            autoComplete="url"
+            spellCheck={false}
+            placeholder="wss://your-project.livekit.cloud"
+            list="recent-servers"
+            value={url}
+            aria-invalid={urlCheck.status === "error"}
+            aria-describedby="server-url-message"
+            onChange={(event) => setUrl(event.target.value)}
+          />
+          <p id="server-url-message" className="field-message" data-testid="server-url-message" role="status">
+            {urlCheck.status === "error" && <span className="error">{urlCheck.error.message}</span>}
+          </p>
 
-        <label htmlFor="token">Access token</label>
-        <textarea
-          id="token"
-          data-testid="token"
-          rows={3}
-          spellCheck={false}
-          autoComplete="off"
-          placeholder="Paste the token you were given (eyJ...)"
-          value={token}
-          aria-invalid={tokenCheck.status === "error" || tokenExpired}
-          aria-describedby="token-message"
-          onChange={(event) => setToken(event.target.value)}
-        />
-        <div id="token-message" className="field-message" data-testid="token-message" role="status">
-          {tokenCheck.status === "error" && <span className="error">{tokenCheck.error.message}</span>}
-          {tokenCheck.status === "ok" && (
-            <span className={tokenExpired ? "error" : "info"} data-testid="token-summary">
-              Room <strong data-testid="token-room">{tokenCheck.value.room}</strong> as{" "}
-              <strong data-testid="token-identity">{tokenCheck.value.identity}</strong>
-              {tokenCheck.value.name && ` (${tokenCheck.value.name})`} ·{" "}
-              <span data-testid="token-expiry">{describeExpiry(tokenCheck.value.expiresAt, nowSecs())}</span>
-              {tokenExpired && " — ask for a new token"}
-            </span>
-          )}
-        </div>
+          <label htmlFor="token">Access token</label>
+          <textarea
+            id="token"
+            data-testid="token"
+            rows={3}
+            spellCheck={false}
+            autoComplete="off"
+            placeholder="Paste the token you were given (eyJ...)"
+            value={token}
+            aria-invalid={tokenCheck.status === "error" || tokenExpired}
+            aria-describedby="token-message"
+            onChange={(event) => setToken(event.target.value)}
+          />
+          <div id="token-message" className="field-message" data-testid="token-message" role="status">
+            {tokenCheck.status === "error" && <span className="error">{tokenCheck.error.message}</span>}
+            {tokenCheck.status === "ok" && (
+              <span className={tokenExpired ? "error" : "info"} data-testid="token-summary">
+                Room <strong data-testid="token-room">{tokenCheck.value.room}</strong> as{" "}
+                <strong data-testid="token-identity">{tokenCheck.value.identity}</strong>
+                {tokenCheck.value.name && ` (${tokenCheck.value.name})`} ·{" "}
+                <span data-testid="token-expiry">{describeExpiry(tokenCheck.value.expiresAt, nowSecs())}</span>
+                {tokenExpired && " — ask for a new token"}
+              </span>
+            )}
+          </div>
 
-        <button type="submit" data-testid="join" disabled={!canJoin}>
-          {busy ? "Joining…" : "Join"}
+          <button type="submit" data-testid="join" disabled={!canJoin}>
+            {busy ? "Joining…" : "Join"}
+          </button>
+        </form>
+
+        <div className="divider">or</div>
+        <button
+          type="button"
+          className="secondary"
+          data-testid="local-room"
+          disabled={busy}
+          onClick={() =>
+            void act(async () => {
+              const local = await backend.startLocalRoom();
+              setUrl(local.url);
+              setToken(local.token);
+              setLocalRoom(local.url);
+            })
+          }
+        >
+          Start a local room
         </button>
-      </form>
-
-      <div className="divider">or</div>
-      <button
-        type="button"
-        className="secondary"
-        data-testid="local-room"
-        disabled={busy}
-        onClick={() =>
-          void act(async () => {
-            const local = await backend.startLocalRoom();
-            setUrl(local.url);
-            setToken(local.token);
-            setLocalRoom(local.url);
-          })
-        }
-      >
-        Start a local room
-      </button>
-      <p className="hint" data-testid="local-room-status">
-        {localRoom
-          ? `Local room server running at ${localRoom}. Others on this computer can join it with a token from "convene-cli token create".`
-          : "Runs a room server on this computer; nothing else to install."}
-      </p>
-
-      {outcome && (
-        <p className="outcome error" role="alert" data-testid="join-outcome">
-          {outcome.message}
+        <p className="hint" data-testid="local-room-status">
+          {localRoom
+            ? `Local room server running at ${localRoom}. Others on this computer can join it with a token from "convene-cli token create".`
+            : "Runs a room server on this computer; nothing else to install."}
         </p>
-      )}
-    </section>
+
+        {outcome && (
+          <p className="outcome error" role="alert" data-testid="join-outcome">
+            {outcome.message}
+          </p>
+        )}
+      </section>
+      {/* Outside the section: WebKitWebDriver cannot read the text of a section holding one. */}
+      <datalist id="recent-servers" data-testid="recent-servers">
+        {recent.map((server) => (
+          <option key={server} value={server} />
+        ))}
+      </datalist>
+    </>
   );
 }

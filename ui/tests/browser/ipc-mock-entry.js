@@ -53,6 +53,8 @@ mockIPC((cmd, args) => {
       return { id: `m${window.__ipcCalls.length}`, timestamp: Date.now(), message: args.text };
     case "video_feed_url":
       return "ws://127.0.0.1:9/?token=none";
+    case "recent_servers":
+      return window.__recentServers ?? [];
     case "current_call":
       return null;
     case "leave_call":
