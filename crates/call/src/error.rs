@@ -21,4 +21,7 @@ pub enum CallError {
     /// A microphone or speaker could not be opened.
     #[error(transparent)]
     Device(#[from] DeviceError),
+    /// The thread opening a device ended abnormally.
+    #[error("a device thread failed: {0}")]
+    DeviceThread(String),
 }

@@ -14,6 +14,9 @@
 //! - [`CallSession`]: one call as the app runs it (join, devices, playback, UI events,
 //!   leave), so the app's commands only delegate.
 //!
+//! - [`list_devices`], [`DeviceChoice`]: the microphones, cameras and speakers by id
+//!   (real, or the synthetic test tone and pattern); [`DevicePreview`]: the camera and a
+//!   microphone level before joining.
 //! - [`FrameServer`]: decoded pictures to the webview over a token-protected 127.0.0.1
 //!   WebSocket, scaled to the tile, newest first.
 //!
@@ -24,6 +27,8 @@ mod chat;
 mod error;
 mod fake;
 mod frame_server;
+mod local_devices;
+mod preview;
 mod receive_audio;
 mod receive_video;
 mod send_audio;
@@ -34,6 +39,14 @@ pub use chat::{CHAT_TOPIC, ChatMessage, MAX_CHAT_CHARS};
 pub use error::CallError;
 pub use fake::{FakeMedia, FakeMediaSettings};
 pub use frame_server::{FrameServer, VideoLookup, encode_message, scale_to_fit};
+pub use local_devices::{
+    CAMERA_SIZE, DeviceChoice, DeviceKind, DeviceList, MediaDevice, MicrophoneSource, OpenCamera,
+    TEST_PATTERN, TEST_PATTERN_SIZE, TEST_TONE, TEST_TONE_HZ, list_devices, open_camera,
+    open_microphone, open_speaker, parse_audio_id,
+};
+pub use preview::{
+    DevicePreview, LEVEL_INTERVAL, LOCAL_CAMERA_FEED, LevelSink, LocalPicture, LocalPictures,
+};
 pub use receive_audio::play_remote_audio;
 pub use receive_video::{DecodedVideo, RemoteVideo, RemoteVideoStats};
 pub use send_audio::AudioSender;

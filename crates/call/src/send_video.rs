@@ -12,6 +12,8 @@ use convene_media::video::source::CapturedFrame;
 use convene_room::room::LocalTrack;
 use tokio::sync::mpsc;
 
+use crate::preview::{LocalPictures, show_local_picture};
+
 /// Encoded frames waiting for the network at most; more are dropped (and the next frame is
 /// made a keyframe, so receivers recover at once).
 const SEND_QUEUE: usize = 4;
@@ -37,6 +39,17 @@ impl VideoSender {
         frames: Receiver<CapturedFrame>,
         encoder: Box<dyn VideoEncoder>,
     ) -> Self {
+        Self::start_with_self_view(track, frames, encoder, None)
+    }
+
+    /// Like [`VideoSender::start`], and every captured picture also becomes the newest in
+    /// `self_view` (our own tile), without a copy.
+    pub fn start_with_self_view(
+        track: LocalTrack,
+        frames: Receiver<CapturedFrame>,
+        encoder: Box<dyn VideoEncoder>,
+        self_view: Option<LocalPictures>,
+    ) -> Self {
         let (encoded_tx, mut encoded_rx) = mpsc::channel::<(Bytes, Duration)>(SEND_QUEUE);
         let stop = Arc::new(AtomicBool::new(false));
         let keyframe_wanted = Arc::new(AtomicBool::new(true));
@@ -48,6 +61,7 @@ impl VideoSender {
             stop: stop.clone(),
             keyframe_wanted: keyframe_wanted.clone(),
             bitrate: bitrate.clone(),
+            self_view,
         };
         let thread = std::thread::Builder::new()
             .name("video-send".to_owned())
@@ -95,12 +109,14 @@ struct EncodeLoop {
     stop: Arc<AtomicBool>,
     keyframe_wanted: Arc<AtomicBool>,
     bitrate: Arc<AtomicU32>,
+    self_view: Option<LocalPictures>,
 }
 
 impl EncodeLoop {
     fn run(mut self) {
         let mut first: Option<SystemTime> = None;
         let mut previous_pts: Option<Duration> = None;
+        let mut sequence = 0;
         while !self.stop.load(Ordering::Acquire) {
             let captured = match self.frames.recv_timeout(STOP_POLL) {
                 Ok(captured) => captured,
@@ -113,7 +129,12 @@ impl EncodeLoop {
                 .captured_at
                 .duration_since(start)
                 .unwrap_or_default();
-            let encoded = match self.encoder.encode(&captured.frame, pts) {
+            let encoded = self.encoder.encode(&captured.frame, pts);
+            if let Some(self_view) = &self.self_view {
+                sequence += 1;
+                show_local_picture(self_view, captured.frame, sequence);
+            }
+            let encoded = match encoded {
                 Ok(Some(encoded)) => encoded,
                 Ok(None) => continue,
                 Err(error) => {

@@ -11,14 +11,13 @@ use std::time::Duration;
 
 use convene_media::codec::VideoEncoderSettings;
 use convene_media::codec::vp8::Vp8Encoder;
-use convene_media::devices::{MicrophoneCapture, SpeakerPlayback};
+use convene_media::devices::SpeakerPlayback;
 use convene_media::far_end::FarEnd;
 use convene_media::playout::{
     Mixer, PlayoutConfig, SharedMixer, playback_source_with_echo_reference,
 };
 use convene_media::processing::ProcessingSettings;
-use convene_media::video::camera::{NokhwaCamera, list_cameras};
-use convene_media::video::source::{CameraError, VideoCapture, VideoSource};
+use convene_media::video::source::VideoCapture;
 use convene_room::room::{
     ConnectionQuality, DataKind, DataSendOptions, DisconnectReason, LocalTrack, LocalTrackOptions,
     ReconnectKind, RemoteParticipant, RoomEvent, TrackInfo,
@@ -26,37 +25,54 @@ use convene_room::room::{
 use convene_room::webrtc_kit::MediaKind;
 use convene_room::{Room, RoomEvents, RoomOptions};
 use serde::Serialize;
+use tokio::sync::watch;
 
 use crate::chat::{CHAT_TOPIC, ChatMessage};
-use crate::{
-    AudioSender, CallError, DecodedVideo, FakeMedia, FakeMediaSettings, RemoteVideo, VideoSender,
-    play_remote_audio,
+use crate::local_devices::{
+    DeviceChoice, DeviceKind, MicrophoneSource, blocking, open_camera, open_microphone,
+    open_speaker, parse_audio_id,
 };
+use crate::preview::{LocalPicture, LocalPictures};
+use crate::{AudioSender, CallError, DecodedVideo, RemoteVideo, VideoSender, play_remote_audio};
 
 /// The longest [`CallSession::leave`] waits for the server to acknowledge.
 pub const LEAVE_BOUND: Duration = Duration::from_millis(1_500);
 
-/// What to publish and play.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What to publish and play when joining.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallOptions {
-    /// Publish the default microphone.
+    /// Which microphone, camera and speaker.
+    pub devices: DeviceChoice,
+    /// Join with the microphone on (off: it is published when first turned on).
     pub microphone: bool,
-    /// Publish the first camera.
+    /// Join with the camera on (off: it is not opened until turned on).
     pub camera: bool,
-    /// Play others through the default speaker.
+    /// Play the others.
     pub speaker: bool,
-    /// Publish the test pattern and test tone instead of real devices.
-    pub fake_media: bool,
+    /// Echo cancellation, noise suppression and gain control for a real microphone (the
+    /// test tone never gets them).
+    pub processing: ProcessingSettings,
 }
 
 impl Default for CallOptions {
-    /// Microphone, camera and speaker on, real devices.
+    /// The default microphone, camera and speaker, all on.
     fn default() -> Self {
         Self {
+            devices: DeviceChoice::default(),
             microphone: true,
             camera: true,
             speaker: true,
-            fake_media: false,
+            processing: ProcessingSettings::default(),
+        }
+    }
+}
+
+impl CallOptions {
+    /// The test tone and test pattern instead of real devices, and the default speaker.
+    pub fn synthetic() -> Self {
+        Self {
+            devices: DeviceChoice::synthetic(),
+            ..Self::default()
         }
     }
 }
@@ -176,35 +192,27 @@ pub type VideoRegistry =
 /// [`CallSession::leave`] so the others see us go at once.
 pub struct CallSession {
     room: Room,
-    media: LocalMedia,
+    devices: DeviceChoice,
+    processing: ProcessingSettings,
+    mixer: SharedMixer,
+    far_end: FarEnd,
+    microphone: Option<Published<(MicrophoneSource, AudioSender)>>,
+    camera: Option<Published<(VideoCapture, VideoSender)>>,
+    speaker: Option<SpeakerPlayback>,
+    self_view: LocalPictures,
     videos: VideoRegistry,
     events_task: tokio::task::JoinHandle<()>,
 }
 
-/// The local devices' pipelines, kept alive for the call.
-#[derive(Default)]
-struct LocalMedia {
-    fake: Option<FakeMedia>,
-    microphone: Option<(MicrophoneCapture, AudioSender, LocalTrack)>,
-    camera: Option<(VideoCapture, VideoSender, LocalTrack)>,
-    speaker: Option<SpeakerPlayback>,
-}
-
-impl LocalMedia {
-    /// Our published track of `kind`, if any.
-    fn track(&self, kind: MediaKind) -> Option<&LocalTrack> {
-        match (kind, &self.fake, &self.microphone) {
-            (MediaKind::Video, Some(fake), _) => Some(&fake.camera),
-            (MediaKind::Audio, Some(fake), _) => Some(&fake.microphone),
-            (MediaKind::Audio, None, Some((_, _, track))) => Some(track),
-            (MediaKind::Video, None, _) => self.camera.as_ref().map(|(_, _, track)| track),
-            _ => None,
-        }
-    }
+/// One of our published tracks and the pipeline feeding it (`None` while a camera is off).
+struct Published<Pipeline> {
+    track: LocalTrack,
+    pipeline: Option<Pipeline>,
 }
 
 impl CallSession {
     /// Joins `url` with `token`, publishes what `options` asks for, and reports to `sink`.
+    /// A device that cannot open becomes a [`CallEvent::DeviceProblem`], not a failure.
     pub async fn join(
         url: &str,
         token: &str,
@@ -219,42 +227,45 @@ impl CallSession {
             participants: room.remote_participants(),
         });
         let mixer: SharedMixer = Arc::new(Mutex::new(Mixer::new(PlayoutConfig::default())));
-        let far_end = FarEnd::default();
-        let mut media = LocalMedia::default();
-        if options.speaker {
-            let source = playback_source_with_echo_reference(mixer.clone(), far_end.clone());
-            match SpeakerPlayback::open(None, Box::new(source)) {
-                Ok(speaker) => media.speaker = Some(speaker),
-                Err(error) => problem(&sink, "speaker", &error),
-            }
-        }
-        if options.fake_media {
-            match FakeMedia::publish(&room, FakeMediaSettings::default()).await {
-                Ok(fake) => media.fake = Some(fake),
-                Err(error) => problem(&sink, "camera", &error),
-            }
-        } else {
-            if options.microphone {
-                match publish_microphone(&room, far_end).await {
-                    Ok(microphone) => media.microphone = Some(microphone),
-                    Err(error) => problem(&sink, "microphone", &error),
-                }
-            }
-            if options.camera {
-                match publish_camera(&room).await {
-                    Ok(camera) => media.camera = Some(camera),
-                    Err(error) => problem(&sink, "camera", &error),
-                }
-            }
-        }
         let videos = VideoRegistry::default();
-        let events_task = tokio::spawn(forward_events(events, mixer, videos.clone(), sink));
-        Ok(Self {
+        let events_task = tokio::spawn(forward_events(
+            events,
+            mixer.clone(),
+            videos.clone(),
+            sink.clone(),
+        ));
+        let mut session = Self {
             room,
-            media,
+            devices: options.devices,
+            processing: options.processing,
+            mixer,
+            far_end: FarEnd::default(),
+            microphone: None,
+            camera: None,
+            speaker: None,
+            self_view: Arc::new(watch::channel(None).0),
             videos,
             events_task,
-        })
+        };
+        let wanted = [
+            (DeviceKind::Speaker, options.speaker),
+            (DeviceKind::Microphone, options.microphone),
+            (DeviceKind::Camera, options.camera),
+        ];
+        for (kind, wanted) in wanted {
+            if !wanted {
+                continue;
+            }
+            let started = match kind {
+                DeviceKind::Speaker => session.open_speaker().await,
+                DeviceKind::Microphone => session.start_microphone().await,
+                DeviceKind::Camera => session.start_camera().await,
+            };
+            if let Err(error) = started {
+                problem(&sink, kind.name(), &error);
+            }
+        }
+        Ok(session)
     }
 
     /// The decoded pictures of the subscribed video tracks.
@@ -262,21 +273,113 @@ impl CallSession {
         self.videos.clone()
     }
 
+    /// Our own camera's newest picture, for the self-view tile (`None` while it is off).
+    pub fn self_view(&self) -> LocalPicture {
+        self.self_view.subscribe()
+    }
+
     /// The room (for data, devices).
     pub fn room(&self) -> &Room {
         &self.room
     }
 
-    /// Mutes or unmutes our microphone (`Audio`) or camera (`Video`); the others see the
-    /// change. Returns `false` when we publish no such track. The returned future does not
-    /// borrow the session (devices are not `Sync`), so it can run on any task.
+    /// The devices in use (or to be used when turned on), to remember for next time.
+    pub fn devices(&self) -> &DeviceChoice {
+        &self.devices
+    }
+
+    /// Turns our microphone (`Audio`) or camera (`Video`) on or off; the others see the
+    /// change. Turning on a device we joined without publishes it; a camera turned off is
+    /// released (its light goes off) and opened again when turned back on.
+    pub async fn set_enabled(&mut self, kind: MediaKind, enabled: bool) -> Result<(), CallError> {
+        match kind {
+            MediaKind::Audio => match &self.microphone {
+                None if enabled => self.start_microphone().await,
+                None => Ok(()),
+                Some(microphone) => Ok(self.room.set_muted(&microphone.track, !enabled).await?),
+            },
+            MediaKind::Video => {
+                let Some(camera) = &mut self.camera else {
+                    return if enabled {
+                        self.start_camera().await
+                    } else {
+                        Ok(())
+                    };
+                };
+                if enabled {
+                    let track = camera.track.clone();
+                    if camera.pipeline.is_none() {
+                        self.start_camera().await?;
+                    }
+                    Ok(self.room.set_muted(&track, false).await?)
+                } else {
+                    self.room.set_muted(&camera.track, true).await?;
+                    camera.pipeline = None;
+                    self.self_view.send_replace(None);
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    /// Whether our microphone (`Audio`) or camera (`Video`) is published and on.
+    pub fn is_enabled(&self, kind: MediaKind) -> bool {
+        let track = match kind {
+            MediaKind::Audio => self.microphone.as_ref().map(|m| &m.track),
+            MediaKind::Video => self.camera.as_ref().map(|c| &c.track),
+        };
+        track.is_some_and(|track| !track.is_muted())
+    }
+
+    /// Uses another device of `kind` (`None`: the default) from now on. A running device
+    /// is replaced without a gap on the published track; if the new one cannot open, the
+    /// old one keeps running and the error is returned.
+    pub async fn switch_device(
+        &mut self,
+        kind: DeviceKind,
+        id: Option<String>,
+    ) -> Result<(), CallError> {
+        if self.devices.get(kind) == id.as_deref() {
+            return Ok(());
+        }
+        let previous = self.devices.get(kind).map(str::to_owned);
+        self.devices.set(kind, id.clone());
+        let switched = match kind {
+            DeviceKind::Microphone if self.microphone.is_some() => self.start_microphone().await,
+            DeviceKind::Camera if self.camera.as_ref().is_some_and(|c| c.pipeline.is_some()) => {
+                self.start_camera().await
+            }
+            DeviceKind::Speaker => match &self.speaker {
+                Some(speaker) => id
+                    .as_deref()
+                    .map(parse_audio_id)
+                    .transpose()
+                    .and_then(|id| speaker.switch_to(id.as_ref()))
+                    .map(|_| ())
+                    .map_err(CallError::from),
+                None => self.open_speaker().await,
+            },
+            _ => Ok(()),
+        };
+        if switched.is_err() {
+            self.devices.set(kind, previous);
+        }
+        switched
+    }
+
+    /// Mutes or unmutes our microphone (`Audio`) or camera (`Video`) without publishing or
+    /// opening anything. Returns `false` when we publish no such track. The returned future
+    /// does not borrow the session, so it can run on any task.
     pub fn set_muted(
         &self,
         kind: MediaKind,
         muted: bool,
     ) -> impl Future<Output = Result<bool, CallError>> + Send + 'static {
         let room = self.room.clone();
-        let track = self.media.track(kind).cloned();
+        let track = match kind {
+            MediaKind::Audio => self.microphone.as_ref().map(|m| m.track.clone()),
+            MediaKind::Video => self.camera.as_ref().map(|c| c.track.clone()),
+        };
         async move {
             let Some(track) = track else {
                 return Ok(false);
@@ -313,44 +416,70 @@ impl CallSession {
         // Let the Disconnected event reach the UI, briefly.
         let _ = tokio::time::timeout(Duration::from_millis(200), self.events_task).await;
     }
-}
 
-async fn publish_microphone(
-    room: &Room,
-    far_end: FarEnd,
-) -> Result<(MicrophoneCapture, AudioSender, LocalTrack), CallError> {
-    let (capture, frames) = MicrophoneCapture::open(None)?;
-    let track = room.publish_track(LocalTrackOptions::microphone()).await?;
-    let sender = AudioSender::start(
-        track.clone(),
-        frames,
-        ProcessingSettings::default(),
-        Some(far_end),
-    )?;
-    Ok((capture, sender, track))
-}
+    /// Opens the chosen speaker playing the mix (and feeding the echo canceller).
+    async fn open_speaker(&mut self) -> Result<(), CallError> {
+        let source = playback_source_with_echo_reference(self.mixer.clone(), self.far_end.clone());
+        let id = self.devices.speaker.clone();
+        self.speaker = Some(blocking(move || open_speaker(id.as_deref(), Box::new(source))).await?);
+        Ok(())
+    }
 
-/// The camera resolution asked for (the closest the camera offers is used).
-const CAMERA_SIZE: (u32, u32) = (1280, 720);
+    /// Opens the chosen microphone and sends it on our microphone track (published now if
+    /// it is the first time); a previous microphone pipeline stops once the new one runs.
+    async fn start_microphone(&mut self) -> Result<(), CallError> {
+        let id = self.devices.microphone.clone();
+        let (source, frames) = blocking(move || open_microphone(id.as_deref())).await?;
+        let track = match &self.microphone {
+            Some(published) => published.track.clone(),
+            None => {
+                self.room
+                    .publish_track(LocalTrackOptions::microphone())
+                    .await?
+            }
+        };
+        let (processing, far_end) = if source.is_synthetic() {
+            // A test tone needs no echo cancellation or noise suppression (they would
+            // treat a steady tone as noise).
+            (ProcessingSettings::off(), None)
+        } else {
+            (self.processing, Some(self.far_end.clone()))
+        };
+        let sender = AudioSender::start(track.clone(), frames, processing, far_end)?;
+        self.microphone = Some(Published {
+            track,
+            pipeline: Some((source, sender)),
+        });
+        Ok(())
+    }
 
-async fn publish_camera(room: &Room) -> Result<(VideoCapture, VideoSender, LocalTrack), CallError> {
-    let camera = list_cameras()?
-        .into_iter()
-        .next()
-        .ok_or_else(|| CameraError::NotFound {
-            id: "(no camera connected)".to_owned(),
-        })?;
-    let (width, height) = CAMERA_SIZE;
-    let id = camera.id;
-    let (capture, frames) = VideoCapture::start(Box::new(move || {
-        Ok(Box::new(NokhwaCamera::open(&id, width, height, 30)?) as Box<dyn VideoSource>)
-    }))?;
-    let track = room
-        .publish_track(LocalTrackOptions::camera(width, height))
-        .await?;
-    let encoder = Vp8Encoder::new(VideoEncoderSettings::for_size(width, height))?;
-    let sender = VideoSender::start(track.clone(), frames, Box::new(encoder));
-    Ok((capture, sender, track))
+    /// Opens the chosen camera and sends it on our camera track (published now if it is
+    /// the first time); a previous camera pipeline stops once the new one runs.
+    async fn start_camera(&mut self) -> Result<(), CallError> {
+        let id = self.devices.camera.clone();
+        let camera = blocking(move || open_camera(id.as_deref())).await?;
+        let (width, height) = camera.size;
+        let track = match &self.camera {
+            Some(published) => published.track.clone(),
+            None => {
+                self.room
+                    .publish_track(LocalTrackOptions::camera(width, height))
+                    .await?
+            }
+        };
+        let encoder = Vp8Encoder::new(VideoEncoderSettings::for_size(width, height))?;
+        let sender = VideoSender::start_with_self_view(
+            track.clone(),
+            camera.frames,
+            Box::new(encoder),
+            Some(self.self_view.clone()),
+        );
+        self.camera = Some(Published {
+            track,
+            pipeline: Some((camera.capture, sender)),
+        });
+        Ok(())
+    }
 }
 
 fn problem(sink: &CallEventSink, device: &str, error: &dyn std::fmt::Display) {

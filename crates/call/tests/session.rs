@@ -34,9 +34,8 @@ async fn a_session_reports_the_room_publishes_and_leaves_at_once() {
 
     let (ui_tx, mut ui) = mpsc::unbounded_channel();
     let options = CallOptions {
-        fake_media: true,
         speaker: false,
-        ..CallOptions::default()
+        ..CallOptions::synthetic()
     };
     let session = CallSession::join(
         &server.url(),
@@ -208,4 +207,98 @@ async fn a_missing_camera_is_reported_and_the_call_goes_on() {
     );
     session.leave().await;
     server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_joined_off_are_published_when_turned_on_and_a_camera_off_is_released() {
+    let server = start_server(Duration::from_secs(15)).await;
+    let token = server.token("toggles", "app", 600).expect("token");
+    let watcher_token = server.token("toggles", "watcher", 600).expect("token");
+    let (watcher, mut watcher_events) =
+        Room::connect(&server.url(), watcher_token.expose(), loopback_options())
+            .await
+            .expect("watcher joins");
+    let options = CallOptions {
+        microphone: false,
+        camera: false,
+        speaker: false,
+        ..CallOptions::synthetic()
+    };
+    let mut session = CallSession::join(
+        &server.url(),
+        token.expose(),
+        options,
+        loopback_options(),
+        Arc::new(|_| {}),
+    )
+    .await
+    .expect("joins");
+    assert!(session.room().local_participant().tracks.is_empty());
+    assert!(!session.is_enabled(MediaKind::Audio));
+
+    let mut seen = Vec::new();
+    for kind in [MediaKind::Audio, MediaKind::Video] {
+        session.set_enabled(kind, true).await.expect("turn on");
+        let track = wait_event(&mut watcher_events, &mut seen, WAIT, |event| match event {
+            RoomEvent::TrackPublished {
+                participant_identity,
+                track,
+            } if participant_identity == "app" => Some(track),
+            _ => None,
+        })
+        .await;
+        assert_eq!(track.kind, kind);
+        assert!(session.is_enabled(kind));
+    }
+    let mut self_view = session.self_view();
+    wait_for_picture(&mut self_view).await;
+
+    // Off: muted for the others, and our own picture goes away (the camera is released).
+    session
+        .set_enabled(MediaKind::Video, false)
+        .await
+        .expect("camera off");
+    wait_event(&mut watcher_events, &mut seen, WAIT, |event| match event {
+        RoomEvent::TrackMuted {
+            participant_identity,
+            ..
+        } if participant_identity == "app" => Some(()),
+        _ => None,
+    })
+    .await;
+    assert!(self_view.borrow().is_none());
+    assert!(!session.is_enabled(MediaKind::Video));
+
+    // On again: the same track, unmuted, with pictures.
+    session
+        .set_enabled(MediaKind::Video, true)
+        .await
+        .expect("camera on");
+    wait_event(&mut watcher_events, &mut seen, WAIT, |event| match event {
+        RoomEvent::TrackUnmuted {
+            participant_identity,
+            ..
+        } if participant_identity == "app" => Some(()),
+        _ => None,
+    })
+    .await;
+    wait_for_picture(&mut self_view).await;
+    assert_eq!(session.room().local_participant().tracks.len(), 2);
+
+    session.leave().await;
+    watcher.disconnect().await;
+    server.shutdown().await;
+}
+
+async fn wait_for_picture(pictures: &mut convene_call::LocalPicture) {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if pictures.borrow_and_update().is_some() {
+                return;
+            }
+            pictures.changed().await.expect("pictures");
+        }
+    })
+    .await
+    .expect("our own picture");
 }

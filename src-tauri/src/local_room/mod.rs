@@ -78,10 +78,8 @@ impl LocalRoom {
             .token(LOCAL_ROOM_NAME, &identity, TOKEN_TTL_SECS)
             .map_err(UiError::from)?;
         let options = CallOptions {
-            fake_media: true,
-            microphone: false,
-            camera: false,
             speaker: false,
+            ..CallOptions::synthetic()
         };
         let guest = CallSession::join(
             &server.url(),
