@@ -48,7 +48,7 @@ fn join_from_deep_link(app: &tauri::AppHandle, args: &[String]) {
             Ok(link) => {
                 let now = convene_room::clock::unix_now_secs();
                 calls
-                    .join(&link.url, &link.token, now, webview_sink(app.clone()))
+                    .join(&link.url, &link.token, None, now, webview_sink(app.clone()))
                     .await
             }
             Err(error) => Err(error),
@@ -87,6 +87,11 @@ pub fn run() -> ExitCode {
             call::set_muted,
             call::video_feed_url,
             call::send_chat,
+            call::list_devices,
+            call::remembered_media,
+            call::start_preview,
+            call::stop_preview,
+            call::switch_device,
             join::recent_servers,
             local_room::start_local_room,
             local_room::invite_test_participant,

@@ -31,6 +31,29 @@ pub enum UiError {
         /// Why, as the room client explains it.
         message: String,
     },
+    /// A microphone, camera or speaker could not be turned on or switched to; the call
+    /// goes on with what it had.
+    #[error("{message}")]
+    DeviceFailed {
+        /// Which device and why.
+        message: String,
+    },
+    /// The action needs a call and there is none (it ended meanwhile); see
+    /// [`UiError::not_in_call`].
+    #[error("{message}")]
+    NotInCall {
+        /// For people.
+        message: String,
+    },
+}
+
+impl UiError {
+    /// The action needs a call and there is none.
+    pub fn not_in_call() -> Self {
+        Self::NotInCall {
+            message: "Not in a call.".to_owned(),
+        }
+    }
 }
 
 impl From<convene_room::ServerUrlError> for UiError {

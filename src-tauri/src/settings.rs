@@ -1,7 +1,8 @@
 //! Settings kept between runs, as JSON in the OS config directory (e.g.
 //! `~/.config/app.convene.desktop/settings.json` on Linux).
 //!
-//! Only what is not secret: the servers joined recently, for the join screen. Tokens are
+//! Only what is not secret: the servers joined recently, for the join screen, and the
+//! devices last used (with whether the microphone and camera were on). Tokens are
 //! never written anywhere (they are short-lived credentials; a new one is pasted or comes
 //! with a link each time).
 
@@ -9,6 +10,8 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
+
+use crate::call::MediaChoice;
 
 /// Servers remembered at most.
 const RECENT_SERVERS: usize = 5;
@@ -19,6 +22,8 @@ const RECENT_SERVERS: usize = 5;
 pub struct Settings {
     /// Server URLs joined recently, newest first.
     pub recent_servers: Vec<String>,
+    /// The devices of the last call, and whether the microphone and camera were on.
+    pub media: MediaChoice,
 }
 
 /// The settings file: read once, written on every change. A missing or unreadable file
@@ -65,6 +70,24 @@ impl SettingsStore {
             settings.recent_servers.retain(|known| known != url);
             settings.recent_servers.insert(0, url.to_owned());
             settings.recent_servers.truncate(RECENT_SERVERS);
+            settings.clone()
+        };
+        self.save(&snapshot);
+    }
+
+    /// The devices (and on/off) of the last call.
+    pub fn media(&self) -> MediaChoice {
+        self.lock().media.clone()
+    }
+
+    /// Remembers the devices of a call (on joining and on every change) and saves.
+    pub fn remember_media(&self, media: &MediaChoice) {
+        let snapshot = {
+            let mut settings = self.lock();
+            if settings.media == *media {
+                return;
+            }
+            settings.media = media.clone();
             settings.clone()
         };
         self.save(&snapshot);
@@ -128,6 +151,12 @@ mod tests {
                 "wss://server2.example"
             ]
         );
+        let media = MediaChoice {
+            camera: false,
+            ..MediaChoice::default()
+        };
+        store.remember_media(&media);
+        assert_eq!(SettingsStore::load(Some(path.clone())).media(), media);
         let saved = std::fs::read_to_string(&path).expect("saved");
         assert!(!saved.contains("token"), "{saved}");
         std::fs::write(&path, b"{ not json").expect("corrupt it");

@@ -44,11 +44,12 @@ export function App() {
           onToggle={(kind) => {
             const key = kind === "audio" ? "microphone" : "camera";
             const current = call[key];
-            if (current === "none") return;
-            const muted = current === "on";
-            void backend.setMuted(kind, muted).then((published) => {
-              if (published) setCall((c) => (c ? { ...c, [key]: muted ? "muted" : "on" } : c));
-            });
+            // Off when on; on when muted or never published (joined with it off).
+            void backend.setMuted(kind, current === "on").then(
+              (on) => setCall((c) => (c ? { ...c, [key]: on ? "on" : current === "none" ? "none" : "muted" } : c)),
+              (error: { message?: string }) =>
+                setCall((c) => (c ? { ...c, problems: [...c.problems, error.message ?? String(error)] } : c)),
+            );
           }}
           onRejoin={() => {
             if (!lastJoin) return setCall(null);

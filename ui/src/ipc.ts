@@ -24,7 +24,9 @@ export type UiError =
   | { kind: "invalidServerUrl"; message: string }
   | { kind: "invalidToken"; message: string }
   | { kind: "localRoomFailed"; message: string }
-  | { kind: "joinFailed"; message: string };
+  | { kind: "joinFailed"; message: string }
+  | { kind: "deviceFailed"; message: string }
+  | { kind: "notInCall"; message: string };
 
 /** Narrows whatever `invoke` rejected with to a UiError (unknown shapes become a message). */
 export function toUiError(raw: unknown): UiError {
@@ -84,6 +86,47 @@ export type CallEvent =
   | { type: "chat"; from: string | null; message: ChatMessage }
   | { type: "deviceProblem"; device: string; message: string };
 
+/** What a device is for (crates/call: DeviceKind). */
+export type DeviceKind = "microphone" | "camera" | "speaker";
+
+/** A device as the pickers show it (crates/call: MediaDevice). */
+export interface MediaDevice {
+  kind: DeviceKind;
+  id: string;
+  label: string;
+  isDefault: boolean;
+}
+
+/** The devices present (crates/call: DeviceList); `problems` name kinds that could not be listed. */
+export interface DeviceList {
+  devices: MediaDevice[];
+  problems: string[];
+}
+
+/** Which device of each kind; null or absent: the default (crates/call: DeviceChoice). */
+export interface DeviceChoice {
+  microphone?: string | null;
+  camera?: string | null;
+  speaker?: string | null;
+}
+
+/** Devices and whether the microphone and camera start on (src-tauri/src/call: MediaChoice). */
+export interface MediaChoice {
+  devices: DeviceChoice;
+  microphone: boolean;
+  camera: boolean;
+}
+
+/** What the preview could open (src-tauri/src/call: PreviewStatus). */
+export interface PreviewStatus {
+  camera: boolean;
+  microphone: boolean;
+  problems: string[];
+}
+
+/** The frame server's name for our own camera, before and during a call. */
+export const LOCAL_CAMERA_FEED = "local:camera";
+
 /** A chat message (crates/call: ChatMessage, LiveKit's chat format). */
 export interface ChatMessage {
   id: string;
@@ -94,6 +137,11 @@ export interface ChatMessage {
 /** Calls `handler` for every call event until the returned function is called. */
 export function onCallEvent(handler: (event: CallEvent) => void): Promise<UnlistenFn> {
   return listen<CallEvent>("call-event", (message) => handler(message.payload));
+}
+
+/** Calls `handler` with the previewed microphone's level (0 to 1), 20 times a second. */
+export function onMicLevel(handler: (level: number) => void): Promise<UnlistenFn> {
+  return listen<number>("mic-level", (message) => handler(message.payload));
 }
 
 /** Calls `handler` when joining from a `convene://join` link failed. */
@@ -116,11 +164,22 @@ export const backend = {
   inspectToken: (token: string) => call<TokenSummary>("inspect_token", { token }),
   /** Servers joined recently, newest first (tokens are never stored). */
   recentServers: () => call<string[]>("recent_servers"),
-  /** Joins the room the token names on the given server; events follow. */
-  joinRoom: (url: string, token: string) => call<JoinedCall>("join_room", { url, token }),
+  /** Joins the room the token names on the given server with `media` (absent: as last time); events follow. */
+  joinRoom: (url: string, token: string, media?: MediaChoice) =>
+    call<JoinedCall>("join_room", { url, token, media: media ?? null }),
+  /** The microphones, cameras and speakers present now. */
+  listDevices: () => call<DeviceList>("list_devices"),
+  /** The devices (and on/off) of the last call. */
+  rememberedMedia: () => call<MediaChoice>("remembered_media"),
+  /** Previews the chosen camera (as LOCAL_CAMERA_FEED) and meters the microphone (onMicLevel). */
+  startPreview: (media: MediaChoice) => call<PreviewStatus>("start_preview", { media }),
+  /** Stops the preview and releases its devices. */
+  stopPreview: () => call<void>("stop_preview"),
+  /** Uses another device in the call (null: the default). */
+  switchDevice: (kind: DeviceKind, id: string | null) => call<void>("switch_device", { kind, id }),
   /** The call in progress, if any (e.g. joined from a link before the window loaded). */
   currentCall: () => call<JoinedCall | null>("current_call"),
-  /** Mutes or unmutes our microphone ("audio") or camera ("video"); false if not published. */
+  /** Turns our microphone ("audio") or camera ("video") off or on (publishing it if needed); resolves with whether it is on. */
   setMuted: (kind: "audio" | "video", muted: boolean) => call<boolean>("set_muted", { kind, muted }),
   /** Leaves the call; the others see us go at once. */
   leaveCall: () => call<void>("leave_call"),

@@ -6,20 +6,64 @@ use convene_room::clock::unix_now_secs as unix_now;
 use convene_room::webrtc_kit::MediaKind;
 use tauri::{AppHandle, State};
 
-use super::{CallController, JoinedCall, webview_sink};
+use convene_call::{DeviceKind, DeviceList};
+
+use super::{CallController, JoinedCall, MediaChoice, PreviewStatus, level_sink, webview_sink};
 use crate::error::UiError;
 
-/// Joins the room the token names; events follow as `call-event`.
+/// Joins the room the token names with the chosen devices (absent: those of the last
+/// call); events follow as `call-event`.
 #[tauri::command]
 pub async fn join_room(
     app: AppHandle,
     calls: State<'_, Arc<CallController>>,
     url: String,
     token: String,
+    media: Option<MediaChoice>,
 ) -> Result<JoinedCall, UiError> {
     calls
-        .join(&url, &token, unix_now(), webview_sink(app))
+        .join(&url, &token, media, unix_now(), webview_sink(app))
         .await
+}
+
+/// The microphones, cameras and speakers present now.
+#[tauri::command]
+pub async fn list_devices(calls: State<'_, Arc<CallController>>) -> Result<DeviceList, UiError> {
+    Ok(calls.devices().await)
+}
+
+/// The devices (and on/off) of the last call, for the join screen.
+#[tauri::command]
+pub fn remembered_media(calls: State<'_, Arc<CallController>>) -> MediaChoice {
+    calls.remembered_media()
+}
+
+/// Previews the chosen camera and microphone on the join screen; the level follows as
+/// `mic-level` events.
+#[tauri::command]
+pub async fn start_preview(
+    app: AppHandle,
+    calls: State<'_, Arc<CallController>>,
+    media: MediaChoice,
+) -> Result<PreviewStatus, UiError> {
+    Ok(calls.start_preview(&media, level_sink(app)).await)
+}
+
+/// Stops the preview (the join screen went away).
+#[tauri::command]
+pub async fn stop_preview(calls: State<'_, Arc<CallController>>) -> Result<(), UiError> {
+    calls.stop_preview().await;
+    Ok(())
+}
+
+/// Uses another microphone, camera or speaker in the call (`id` absent: the default).
+#[tauri::command]
+pub async fn switch_device(
+    calls: State<'_, Arc<CallController>>,
+    kind: DeviceKind,
+    id: Option<String>,
+) -> Result<(), UiError> {
+    calls.switch_device(kind, id).await
 }
 
 /// The call in progress, if any.
@@ -37,8 +81,8 @@ pub async fn leave_call(calls: State<'_, Arc<CallController>>) -> Result<(), UiE
     Ok(())
 }
 
-/// Mutes (`muted: true`) or unmutes our microphone (`kind: "audio"`) or camera (`"video"`);
-/// returns whether such a track is published.
+/// Turns our microphone (`kind: "audio"`) or camera (`"video"`) off (`muted: true`) or on
+/// (publishing it if we joined without it); returns whether it is on now.
 #[tauri::command]
 pub async fn set_muted(
     calls: State<'_, Arc<CallController>>,

@@ -6,11 +6,15 @@
 
 pub mod commands;
 pub mod deep_link;
+mod media;
+
+pub use media::{MIC_LEVEL_EVENT, MediaChoice, PreviewStatus};
 
 use std::sync::{Arc, PoisonError};
 
 use convene_call::{
-    CallEventSink, CallOptions, CallSession, ChatMessage, VideoLookup, VideoRegistry,
+    CallEventSink, CallOptions, CallSession, ChatMessage, DeviceKind, DeviceList, DevicePreview,
+    LOCAL_CAMERA_FEED, LevelSink, LocalPicture, VideoLookup, VideoRegistry,
 };
 use convene_room::RoomOptions;
 use convene_room::room::{RemoteParticipant, TrackInfo};
@@ -46,6 +50,9 @@ pub struct CallController {
     /// The current call's decoded pictures, for the frame server (a std mutex: read from
     /// the server's tasks without awaiting).
     videos: std::sync::Mutex<Option<VideoRegistry>>,
+    /// Our own camera's pictures: the preview's before joining, the call's during it.
+    local_picture: std::sync::Mutex<Option<LocalPicture>>,
+    preview: Mutex<Option<DevicePreview>>,
     fake_media: bool,
     settings: Arc<SettingsStore>,
 }
@@ -57,6 +64,8 @@ impl CallController {
         Self {
             session: Mutex::new(None),
             videos: std::sync::Mutex::new(None),
+            local_picture: std::sync::Mutex::new(None),
+            preview: Mutex::new(None),
             fake_media,
             settings,
         }
@@ -68,21 +77,28 @@ impl CallController {
             || std::env::var(FAKE_MEDIA_ENV).is_ok_and(|value| value == "1")
     }
 
-    /// Joins (leaving a previous call first) and reports to `sink`.
+    /// Joins (leaving a previous call first) with `media` (`None`: the devices of the last
+    /// call) and reports to `sink`. The preview stops first, so the call can open the
+    /// camera.
     pub async fn join(
         &self,
         url: &str,
         token: &str,
+        media: Option<MediaChoice>,
         now: u64,
         sink: CallEventSink,
     ) -> Result<JoinedCall, UiError> {
         let (url, _summary) = prepare_join(url, token, now)?;
-        let mut current = self.session.lock().await;
-        if let Some(previous) = current.take() {
+        self.stop_preview().await;
+        let previous = self.session.lock().await.take();
+        if let Some(previous) = previous {
             previous.leave().await;
         }
+        let media = media.unwrap_or_else(|| self.settings.media());
         let options = CallOptions {
-            fake_media: self.fake_media,
+            devices: media::resolve_devices(media.devices.clone(), self.fake_media),
+            microphone: media.microphone,
+            camera: media.camera,
             ..CallOptions::default()
         };
         let session = CallSession::join(&url, token, options, room_options(&url), sink)
@@ -92,9 +108,81 @@ impl CallController {
             })?;
         let joined = snapshot(&session);
         self.settings.remember_server(&url);
+        self.settings.remember_media(&media);
         *self.videos.lock().unwrap_or_else(PoisonError::into_inner) = Some(session.videos());
-        *current = Some(session);
+        self.show_local_picture(Some(session.self_view()));
+        if let Some(raced) = self.session.lock().await.replace(session) {
+            raced.leave().await;
+        }
         Ok(joined)
+    }
+
+    /// The microphones, cameras and speakers present now (the synthetic ones too with
+    /// `--fake-media`).
+    pub async fn devices(&self) -> DeviceList {
+        let synthetic = self.fake_media;
+        tokio::task::spawn_blocking(move || convene_call::list_devices(synthetic))
+            .await
+            .unwrap_or_default()
+    }
+
+    /// The devices of the last call, for the join screen's pickers and toggles.
+    pub fn remembered_media(&self) -> MediaChoice {
+        self.settings.media()
+    }
+
+    /// Shows the chosen camera (served as `local:camera`) and meters the chosen
+    /// microphone (`level`), replacing a running preview. Devices that are off are not
+    /// opened; devices that fail are listed, never an error.
+    pub async fn start_preview(&self, media: &MediaChoice, level: LevelSink) -> PreviewStatus {
+        let mut preview = self.preview.lock().await;
+        preview.take();
+        let devices = media::resolve_devices(media.devices.clone(), self.fake_media);
+        let (started, problems) =
+            DevicePreview::start(&devices, media.camera, media.microphone, level).await;
+        let status = PreviewStatus {
+            camera: started.has_camera(),
+            microphone: started.has_microphone(),
+            problems: problems
+                .into_iter()
+                .map(|(kind, error)| format!("{}: {error}", kind.name()))
+                .collect(),
+        };
+        self.show_local_picture(Some(started.picture()));
+        *preview = Some(started);
+        status
+    }
+
+    /// Stops the preview and releases its devices.
+    pub async fn stop_preview(&self) {
+        if self.preview.lock().await.take().is_some() {
+            self.show_local_picture(None);
+        }
+    }
+
+    /// Uses another device of `kind` in the call (`None`: the default), and remembers it.
+    pub async fn switch_device(&self, kind: DeviceKind, id: Option<String>) -> Result<(), UiError> {
+        let mut current = self.session.lock().await;
+        let Some(session) = current.as_mut() else {
+            return Err(UiError::not_in_call());
+        };
+        session
+            .switch_device(kind, id)
+            .await
+            .map_err(|error| UiError::DeviceFailed {
+                message: error.to_string(),
+            })?;
+        let mut media = self.settings.media();
+        media.devices = session.devices().clone();
+        self.settings.remember_media(&media);
+        Ok(())
+    }
+
+    fn show_local_picture(&self, picture: Option<LocalPicture>) {
+        *self
+            .local_picture
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = picture;
     }
 
     /// Finds a subscribed video track's newest picture in the current call (for the frame
@@ -102,6 +190,13 @@ impl CallController {
     pub fn video_lookup(self: &Arc<Self>) -> VideoLookup {
         let calls = Arc::clone(self);
         Arc::new(move |sid: &str| {
+            if sid == LOCAL_CAMERA_FEED {
+                return calls
+                    .local_picture
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+            }
             let videos = calls.videos.lock().unwrap_or_else(PoisonError::into_inner);
             let registry = videos.as_ref()?;
             let pictures = registry.lock().unwrap_or_else(PoisonError::into_inner);
@@ -114,27 +209,27 @@ impl CallController {
         self.session.lock().await.as_ref().map(snapshot)
     }
 
-    /// Mutes or unmutes our microphone or camera; `Ok(false)` when not in a call or not
-    /// publishing that device.
+    /// Turns our microphone or camera on (`muted: false`; publishing it if we joined
+    /// without it) or off; returns whether it is on now. `Ok(false)` when not in a call.
     pub async fn set_muted(&self, kind: MediaKind, muted: bool) -> Result<bool, UiError> {
-        let muting = match self.session.lock().await.as_ref() {
-            Some(session) => session.set_muted(kind, muted),
-            None => return Ok(false),
+        let mut current = self.session.lock().await;
+        let Some(session) = current.as_mut() else {
+            return Ok(false);
         };
-        muting.await.map_err(|error| UiError::JoinFailed {
-            message: error.to_string(),
-        })
+        session
+            .set_enabled(kind, !muted)
+            .await
+            .map_err(|error| UiError::DeviceFailed {
+                message: error.to_string(),
+            })?;
+        Ok(session.is_enabled(kind))
     }
 
     /// Sends a chat message to everyone in the call; returns it as sent.
     pub async fn send_chat(&self, text: &str, now_ms: u64) -> Result<ChatMessage, UiError> {
         let sending = match self.session.lock().await.as_ref() {
             Some(session) => session.send_chat(text, now_ms),
-            None => {
-                return Err(UiError::JoinFailed {
-                    message: "Not in a call.".to_owned(),
-                });
-            }
+            None => return Err(UiError::not_in_call()),
         };
         sending.await.map_err(|error| UiError::JoinFailed {
             message: format!("The message was not sent: {error}"),
@@ -145,6 +240,7 @@ impl CallController {
     pub async fn leave(&self) {
         let session = self.session.lock().await.take();
         *self.videos.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        self.show_local_picture(None);
         if let Some(session) = session {
             session.leave().await;
         }
@@ -189,6 +285,14 @@ pub fn webview_sink<R: tauri::Runtime>(app: tauri::AppHandle<R>) -> CallEventSin
         if let Err(error) = app.emit("call-event", &event) {
             tracing::warn!(%error, "cannot send a call event to the window");
         }
+    })
+}
+
+/// A sink that emits the previewed microphone's level to the webview as `mic-level`.
+pub fn level_sink<R: tauri::Runtime>(app: tauri::AppHandle<R>) -> LevelSink {
+    use tauri::Emitter;
+    Arc::new(move |level| {
+        let _ = app.emit(MIC_LEVEL_EVENT, level);
     })
 }
 

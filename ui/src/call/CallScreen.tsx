@@ -1,6 +1,9 @@
 import { useEffect, useState } from "react";
+import { LOCAL_CAMERA_FEED } from "../ipc";
+import { CallDevices } from "./CallDevices";
 import { type CallState, isOn, type LocalDevice } from "./callState";
 import { ChatPanel } from "./ChatPanel";
+import { ParticipantList } from "./ParticipantList";
 import { VideoTile } from "./VideoTile";
 
 /** How long "Reconnected" stays up. */
@@ -32,13 +35,14 @@ function useMuteShortcuts(onToggle: (kind: "audio" | "video") => void) {
 }
 
 function deviceLabel(name: string, state: LocalDevice): string {
-  if (state === "none") return `No ${name}`;
+  if (state === "none") return `Turn on ${name}`;
   return state === "on" ? `Mute ${name}` : `Unmute ${name}`;
 }
 
 /**
  * The call: a banner for the connection, a tile per participant (name, microphone and
- * camera state, speaking highlight, connection quality) and the Leave button.
+ * camera state, speaking highlight, connection quality) with our own camera first, the
+ * participant list, device switching, chat and the controls.
  */
 export function CallScreen({ call, onLeave, onRejoin, onToggle, onInvite, onSendChat }: Props) {
   useMuteShortcuts(onToggle);
@@ -96,6 +100,7 @@ export function CallScreen({ call, onLeave, onRejoin, onToggle, onInvite, onSend
 
       <ul className="grid" data-testid="participants">
         <li className="tile self" data-testid="tile-self">
+          {call.camera === "on" && <VideoTile trackSid={LOCAL_CAMERA_FEED} testId="video-self" mirror />}
           <span className="name">{call.identity} (you)</span>
           <span className="state" data-testid="state-self">
             {call.microphone === "on" ? "mic on" : "mic off"} · {call.camera === "on" ? "camera on" : "camera off"}
@@ -122,6 +127,17 @@ export function CallScreen({ call, onLeave, onRejoin, onToggle, onInvite, onSend
         ))}
       </ul>
 
+      <div className="call-side">
+        <ParticipantList
+          identity={call.identity}
+          microphone={call.microphone}
+          camera={call.camera}
+          participants={call.participants}
+          speaking={call.speaking}
+        />
+        <CallDevices disabled={ended} />
+      </div>
+
       <ChatPanel lines={call.chat} onSend={onSendChat} disabled={ended} />
 
       <footer className="call-controls">
@@ -130,7 +146,7 @@ export function CallScreen({ call, onLeave, onRejoin, onToggle, onInvite, onSend
           data-testid="toggle-mic"
           title="Ctrl+D"
           aria-pressed={call.microphone === "muted"}
-          disabled={call.microphone === "none" || ended}
+          disabled={ended}
           onClick={() => onToggle("audio")}
         >
           {deviceLabel("microphone", call.microphone)}
@@ -140,7 +156,7 @@ export function CallScreen({ call, onLeave, onRejoin, onToggle, onInvite, onSend
           data-testid="toggle-camera"
           title="Ctrl+E"
           aria-pressed={call.camera === "muted"}
-          disabled={call.camera === "none" || ended}
+          disabled={ended}
           onClick={() => onToggle("video")}
         >
           {deviceLabel("camera", call.camera)}

@@ -3,10 +3,22 @@ import { createRenderer } from "./renderer";
 import { videoFeed } from "./videoFeed";
 
 /**
- * Draws a remote video track's newest pictures (WebGL, canvas fallback). `data-frames`
- * counts pictures drawn and `data-renderer` names the renderer, for diagnostics and tests.
+ * Draws a video track's newest pictures (WebGL, canvas fallback). `data-frames` counts
+ * pictures drawn and `data-renderer` names the renderer, for diagnostics and tests.
+ * A new `generation` subscribes again (the source was replaced, e.g. a new preview);
+ * `mirror` flips our own camera, as people expect to see themselves.
  */
-export function VideoTile({ trackSid, testId }: { trackSid: string; testId: string }) {
+export function VideoTile({
+  trackSid,
+  testId,
+  generation = 0,
+  mirror = false,
+}: {
+  trackSid: string;
+  testId: string;
+  generation?: number;
+  mirror?: boolean;
+}) {
   const canvas = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     const element = canvas.current;
@@ -22,6 +34,6 @@ export function VideoTile({ trackSid, testId }: { trackSid: string; testId: stri
       frames += 1;
       element.dataset.frames = String(frames);
     });
-  }, [trackSid]);
-  return <canvas ref={canvas} className="video" data-testid={testId} data-frames="0" />;
+  }, [trackSid, generation]);
+  return <canvas ref={canvas} className={mirror ? "video mirror" : "video"} data-testid={testId} data-frames="0" />;
 }

@@ -1,5 +1,6 @@
 import { useEffect, useState } from "react";
-import { backend, type JoinedCall, onJoinFailed, type UiError } from "../ipc";
+import { DeviceSetup } from "../devices/DeviceSetup";
+import { backend, type JoinedCall, type MediaChoice, onJoinFailed, type UiError } from "../ipc";
 import { describeExpiry } from "./expiry";
 import { useBackendCheck } from "./useBackendCheck";
 
@@ -8,6 +9,7 @@ const nowSecs = () => Math.floor(Date.now() / 1000);
 /**
  * The first screen: join a LiveKit room with a server URL and a token, or start a local room.
  * Every field is checked by the backend as it is typed; problems show inline under the field.
+ * Beside the form: the camera preview, microphone level and device choices to join with.
  */
 export function JoinScreen({
   onJoined,
@@ -34,6 +36,14 @@ export function JoinScreen({
       .catch(() => setRecent([]));
   }, []);
 
+  // The devices of the last call, until changed here.
+  const [media, setMedia] = useState<MediaChoice | null>(null);
+  useEffect(() => {
+    void backend
+      .rememberedMedia()
+      .then(setMedia, () => setMedia({ devices: {}, microphone: true, camera: true }));
+  }, []);
+
   // A convene://join link that failed shows here.
   useEffect(() => {
     const unlisten = onJoinFailed((error) => setOutcome(error));
@@ -56,13 +66,16 @@ export function JoinScreen({
   }
 
   return (
-    <>
+    <div className="join-layout">
       <section className="join" aria-labelledby="join-title" data-testid="join-screen">
         <h1 id="join-title">Join a meeting</h1>
         <form
           onSubmit={(event) => {
             event.preventDefault();
-            if (canJoin) void act(async () => onJoined(await backend.joinRoom(url, token), url, token, url === localRoom));
+            if (canJoin)
+              void act(async () =>
+                onJoined(await backend.joinRoom(url, token, media ?? undefined), url, token, url === localRoom),
+              );
           }}
         >
           <label htmlFor="server-url">Server URL</label>
@@ -150,6 +163,7 @@ export function JoinScreen({
           <option key={server} value={server} />
         ))}
       </datalist>
-    </>
+      {media && <DeviceSetup media={media} disabled={busy} onChange={setMedia} />}
+    </div>
   );
 }

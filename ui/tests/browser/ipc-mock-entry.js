@@ -48,7 +48,26 @@ mockIPC((cmd, args) => {
         ],
       };
     case "set_muted":
-      return true;
+      return !args.muted;
+    case "list_devices":
+      return {
+        devices: [
+          { kind: "microphone", id: "synthetic:tone", label: "Test tone (440 Hz)", isDefault: true },
+          { kind: "microphone", id: "pulseaudio:usb", label: "USB microphone", isDefault: false },
+          { kind: "speaker", id: "pulseaudio:out", label: "Speakers", isDefault: true },
+          { kind: "camera", id: "synthetic:pattern", label: "Test pattern", isDefault: true },
+        ],
+        problems: [],
+      };
+    case "remembered_media":
+      return window.__rememberedMedia ?? { devices: {}, microphone: true, camera: true };
+    case "start_preview":
+      return { camera: args.media.camera, microphone: args.media.microphone, problems: [] };
+    case "stop_preview":
+      return null;
+    case "switch_device":
+      if (args.id === "pulseaudio:usb") throw { kind: "deviceFailed", message: "audio device pulseaudio:usb is busy" };
+      return null;
     case "send_chat":
       return { id: `m${window.__ipcCalls.length}`, timestamp: Date.now(), message: args.text };
     case "video_feed_url":

@@ -82,7 +82,11 @@ test("a valid token shows its room and identity and enables Join", async () => {
   await page.getByTestId("join").click();
   await page.getByTestId("call-screen").waitFor();
   const calls = await page.evaluate(() => window.__ipcCalls.filter((c) => c.cmd === "join_room"));
-  assert.deepEqual(calls[0].args, { url: "ws://127.0.0.1:7880", token: "valid.jwt.token" });
+  assert.deepEqual(calls[0].args, {
+    url: "ws://127.0.0.1:7880",
+    token: "valid.jwt.token",
+    media: { devices: {}, microphone: true, camera: true },
+  });
   await page.close();
 });
 
@@ -173,5 +177,69 @@ test("starting a local room fills in its URL and token", async () => {
   assert.equal(await page.getByTestId("server-url").inputValue(), "ws://127.0.0.1:7880");
   await page.getByTestId("token-summary").waitFor();
   await page.waitForFunction(() => !document.querySelector("[data-testid=join]").disabled);
+  await page.close();
+});
+
+test("before joining: preview, meter, pickers and toggles; the choice goes with the join", async () => {
+  const page = await openJoinScreen();
+  await page.getByTestId("device-setup").waitFor();
+  // The remembered choice is previewed at once.
+  await page.waitForFunction(() => window.__ipcCalls.some((c) => c.cmd === "start_preview"));
+  await page.getByTestId("preview-video").waitFor();
+  assert.equal(await page.getByTestId("pick-microphone").inputValue(), "synthetic:tone");
+  assert.equal(await page.getByTestId("pick-camera").inputValue(), "synthetic:pattern");
+  // The meter follows the level events (half amplitude: about -6 dBFS).
+  await page.evaluate(() => window.__emit("mic-level", 0.5));
+  await page.waitForFunction(() => Number(document.querySelector("[data-testid=mic-level]").dataset.level) > 0.8);
+  // Picking another microphone and turning the camera off restart the preview with them.
+  await page.getByTestId("pick-microphone").selectOption("pulseaudio:usb");
+  await page.getByTestId("prejoin-camera").click();
+  await page.getByTestId("preview-off").getByText("Camera is off").waitFor();
+  const last = await page.evaluate(() => window.__ipcCalls.filter((c) => c.cmd === "start_preview").at(-1).args.media);
+  assert.deepEqual(last, { devices: { microphone: "pulseaudio:usb" }, microphone: true, camera: false });
+  await page.screenshot({ path: join(artifacts, "pre-join.png") });
+
+  await page.getByTestId("server-url").fill("ws://127.0.0.1:7880");
+  await page.getByTestId("token").fill("valid.jwt.token");
+  await page.waitForFunction(() => !document.querySelector("[data-testid=join]").disabled);
+  await page.getByTestId("join").click();
+  await page.getByTestId("call-screen").waitFor();
+  const joined = await page.evaluate(() => window.__ipcCalls.find((c) => c.cmd === "join_room").args);
+  assert.deepEqual(joined.media, last);
+  await page.close();
+});
+
+test("in the call: the participant list, a device joined off is turned on, a refused switch says why", async () => {
+  const page = await openJoinScreen();
+  await page.evaluate(() => {
+    window.__ipcCalls.length = 0;
+  });
+  await page.getByTestId("server-url").fill("ws://127.0.0.1:7880");
+  await page.getByTestId("token").fill("valid.jwt.token");
+  await page.waitForFunction(() => !document.querySelector("[data-testid=join]").disabled);
+  await page.getByTestId("join").click();
+  await page.getByTestId("participant-list").waitFor();
+  assert.match(await page.getByTestId("person-self").textContent(), /alice \(you\)mic on · camera on/);
+  assert.match(await page.getByTestId("person-bob").textContent(), /Bobmic on · camera off/);
+  const send = (event) => page.evaluate((e) => window.__emit("call-event", e), event);
+  // Our camera goes away (e.g. unpublished in a full reconnect): the button turns it on again.
+  await send({
+    type: "localTrackUnpublished",
+    track: { sid: "TR_my_cam", name: "camera", kind: "video", source: "camera", muted: false },
+  });
+  await page.getByTestId("toggle-camera").getByText("Turn on camera").waitFor();
+  await page.getByTestId("toggle-camera").click();
+  await page.getByTestId("toggle-camera").getByText("Mute camera").waitFor();
+  // Switching: a busy device is refused with the reason.
+  await page.getByTestId("call-devices").waitFor();
+  await page.getByTestId("pick-microphone").selectOption("pulseaudio:usb");
+  await page.getByTestId("switch-problem").getByText("is busy").waitFor();
+  await page.getByTestId("pick-speaker").selectOption("pulseaudio:out");
+  const switches = await page.evaluate(() => window.__ipcCalls.filter((c) => c.cmd === "switch_device").map((c) => c.args));
+  assert.deepEqual(switches, [
+    { kind: "microphone", id: "pulseaudio:usb" },
+    { kind: "speaker", id: "pulseaudio:out" },
+  ]);
+  await page.screenshot({ path: join(artifacts, "call-devices.png") });
   await page.close();
 });
