@@ -155,8 +155,34 @@ async fn wait_for_pictures(
     }
 }
 
-/// The call screen in the real app: join the local room, see another participant arrive,
-/// mute reaches them, invite the test participant, leave.
+/// Waits until the element `test_id`'s `data-<attribute>` is a number `accept`s.
+async fn wait_for_attribute(
+    client: &fantoccini::Client,
+    test_id: &str,
+    attribute: &str,
+    accept: impl Fn(f64) -> bool,
+) -> f64 {
+    let script = format!(
+        "const e = document.querySelector(\"[data-testid='{test_id}']\");\
+         return e ? Number(e.dataset.{attribute}) : null;"
+    );
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let value = client.execute(&script, vec![]).await.expect("read");
+        if let Some(value) = value.as_f64().filter(|value| accept(*value)) {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{test_id} data-{attribute} stayed at {value}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The call screen in the real app: the pre-join preview and meter, join the local room
+/// with the camera off, see another participant arrive, turn the camera on, mute reaches
+/// them, chat, invite the test participant, leave.
 #[tokio::test]
 async fn the_call_screen_joins_mutes_invites_and_leaves() {
     if !display_available("the_call_screen_joins_mutes_invites_and_leaves") {
@@ -164,6 +190,18 @@ async fn the_call_screen_joins_mutes_invites_and_leaves() {
     }
     let driver = WebDriver::start_with_env(&[("CONVENE_FAKE_MEDIA", "1")]).await;
     let client = driver.launch_app().await;
+
+    // Before joining: the camera preview draws the test pattern and the meter follows the
+    // test tone (half amplitude: -6 dBFS fills the meter to 0.9).
+    let preview = wait_for_pictures(&client, "preview-video", 10).await;
+    assert!(preview["saturation"].as_f64() > Some(20.0), "{preview}");
+    let meter = wait_for_attribute(&client, "mic-level", "level", |level| level > 0.7).await;
+    println!("pre-join: preview {preview}, meter {meter}");
+    save_screenshot(&client, "pre-join.png").await;
+    // Join with the camera off.
+    click(&client, "prejoin-camera").await;
+    wait_for_text(&client, "preview-off", "Camera is off").await;
+
     click(&client, "local-room").await;
     let status = wait_for_text(&client, "local-room-status", "running at ws://127.0.0.1:").await;
     let url = status
@@ -174,7 +212,7 @@ async fn the_call_screen_joins_mutes_invites_and_leaves() {
         .to_owned();
     click(&client, "join").await;
     wait_for_text(&client, "call-room", "local").await;
-    wait_for_text(&client, "state-self", "mic on · camera on").await;
+    wait_for_text(&client, "state-self", "mic on · camera off").await;
 
     let token = AccessToken::new("devkey", "secret")
         .identity("watcher")
@@ -190,8 +228,24 @@ async fn the_call_screen_joins_mutes_invites_and_leaves() {
         .into_iter()
         .find(|p| p.identity == "me")
         .expect("the app is in the room");
-    assert_eq!(me.tracks.len(), 2, "camera and microphone: {me:?}");
+    assert_eq!(me.tracks.len(), 1, "joined with the camera off: {me:?}");
     wait_for_text(&client, "tile-watcher", "watcher").await;
+
+    // Turning the camera on publishes it; our own tile shows it.
+    click(&client, "toggle-camera").await;
+    let camera = wait_event(&mut events, &mut seen, WAIT, |event| match event {
+        RoomEvent::TrackPublished {
+            participant_identity,
+            track,
+        } if participant_identity == "me" => Some(track),
+        _ => None,
+    })
+    .await;
+    assert_eq!(camera.kind, convene_room::webrtc_kit::MediaKind::Video);
+    wait_for_text(&client, "state-self", "mic on · camera on").await;
+    let own = wait_for_pictures(&client, "video-self", 10).await;
+    assert!(own["saturation"].as_f64() > Some(20.0), "{own}");
+    wait_for_text(&client, "participant-list", "watcher").await;
 
     click(&client, "toggle-mic").await;
     wait_event(&mut events, &mut seen, WAIT, |event| match event {
