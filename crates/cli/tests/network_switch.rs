@@ -11,6 +11,8 @@
 //!   reconnect, and the publisher's audio flows again.
 //! * WiFi -> cellular (wifi down and its address gone): the client notices the change at
 //!   once, resumes with an ICE restart over the cell link, and media flows again.
+//! * A lossy uplink (nftables drops 40 % of UDP): the others see that participant's connection quality go
+//!   from excellent to poor.
 
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -311,4 +313,44 @@ async fn wifi_to_cellular_resumes_with_an_ice_restart() {
         &lab.wifi_client,
     ]);
     expect_resume_and_media(&mut client, &mut log).await;
+}
+
+#[tokio::test]
+async fn a_lossy_uplink_shows_as_poor_connection_quality_to_the_others() {
+    if !lab_available() {
+        eprintln!("skipped: no network namespaces here");
+        return;
+    }
+    let (mut lab, mut client, mut log) = lab_with_flowing_media().await;
+    let client_ns = lab.client_ns.clone();
+    let url = lab.server_url();
+    let lossy_token = token("lossy");
+    let _lossy = lab.spawn(
+        &client_ns,
+        &["join", "--url", &url, "--fake-media", "--no-watch-network"],
+        Some(&lossy_token),
+    );
+    let quality_of = |identity: &'static str, quality: &'static str| {
+        move |l: &Value| {
+            l["event"] == "connectionQuality"
+                && l["identity"] == identity
+                && l["quality"] == quality
+        }
+    };
+    wait_line(&mut client, &mut log, quality_of("lossy", "excellent")).await;
+    // From now on 40 % of the UDP leaving the client namespace is dropped (nftables: this
+    // kernel has no netem). Retransmissions recover part of it; what stays lost is well
+    // beyond "good". Signaling (TCP) is untouched.
+    let nft = |rule: &str| {
+        let ok = std::process::Command::new("ip")
+            .args(["netns", "exec", &client_ns, "nft"])
+            .args(rule.split(' '))
+            .status()
+            .is_ok_and(|status| status.success());
+        assert!(ok, "nft {rule}");
+    };
+    nft("add table inet lab");
+    nft("add chain inet lab out { type filter hook output priority 0 ; }");
+    nft("add rule inet lab out meta l4proto udp numgen random mod 100 < 40 drop");
+    wait_line(&mut client, &mut log, quality_of("lossy", "poor")).await;
 }

@@ -20,6 +20,7 @@ pub mod config;
 pub mod http;
 pub mod ids;
 pub mod media;
+pub mod quality;
 pub mod rooms;
 pub mod server;
 pub mod session;

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::ids;
 use crate::media::PublishedTrack;
+use crate::quality::{quality_for_loss, score_for_loss};
 use crate::session::Resumption;
 use crate::wire::{self, Response};
 
@@ -80,6 +81,10 @@ struct Member {
     speaking: bool,
     /// The audio level last announced (0..=1).
     announced_level: f32,
+    /// The latest loss share of each published track that is sending, by track sid.
+    track_loss: HashMap<String, f64>,
+    /// The connection quality last announced.
+    announced_quality: Option<lk::ConnectionQuality>,
     session: SessionHandle,
     /// Subscribe this participant to new tracks by itself (`auto_subscribe`); when false it
     /// asks with `subscription` requests.
@@ -257,6 +262,8 @@ impl Rooms {
             info,
             speaking: false,
             announced_level: 0.0,
+            track_loss: HashMap::new(),
+            announced_quality: None,
             session,
             auto_subscribe,
             published: HashMap::new(),
@@ -565,6 +572,35 @@ impl Rooms {
         for member in &room.members {
             send(member, SessionCommand::Signal(Box::new(update.clone())));
         }
+    }
+
+    /// Records the loss of one of a participant's published tracks (`None`: the track
+    /// ended) and sends `connection_quality` to the whole room when the participant's
+    /// quality (that of its worst track) changes.
+    pub fn track_loss(&self, room_name: &str, identity: &str, track_sid: &str, loss: Option<f64>) {
+        self.with_member(room_name, identity, |room, index| {
+            let member = &mut room.members[index];
+            match loss {
+                Some(loss) => member.track_loss.insert(track_sid.to_owned(), loss),
+                None => member.track_loss.remove(track_sid),
+            };
+            let worst = member.track_loss.values().copied().fold(0.0, f64::max);
+            let quality = quality_for_loss(worst);
+            if member.announced_quality == Some(quality) {
+                return;
+            }
+            member.announced_quality = Some(quality);
+            let update = Response::ConnectionQuality(lk::ConnectionQualityUpdate {
+                updates: vec![lk::ConnectionQualityInfo {
+                    participant_sid: member.info.sid.clone(),
+                    quality: quality as i32,
+                    score: score_for_loss(worst),
+                }],
+            });
+            for member in &room.members {
+                send(member, SessionCommand::Signal(Box::new(update.clone())));
+            }
+        });
     }
 
     /// Hands a resuming client's new signal connection to the session of `identity` in

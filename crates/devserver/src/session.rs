@@ -690,6 +690,14 @@ impl Session {
                     self.rooms
                         .unpublish_track(&self.room, &self.identity, &track_sid);
                     self.rooms.audio_level(&self.room, &self.identity, 0.0);
+                    self.rooms
+                        .track_loss(&self.room, &self.identity, &track_sid, None);
+                }
+            }
+            MediaEvent::PacketLoss { track_id, loss } => {
+                if let Some(track_sid) = self.published.get(&track_id) {
+                    self.rooms
+                        .track_loss(&self.room, &self.identity, track_sid, Some(loss));
                 }
             }
             MediaEvent::AudioLevel { track_id, level } => {

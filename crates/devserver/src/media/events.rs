@@ -81,6 +81,14 @@ pub enum MediaEvent {
     /// channel is full, and one may, when the channel is congested, overtake the track's
     /// `TrackReceived` (ignore levels of unknown track ids). It never follows the track's
     /// `TrackEnded`.
+    PacketLoss {
+        /// The msid track id (the client's `cid`).
+        track_id: String,
+        /// Share of the packets lost over the last [`crate::quality::QUALITY_WINDOW`].
+        loss: f64,
+    },
+    /// The current audio level of a published audio track (from its RTP audio-level
+    /// extension), at most every few tens of milliseconds.
     AudioLevel {
         /// The msid track id (the client's `cid`), as in [`MediaEvent::TrackReceived`].
         track_id: String,

@@ -19,6 +19,7 @@ use super::error::MediaError;
 use super::events::{MediaEvent, MediaKind, PcTarget};
 use super::forward::PublishedTrack;
 use super::pc::{Outbox, PcSide, TrackSink};
+use crate::quality::{LossWindow, QUALITY_WINDOW};
 use convene_room::webrtc_kit::sdp::sending_track_ids;
 
 /// Minimum spacing of upstream PLIs for one track; requests in between are coalesced.
@@ -176,11 +177,23 @@ async fn run_remote_track(track: Arc<dyn TrackRemote>, context: TrackContext) {
     let mut pli_task = None;
     let mut audio_level_id: AudioLevelId = None;
     let mut meter = AudioLevelMeter::default();
+    let mut loss = LossWindow::default();
+    let mut loss_report = tokio::time::interval(QUALITY_WINDOW);
 
     loop {
         let event = tokio::select! {
             event = track.poll() => event,
             () = stop.notified() => None,
+            _ = loss_report.tick() => {
+                if let Some(loss) = loss.take() {
+                    // Never wait on the media path; a dropped report is replaced soon.
+                    let _ = events.try_send(MediaEvent::PacketLoss {
+                        track_id: track_id.clone(),
+                        loss,
+                    });
+                }
+                continue;
+            }
         };
         let Some(event) = event else {
             break;
@@ -222,6 +235,7 @@ async fn run_remote_track(track: Arc<dyn TrackRemote>, context: TrackContext) {
                 if let Some((_, feeder)) = &fanout
                     && packet.header.ssrc == layer.ssrc.load(Ordering::Relaxed)
                 {
+                    loss.observe(packet.header.sequence_number);
                     if let Some(id) = audio_level_id
                         && let Some((level_dbov, _voice)) = read_audio_level(&packet.header, id)
                         && let Some(level) = meter.observe(level_dbov, Instant::now())
