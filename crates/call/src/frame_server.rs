@@ -10,15 +10,15 @@
 //! `{"unsubscribe": "<track sid>"}`. Receive binary messages: one byte `n`, `n` bytes of
 //! track sid (UTF-8), width and height as little-endian `u16`, then the I420 planes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use bytes::{BufMut, BytesMut};
 use convene_media::video::I420Frame;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::StatusCode;
@@ -28,6 +28,10 @@ use crate::DecodedVideo;
 /// Finds the newest-picture channel of a subscribed track by sid.
 pub type VideoLookup =
     Arc<dyn Fn(&str) -> Option<watch::Receiver<Option<Arc<DecodedVideo>>>> + Send + Sync>;
+
+/// How often, and how many times, a track not (yet) known is looked for (10 s in all).
+const LOOKUP_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+const LOOKUP_ATTEMPTS: u32 = 100;
 
 /// Largest tile edge a client may ask for (pictures are never scaled up anyway).
 const MAX_EDGE: u16 = 1920;
@@ -90,26 +94,63 @@ async fn serve(stream: TcpStream, token: String, lookup: VideoLookup) {
         return;
     };
     let (mut sink, mut incoming) = socket.split();
-    // One frame in flight per connection: a slow webview gets the newest, not a queue.
-    let (frames_tx, mut frames_rx) = mpsc::channel::<Vec<u8>>(2);
-    let mut feeds: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
+    // Newest-wins per tile, fair between tiles: a feed only marks its track as having a
+    // new picture; each round sends every marked track's newest picture once. A slow
+    // webview sees fewer pictures per tile, never a queue and never one tile starved.
+    let fresh = Arc::new(FreshPictures::default());
+    let mut feeds: HashMap<String, Feed> = HashMap::new();
     loop {
         tokio::select! {
             message = incoming.next() => match message {
                 Some(Ok(Message::Text(text))) => {
-                    handle_request(&text, &lookup, &frames_tx, &mut feeds);
+                    handle_request(&text, &lookup, &fresh, &mut feeds);
                 }
                 Some(Ok(_)) => {}
                 _ => break,
             },
-            Some(frame) = frames_rx.recv() => {
-                if sink.send(Message::Binary(frame.into())).await.is_err() {
-                    break;
+            () = fresh.wake.notified() => {
+                let marked = std::mem::take(
+                    &mut *fresh.marked.lock().unwrap_or_else(PoisonError::into_inner),
+                );
+                for sid in marked {
+                    let Some(feed) = feeds.get(&sid) else { continue };
+                    let Some(latest) = feed.latest.get() else { continue };
+                    let picture = latest.borrow().clone();
+                    let Some(picture) = picture else { continue };
+                    let message = encode_for_tile(&sid, &picture.frame, feed.tile);
+                    if sink.send(Message::Binary(message.into())).await.is_err() {
+                        feeds.values().for_each(|feed| feed.task.abort());
+                        return;
+                    }
                 }
             }
         }
     }
-    feeds.values().for_each(tokio::task::JoinHandle::abort);
+    feeds.values().for_each(|feed| feed.task.abort());
+}
+
+/// Tracks with a picture not sent yet, and the wake-up of the connection's sender.
+#[derive(Default)]
+struct FreshPictures {
+    marked: Mutex<HashSet<String>>,
+    wake: Notify,
+}
+
+impl FreshPictures {
+    fn mark(&self, sid: &str) {
+        self.marked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(sid.to_owned());
+        self.wake.notify_one();
+    }
+}
+
+/// One subscribed tile on a connection; `latest` is set once the track is found.
+struct Feed {
+    latest: Arc<OnceLock<watch::Receiver<Option<Arc<DecodedVideo>>>>>,
+    tile: (u16, u16),
+    task: tokio::task::JoinHandle<()>,
 }
 
 #[derive(serde::Deserialize)]
@@ -123,8 +164,8 @@ struct FeedRequest {
 fn handle_request(
     text: &str,
     lookup: &VideoLookup,
-    frames: &mpsc::Sender<Vec<u8>>,
-    feeds: &mut HashMap<String, tokio::task::JoinHandle<()>>,
+    fresh: &Arc<FreshPictures>,
+    feeds: &mut HashMap<String, Feed>,
 ) {
     let Ok(request) = serde_json::from_str::<FeedRequest>(text) else {
         tracing::debug!("ignoring a malformed video feed request");
@@ -133,40 +174,69 @@ fn handle_request(
     if let Some(sid) = request.unsubscribe
         && let Some(feed) = feeds.remove(&sid)
     {
-        feed.abort();
+        feed.task.abort();
     }
     let Some(sid) = request.subscribe else {
-        return;
-    };
-    let Some(latest) = lookup(&sid) else {
         return;
     };
     let tile = (
         request.width.unwrap_or(640).clamp(16, MAX_EDGE),
         request.height.unwrap_or(360).clamp(16, MAX_EDGE),
     );
-    let feed = tokio::spawn(feed_track(sid.clone(), latest, tile, frames.clone()));
-    if let Some(previous) = feeds.insert(sid, feed) {
-        previous.abort();
+    // The same track again: the tile was resized.
+    if let Some(feed) = feeds.get_mut(&sid) {
+        feed.tile = tile;
+        return;
     }
+    let latest = Arc::new(OnceLock::new());
+    let task = tokio::spawn(mark_new_pictures(
+        sid.clone(),
+        lookup.clone(),
+        latest.clone(),
+        fresh.clone(),
+    ));
+    feeds.insert(sid, Feed { latest, tile, task });
 }
 
-async fn feed_track(
+/// Finds `sid` (a tile may ask as soon as the track is announced, a moment before it is
+/// subscribed and decoded: it is looked for again for a while), then marks it whenever it
+/// has a new picture (and at once, if it has one already).
+async fn mark_new_pictures(
     sid: String,
-    mut latest: watch::Receiver<Option<Arc<DecodedVideo>>>,
-    tile: (u16, u16),
-    frames: mpsc::Sender<Vec<u8>>,
+    lookup: VideoLookup,
+    found: Arc<OnceLock<watch::Receiver<Option<Arc<DecodedVideo>>>>>,
+    fresh: Arc<FreshPictures>,
 ) {
+    let mut latest = None;
+    for _ in 0..LOOKUP_ATTEMPTS {
+        latest = lookup(&sid);
+        if latest.is_some() {
+            break;
+        }
+        tokio::time::sleep(LOOKUP_INTERVAL).await;
+    }
+    let Some(mut latest) = latest else {
+        tracing::debug!(%sid, "no such video track; the tile stays empty");
+        return;
+    };
+    let _ = found.set(latest.clone());
     loop {
-        let picture = latest.borrow_and_update().clone();
-        if let Some(picture) = picture {
-            let scaled = scale_to_fit(&picture.frame, tile);
-            // Full: the webview is behind; this picture is skipped, the next one goes.
-            let _ = frames.try_send(encode_message(&sid, &scaled));
+        if latest.borrow_and_update().is_some() {
+            fresh.mark(&sid);
         }
         if latest.changed().await.is_err() {
             return;
         }
+    }
+}
+
+/// The wire message for `frame` shrunk to fit `tile` (not copied twice when it fits).
+pub fn encode_for_tile(sid: &str, frame: &I420Frame, tile: (u16, u16)) -> Vec<u8> {
+    let fits = frame.width <= usize::from(tile.0) && frame.height <= usize::from(tile.1);
+    if fits {
+        encode_message(sid, frame)
+    } else {
+        encode_message(sid, &scale_to_fit(frame, tile))
     }
 }
 

@@ -38,7 +38,7 @@ mod session;
 pub use chat::{CHAT_TOPIC, ChatMessage, MAX_CHAT_CHARS};
 pub use error::CallError;
 pub use fake::{FakeMedia, FakeMediaSettings};
-pub use frame_server::{FrameServer, VideoLookup, encode_message, scale_to_fit};
+pub use frame_server::{FrameServer, VideoLookup, encode_for_tile, encode_message, scale_to_fit};
 pub use local_devices::{
     CAMERA_SIZE, DeviceChoice, DeviceKind, DeviceList, MediaDevice, MicrophoneSource, OpenCamera,
     TEST_PATTERN, TEST_PATTERN_SIZE, TEST_TONE, TEST_TONE_HZ, list_devices, open_camera,

@@ -85,7 +85,12 @@ impl LocalRoom {
             &server.url(),
             token.expose(),
             options,
-            RoomOptions::default(),
+            // A headless publisher: receiving (and decoding) everyone else would only
+            // take CPU from the person at the screen.
+            RoomOptions {
+                auto_subscribe: false,
+                ..RoomOptions::default()
+            },
             Arc::new(|_| {}),
         )
         .await
