@@ -86,6 +86,7 @@ pub fn run() -> ExitCode {
             call::leave_call,
             call::set_muted,
             call::video_feed_url,
+            call::preferred_renderer,
             call::send_chat,
             call::list_devices,
             call::remembered_media,

@@ -185,6 +185,8 @@ export const backend = {
   leaveCall: () => call<void>("leave_call"),
   /** Sends a chat message to everyone in the call; resolves with it as sent. */
   sendChat: (text: string) => call<ChatMessage>("send_chat", { text }),
+  /** "canvas" when the window paints in software (draw video with the 2D canvas), else "auto". */
+  preferredRenderer: () => call<"canvas" | "auto">("preferred_renderer"),
   /** The token-protected local WebSocket serving decoded video pictures. */
   videoFeedUrl: () => call<string>("video_feed_url"),
   /** Adds a headless participant (test pattern + tone) to the local room; returns its identity. */

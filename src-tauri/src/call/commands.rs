@@ -98,6 +98,16 @@ pub fn video_feed_url(feed: State<'_, convene_call::FrameServer>) -> String {
     feed.url()
 }
 
+/// How the window should draw video: `"canvas"` when WebKitGTK paints without its GL
+/// compositor (see `prefer_software_compositing` in main.rs: a WebGL picture would be read
+/// back from the GPU for every paint), else `"auto"` (WebGL unless it runs on the CPU).
+#[tauri::command]
+pub fn preferred_renderer() -> &'static str {
+    let software_painting = cfg!(target_os = "linux")
+        && std::env::var("WEBKIT_DISABLE_COMPOSITING_MODE").is_ok_and(|value| value == "1");
+    if software_painting { "canvas" } else { "auto" }
+}
+
 /// Sends a chat message (LiveKit's chat format) to everyone in the call.
 #[tauri::command]
 pub async fn send_chat(

@@ -3,6 +3,7 @@ import { LOCAL_CAMERA_FEED } from "../ipc";
 import { CallDevices } from "./CallDevices";
 import { type CallState, isOn, type LocalDevice } from "./callState";
 import { ChatPanel } from "./ChatPanel";
+import { gridColumns } from "./layout";
 import { ParticipantList } from "./ParticipantList";
 import { VideoTile } from "./VideoTile";
 
@@ -98,7 +99,7 @@ export function CallScreen({ call, onLeave, onRejoin, onToggle, onInvite, onSend
         </p>
       ))}
 
-      <ul className="grid" data-testid="participants">
+      <ul className="grid" data-testid="participants" style={{ gridTemplateColumns: gridColumns(call.participants.length + 1) }}>
         <li className="tile self" data-testid="tile-self">
           {call.camera === "on" && <VideoTile trackSid={LOCAL_CAMERA_FEED} testId="video-self" mirror />}
           <span className="name">{call.identity} (you)</span>

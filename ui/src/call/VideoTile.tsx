@@ -2,9 +2,17 @@ import { useEffect, useRef } from "react";
 import { createRenderer } from "./renderer";
 import { videoFeed } from "./videoFeed";
 
+/** The picture size to ask for: the tile's, rounded up to 16 pixels (fewer resubscriptions). */
+function tileSize(width: number, height: number): [number, number] {
+  const round = (n: number, min: number) => Math.max(min, Math.ceil((n || min) / 16) * 16);
+  return [round(width || 640, 160), round(height || 360, 90)];
+}
+
 /**
- * Draws a video track's newest pictures (WebGL, canvas fallback). `data-frames` counts
- * pictures drawn and `data-renderer` names the renderer, for diagnostics and tests.
+ * Draws a video track's newest pictures as they arrive (WebGL, canvas fallback).
+ * `data-frames` counts pictures drawn and `data-renderer` names the renderer, for
+ * diagnostics and tests. (Drawing in requestAnimationFrame was tried: WebKitGTK under a
+ * virtual display runs it at about 5 Hz.)
  * A new `generation` subscribes again (the source was replaced, e.g. a new preview);
  * `mirror` flips our own camera, as people expect to see themselves.
  */
@@ -27,13 +35,20 @@ export function VideoTile({
     if (!renderer) return;
     element.dataset.renderer = renderer.kind;
     let frames = 0;
-    const width = Math.max(160, element.clientWidth || 640);
-    const height = Math.max(90, element.clientHeight || 360);
-    return videoFeed.subscribe(trackSid, width, height, (picture) => {
+    const size = () => tileSize(element.clientWidth, element.clientHeight);
+    const [width, height] = size();
+    const unsubscribe = videoFeed.subscribe(trackSid, width, height, (picture) => {
       renderer.draw(picture);
       frames += 1;
       element.dataset.frames = String(frames);
     });
+    // The grid changes as people come and go: ask for pictures at the tile's new size.
+    const resized = new ResizeObserver(() => videoFeed.resize(trackSid, ...size()));
+    resized.observe(element);
+    return () => {
+      resized.disconnect();
+      unsubscribe();
+    };
   }, [trackSid, generation]);
   return <canvas ref={canvas} className={mirror ? "video mirror" : "video"} data-testid={testId} data-frames="0" />;
 }

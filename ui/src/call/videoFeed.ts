@@ -80,6 +80,14 @@ class VideoFeed {
       if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ unsubscribe: sid }));
     };
   }
+
+  /** Asks for `sid`'s pictures at a new tile size (the layout changed). */
+  resize(sid: string, width: number, height: number) {
+    const current = this.listeners.get(sid);
+    if (!current || (current.width === width && current.height === height)) return;
+    this.listeners.set(sid, { ...current, width, height });
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ subscribe: sid, width, height }));
+  }
 }
 
 /** The app's one feed. */

@@ -70,6 +70,8 @@ mockIPC((cmd, args) => {
       return null;
     case "send_chat":
       return { id: `m${window.__ipcCalls.length}`, timestamp: Date.now(), message: args.text };
+    case "preferred_renderer":
+      return "auto";
     case "video_feed_url":
       return "ws://127.0.0.1:9/?token=none";
     case "recent_servers":
