@@ -26,3 +26,21 @@ describe("the video feed", () => {
     expect(parseMessage(new Uint8Array([4, 1]).buffer)).toBeNull();
   });
 });
+
+describe("the colour conversion", () => {
+  it("matches BT.601 limited range for grey, white, black and the primaries", () => {
+    const convert = (y: number, u: number, v: number) => {
+      const data = new Uint8Array([y, y, y, y, u, v]);
+      const out = new Uint8ClampedArray(16);
+      i420ToRgba({ width: 2, height: 2, data }, out);
+      return Array.from(out.subarray(0, 4));
+    };
+    expect(convert(16, 128, 128)).toEqual([0, 0, 0, 255]);
+    expect(convert(235, 128, 128)).toEqual([255, 255, 255, 255]);
+    expect(convert(126, 128, 128)).toEqual([128, 128, 128, 255]);
+    const [r, g, b] = convert(145, 54, 34); // green
+    expect(r).toBeLessThan(10);
+    expect(g).toBeGreaterThan(245);
+    expect(b).toBeLessThan(10);
+  });
+});
