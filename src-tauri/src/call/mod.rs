@@ -79,7 +79,7 @@ impl CallController {
 
     /// Joins (leaving a previous call first) with `media` (`None`: the devices of the last
     /// call) and reports to `sink`. The preview stops first, so the call can open the
-    /// camera.
+    /// camera, and none starts until the call is in place.
     pub async fn join(
         &self,
         url: &str,
@@ -89,7 +89,12 @@ impl CallController {
         sink: CallEventSink,
     ) -> Result<JoinedCall, UiError> {
         let (url, _summary) = prepare_join(url, token, now)?;
-        self.stop_preview().await;
+        // Held until the call is in place: a preview asked for meanwhile then finds the
+        // call and opens nothing.
+        let mut preview = self.preview.lock().await;
+        if preview.take().is_some() {
+            self.show_local_picture(None);
+        }
         let previous = self.session.lock().await.take();
         if let Some(previous) = previous {
             previous.leave().await;
@@ -114,6 +119,7 @@ impl CallController {
         if let Some(raced) = self.session.lock().await.replace(session) {
             raced.leave().await;
         }
+        drop(preview);
         Ok(joined)
     }
 
@@ -133,9 +139,17 @@ impl CallController {
 
     /// Shows the chosen camera (served as `local:camera`) and meters the chosen
     /// microphone (`level`), replacing a running preview. Devices that are off are not
-    /// opened; devices that fail are listed, never an error.
+    /// opened; devices that fail are listed, never an error. During a call nothing is
+    /// opened (the call has the devices; a join screen shown briefly before a
+    /// `convene://` call is found must not open the camera twice).
     pub async fn start_preview(&self, media: &MediaChoice, level: LevelSink) -> PreviewStatus {
         let mut preview = self.preview.lock().await;
+        if self.session.lock().await.is_some() {
+            return PreviewStatus {
+                problems: vec!["A call is in progress: it is using the devices".to_owned()],
+                ..PreviewStatus::default()
+            };
+        }
         preview.take();
         let devices = media::resolve_devices(media.devices.clone(), self.fake_media);
         let (started, problems) =
@@ -153,10 +167,17 @@ impl CallController {
         status
     }
 
-    /// Stops the preview and releases its devices.
+    /// Stops the preview and releases its devices; during a call our own tile goes on
+    /// showing the call's camera.
     pub async fn stop_preview(&self) {
         if self.preview.lock().await.take().is_some() {
-            self.show_local_picture(None);
+            let call_view = self
+                .session
+                .lock()
+                .await
+                .as_ref()
+                .map(CallSession::self_view);
+            self.show_local_picture(call_view);
         }
     }
 
@@ -299,6 +320,58 @@ pub fn level_sink<R: tauri::Runtime>(app: tauri::AppHandle<R>) -> LevelSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::time::Duration;
+
+    /// The picture the frame server would send for our own tile.
+    fn own_tile(controller: &Arc<CallController>) -> Option<LocalPicture> {
+        controller.video_lookup()(LOCAL_CAMERA_FEED)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_preview_asked_for_during_a_call_opens_nothing_and_keeps_our_tile() {
+        let server = convene_testkit::start_server(Duration::from_secs(15)).await;
+        let token = server.token("controller", "app", 600).expect("token");
+        let controller = Arc::new(CallController::new(
+            true,
+            Arc::new(SettingsStore::load(None)),
+        ));
+        let media = MediaChoice {
+            microphone: false,
+            ..MediaChoice::default()
+        };
+        let ignore_levels: LevelSink = Arc::new(|_| ());
+
+        // Before the call the preview shows the test pattern as our tile.
+        let status = controller
+            .start_preview(&media, ignore_levels.clone())
+            .await;
+        assert!(status.camera, "{status:?}");
+        let sink: CallEventSink = Arc::new(|_| ());
+        controller
+            .join(
+                &server.url(),
+                token.expose(),
+                Some(media.clone()),
+                convene_room::clock::unix_now_secs(),
+                sink,
+            )
+            .await
+            .expect("joins");
+        let call_view = own_tile(&controller).expect("our tile during the call");
+
+        // A join screen mounted for a moment (a `convene://` call) asks for a preview and
+        // stops it again: nothing opens and our tile still shows the call's camera.
+        let status = controller.start_preview(&media, ignore_levels).await;
+        assert!(!status.camera && !status.microphone, "{status:?}");
+        assert_eq!(status.problems.len(), 1);
+        controller.stop_preview().await;
+        let after = own_tile(&controller).expect("our tile still there");
+        assert!(after.same_channel(&call_view));
+
+        controller.leave().await;
+        assert!(own_tile(&controller).is_none());
+    }
 
     #[test]
     fn a_server_on_this_computer_is_reached_over_loopback() {
