@@ -135,7 +135,8 @@ async fn wait_for_pictures(
          let r = 0, g = 0, b = 0;\
          for (let i = 0; i < d.length; i += 4) {{ r += d[i]; g += d[i + 1]; b += d[i + 2]; }}\
          const n = d.length / 4; r /= n; g /= n; b /= n;\
-         return {{ frames: Number(c.dataset.frames), renderer: c.dataset.renderer, r, g, b,\
+         return {{ frames: Number(c.dataset.frames), renderer: c.dataset.renderer,\
+                  thread: c.dataset.thread, r, g, b,\
                   saturation: Math.max(r, g, b) - Math.min(r, g, b) }};"
     );
     let deadline = Instant::now() + WAIT;
@@ -195,6 +196,8 @@ async fn the_call_screen_joins_mutes_invites_and_leaves() {
     // test tone (half amplitude: -6 dBFS fills the meter to 0.9).
     let preview = wait_for_pictures(&client, "preview-video", 10).await;
     assert!(preview["saturation"].as_f64() > Some(20.0), "{preview}");
+    // WebKitGTK has OffscreenCanvas: the tile worker draws, not the page's thread.
+    assert_eq!(preview["thread"], "worker", "{preview}");
     let meter = wait_for_attribute(&client, "mic-level", "level", |level| level > 0.7).await;
     println!("pre-join: preview {preview}, meter {meter}");
     save_screenshot(&client, "pre-join.png").await;

@@ -30,7 +30,7 @@ async fn counters(client: &fantoccini::Client) -> Vec<(String, f64, f64, f64, St
         let script = format!(
             "const c = document.querySelector(\"[data-testid='{tile}']\");\
              return c ? [Number(c.dataset.frames), c.clientWidth, c.clientHeight,\
-                         c.dataset.renderer] : [0, 0, 0, ''];"
+                         c.dataset.renderer + ' in ' + c.dataset.thread] : [0, 0, 0, ''];"
         );
         let value = client.execute(&script, vec![]).await.expect("read");
         let number = |n: usize| value[n].as_f64().unwrap_or(0.0);
@@ -87,10 +87,11 @@ async fn four_tiles_draw_at_the_camera_rate() {
         .set_window_rect(0, 0, 1600, 1000)
         .await
         .expect("resize the window");
-    // TILES_RENDERER=canvas or =webgl forces a renderer (default: the app's choice).
-    if let Ok(renderer) = std::env::var("TILES_RENDERER") {
+    // TILES_QUERY forces a renderer (`renderer=canvas` or `renderer=webgl`) or drawing on
+    // the page's thread (`tiles=page`); default: the app's choice.
+    if let Ok(query) = std::env::var("TILES_QUERY") {
         let mut url = client.current_url().await.expect("the page's URL");
-        url.set_query(Some(&format!("renderer={renderer}")));
+        url.set_query(Some(&query));
         client
             .goto(url.as_str())
             .await

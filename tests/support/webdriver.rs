@@ -82,12 +82,22 @@ pub async fn wait_for_text(client: &Client, test_id: &str, needle: &str) -> Stri
     let xpath = format!("//*[@data-testid='{test_id}'][contains(., \"{needle}\")]");
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let element = client
+        let found = client
             .wait()
             .at_most(deadline.saturating_duration_since(tokio::time::Instant::now()))
             .for_element(Locator::XPath(&xpath))
-            .await
-            .unwrap_or_else(|e| panic!("no {test_id} containing {needle:?}: {e}"));
+            .await;
+        let element = match found {
+            Ok(element) => element,
+            Err(error) => {
+                let page = client
+                    .execute("return document.body.innerText;", vec![])
+                    .await
+                    .map(|text| text.as_str().unwrap_or_default().to_owned())
+                    .unwrap_or_default();
+                panic!("no {test_id} containing {needle:?}: {error}\npage text:\n{page}");
+            }
+        };
         match element.text().await {
             Ok(text) => return text,
             Err(error) if tokio::time::Instant::now() < deadline => {

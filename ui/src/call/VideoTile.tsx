@@ -1,5 +1,4 @@
 import { useEffect, useRef } from "react";
-import { createRenderer } from "./renderer";
 import { videoFeed } from "./videoFeed";
 
 /** The picture size to ask for: the tile's, rounded up to 16 pixels (fewer resubscriptions). */
@@ -9,10 +8,10 @@ function tileSize(width: number, height: number): [number, number] {
 }
 
 /**
- * Draws a video track's newest pictures as they arrive (WebGL, canvas fallback).
- * `data-frames` counts pictures drawn and `data-renderer` names the renderer, for
- * diagnostics and tests. (Drawing in requestAnimationFrame was tried: WebKitGTK under a
- * virtual display runs it at about 5 Hz.)
+ * Draws a video track's newest pictures as they arrive (WebGL, canvas fallback), in the
+ * tile worker where the webview has OffscreenCanvas. `data-frames` counts pictures drawn
+ * `data-renderer` names the renderer and `data-thread` where it runs, for diagnostics and tests. (Drawing in
+ * requestAnimationFrame was tried: WebKitGTK under a virtual display runs it at about 5 Hz.)
  * A new `generation` subscribes again (the source was replaced, e.g. a new preview);
  * `mirror` flips our own camera, as people expect to see themselves.
  */
@@ -31,23 +30,20 @@ export function VideoTile({
   useEffect(() => {
     const element = canvas.current;
     if (!element) return;
-    const renderer = createRenderer(element);
-    if (!renderer) return;
-    element.dataset.renderer = renderer.kind;
-    let frames = 0;
     const size = () => tileSize(element.clientWidth, element.clientHeight);
     const [width, height] = size();
-    const unsubscribe = videoFeed.subscribe(trackSid, width, height, (picture) => {
-      renderer.draw(picture);
-      frames += 1;
+    const shown = videoFeed.show(trackSid, element, width, height, (frames, kind) => {
       element.dataset.frames = String(frames);
+      element.dataset.renderer = kind;
     });
+    if (!shown) return;
+    element.dataset.thread = shown.thread;
     // The grid changes as people come and go: ask for pictures at the tile's new size.
-    const resized = new ResizeObserver(() => videoFeed.resize(trackSid, ...size()));
+    const resized = new ResizeObserver(() => shown.resize(...size()));
     resized.observe(element);
     return () => {
       resized.disconnect();
-      unsubscribe();
+      shown.stop();
     };
   }, [trackSid, generation]);
   return <canvas ref={canvas} className={mirror ? "video mirror" : "video"} data-testid={testId} data-frames="0" />;

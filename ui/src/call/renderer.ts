@@ -1,11 +1,25 @@
 // Draws I420 pictures on a canvas: WebGL (the GPU converts YUV to RGB; three single-channel
 // textures per picture) when the webview has it, else a 2D canvas with the conversion in JS.
-import { i420ToRgba, type Picture } from "./videoFeed";
+// The choice is made on the page (it probes the DOM); drawing works on a page canvas or on an
+// OffscreenCanvas in the tile worker.
+import { i420ToRgba, type Picture } from "./picture";
+
+/** How pictures are drawn: "webgl" or "canvas" (named in `data-renderer` for tests). */
+export type RendererKind = "webgl" | "canvas";
+
+/** A canvas on the page or handed to the tile worker. */
+export type Surface = HTMLCanvasElement | OffscreenCanvas;
 
 export interface Renderer {
   /** "webgl" or "canvas", for diagnostics and tests. */
-  readonly kind: "webgl" | "canvas";
+  readonly kind: RendererKind;
   draw(picture: Picture): void;
+}
+
+/** The 2D context calls the canvas renderer uses (page and offscreen contexts both have them). */
+interface PixelContext {
+  createImageData(width: number, height: number): ImageData;
+  putImageData(image: ImageData, x: number, y: number): void;
 }
 
 const VERTEX = `
@@ -38,8 +52,9 @@ function compile(gl: WebGLRenderingContext, type: number, source: string): WebGL
   return gl.getShaderParameter(shader, gl.COMPILE_STATUS) ? shader : null;
 }
 
-function webglRenderer(canvas: HTMLCanvasElement): Renderer | null {
-  const gl = canvas.getContext("webgl", { preserveDrawingBuffer: true, antialias: false });
+function webglRenderer(canvas: Surface): Renderer | null {
+  const options = { preserveDrawingBuffer: true, antialias: false };
+  const gl = (canvas as HTMLCanvasElement).getContext("webgl", options) as WebGLRenderingContext | null;
   if (!gl) return null;
   const vertex = compile(gl, gl.VERTEX_SHADER, VERTEX);
   const fragment = compile(gl, gl.FRAGMENT_SHADER, FRAGMENT);
@@ -101,8 +116,8 @@ function webglRenderer(canvas: HTMLCanvasElement): Renderer | null {
   };
 }
 
-function canvasRenderer(canvas: HTMLCanvasElement): Renderer | null {
-  const context = canvas.getContext("2d");
+function canvasRenderer(canvas: Surface): Renderer | null {
+  const context = (canvas as HTMLCanvasElement).getContext("2d") as PixelContext | null;
   if (!context) return null;
   let image: ImageData | null = null;
   return {
@@ -148,10 +163,19 @@ function webglIsSoftware(): boolean {
  * WebGL on a GPU; the 2D canvas when WebGL is missing, runs on the CPU, or the backend
  * says the window paints in software (measured on a 2-core machine without a GPU: four
  * 640x360 tiles drew 10 pictures/s each with WebGL and 22 with the 2D canvas).
- * `?renderer=canvas` or `?renderer=webgl` forces one.
+ * `?renderer=canvas` or `?renderer=webgl` forces one. Runs on the page (probes the DOM).
  */
-export function createRenderer(canvas: HTMLCanvasElement): Renderer | null {
+export function chooseRendererKind(): RendererKind {
   const forced = new URLSearchParams(window.location.search).get("renderer") ?? (preferred === "canvas" ? "canvas" : null);
-  const useWebgl = forced === "webgl" || (forced !== "canvas" && !webglIsSoftware());
-  return (useWebgl ? webglRenderer(canvas) : null) ?? canvasRenderer(canvas);
+  return forced === "webgl" || (forced !== "canvas" && !webglIsSoftware()) ? "webgl" : "canvas";
+}
+
+/** A renderer of `kind` on `canvas`, the 2D canvas if WebGL cannot start there. */
+export function rendererOfKind(canvas: Surface, kind: RendererKind): Renderer | null {
+  return (kind === "webgl" ? webglRenderer(canvas) : null) ?? canvasRenderer(canvas);
+}
+
+/** The renderer [`chooseRendererKind`] picks, on a page canvas. */
+export function createRenderer(canvas: HTMLCanvasElement): Renderer | null {
+  return rendererOfKind(canvas, chooseRendererKind());
 }

@@ -1,78 +1,29 @@
-// Pictures of remote video tracks from the backend's frame server (crates/call:
-// frame_server.rs): one WebSocket, a subscription per tile, newest picture wins.
+// Pictures of video tracks from the backend's frame server (crates/call: frame_server.rs):
+// one WebSocket, a subscription per tile, newest picture wins. Where the webview has
+// OffscreenCanvas, the tile worker (tileWorker.ts) owns the socket and draws; otherwise the
+// page does, on its own thread.
 import { backend } from "../ipc";
+import { type Picture, parseMessage } from "./picture";
+import { type RendererKind, chooseRendererKind, createRenderer } from "./renderer";
+import type { FromWorker, ToWorker } from "./tileMessages";
 
-/** One decoded picture, I420. */
-export interface Picture {
-  width: number;
-  height: number;
-  data: Uint8Array;
+/** A tile being drawn: resize it, or stop. */
+export interface ShownTile {
+  /** Where pictures are drawn: the tile worker or the page's own thread. */
+  readonly thread: "worker" | "page";
+  /** Asks for pictures at the tile's new size (the layout changed). */
+  resize(width: number, height: number): void;
+  /** Stops drawing (the tile unmounts). */
+  stop(): void;
 }
+
+/** Told after each picture drawn: how many so far, and how. */
+export type DrawnListener = (frames: number, kind: RendererKind) => void;
 
 type Listener = (picture: Picture) => void;
 
-/** Parses a frame-server message: sid length, sid, width, height (u16 LE), I420 planes. */
-export function parseMessage(buffer: ArrayBuffer): { sid: string; picture: Picture } | null {
-  const bytes = new Uint8Array(buffer);
-  if (bytes.length < 1) return null;
-  const sidLength = bytes[0];
-  const header = 1 + sidLength + 4;
-  if (bytes.length < header) return null;
-  const sid = new TextDecoder().decode(bytes.subarray(1, 1 + sidLength));
-  const view = new DataView(buffer, 1 + sidLength, 4);
-  const width = view.getUint16(0, true);
-  const height = view.getUint16(2, true);
-  const data = bytes.subarray(header);
-  if (data.length < (width * height * 3) / 2) return null;
-  return { sid, picture: { width, height, data } };
-}
-
-/** One RGBA pixel (little-endian 0xAABBGGRR) from scaled luma and a block's chroma terms. */
-function pack(luma: number, red: number, green: number, blue: number): number {
-  let r = (luma + red) >> 8;
-  let g = (luma + green) >> 8;
-  let b = (luma + blue) >> 8;
-  r = r < 0 ? 0 : r > 255 ? 255 : r;
-  g = g < 0 ? 0 : g > 255 ? 255 : g;
-  b = b < 0 ? 0 : b > 255 ? 255 : b;
-  return (0xff000000 | (b << 16) | (g << 8) | r) >>> 0;
-}
-
-/**
- * I420 (BT.601 limited range) to RGBA, into `out` (width * height * 4 bytes); sizes are
- * even, as every I420 picture of ours. Integer arithmetic, each 2 x 2 block sharing its
- * chroma terms, one 32-bit store per pixel (about 1.6 times faster than per-pixel floats):
- * this runs on the page's main thread for every picture of every tile when WebGL is not
- * used.
- */
-export function i420ToRgba(picture: Picture, out: Uint8ClampedArray) {
-  const { width, height, data } = picture;
-  const chromaWidth = width >> 1;
-  const uOffset = width * height;
-  const vOffset = uOffset + chromaWidth * (height >> 1);
-  const pixels = new Uint32Array(out.buffer, out.byteOffset, width * height);
-  for (let y = 0; y + 1 < height; y += 2) {
-    const chromaRow = (y >> 1) * chromaWidth;
-    const top = y * width;
-    const bottom = top + width;
-    for (let x = 0; x + 1 < width; x += 2) {
-      const chroma = chromaRow + (x >> 1);
-      const d = data[uOffset + chroma] - 128;
-      const e = data[vOffset + chroma] - 128;
-      const red = 409 * e + 128;
-      const green = -100 * d - 208 * e + 128;
-      const blue = 516 * d + 128;
-      const a = top + x;
-      const b = bottom + x;
-      pixels[a] = pack(298 * (data[a] - 16), red, green, blue);
-      pixels[a + 1] = pack(298 * (data[a + 1] - 16), red, green, blue);
-      pixels[b] = pack(298 * (data[b] - 16), red, green, blue);
-      pixels[b + 1] = pack(298 * (data[b + 1] - 16), red, green, blue);
-    }
-  }
-}
-
-class VideoFeed {
+/** Draws on the page's thread: the fallback without OffscreenCanvas or workers. */
+class PageFeed {
   private socket: WebSocket | null = null;
   private listeners = new Map<string, { listener: Listener; width: number; height: number }>();
 
@@ -85,32 +36,131 @@ class VideoFeed {
       if (parsed) this.listeners.get(parsed.sid)?.listener(parsed.picture);
     };
     socket.onopen = () => {
-      for (const [sid, { width, height }] of this.listeners) {
-        socket.send(JSON.stringify({ subscribe: sid, width, height }));
-      }
+      for (const [sid, { width, height }] of this.listeners) this.send({ subscribe: sid, width, height });
     };
     this.socket = socket;
     return socket;
   }
 
-  /** Receives `sid`'s pictures scaled to fit `width` x `height`; returns the unsubscribe. */
-  subscribe(sid: string, width: number, height: number, listener: Listener): () => void {
-    this.listeners.set(sid, { listener, width, height });
-    void this.open().then((socket) => {
-      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ subscribe: sid, width, height }));
-    });
-    return () => {
-      this.listeners.delete(sid);
-      if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ unsubscribe: sid }));
-    };
+  private send(message: object) {
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
   }
 
-  /** Asks for `sid`'s pictures at a new tile size (the layout changed). */
-  resize(sid: string, width: number, height: number) {
-    const current = this.listeners.get(sid);
-    if (!current || (current.width === width && current.height === height)) return;
-    this.listeners.set(sid, { ...current, width, height });
-    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ subscribe: sid, width, height }));
+  show(sid: string, canvas: HTMLCanvasElement, width: number, height: number, drawn: DrawnListener): ShownTile | null {
+    const renderer = createRenderer(canvas);
+    if (!renderer) return null;
+    let frames = 0;
+    this.listeners.set(sid, {
+      width,
+      height,
+      listener: (picture) => {
+        renderer.draw(picture);
+        frames += 1;
+        drawn(frames, renderer.kind);
+      },
+    });
+    void this.open().then(() => this.send({ subscribe: sid, width, height }));
+    return {
+      thread: "page",
+      resize: (newWidth, newHeight) => {
+        const current = this.listeners.get(sid);
+        if (!current || (current.width === newWidth && current.height === newHeight)) return;
+        this.listeners.set(sid, { ...current, width: newWidth, height: newHeight });
+        this.send({ subscribe: sid, width: newWidth, height: newHeight });
+      },
+      stop: () => {
+        this.listeners.delete(sid);
+        this.send({ unsubscribe: sid });
+      },
+    };
+  }
+}
+
+/** Draws in the tile worker: the page only hands over canvases and counts pictures. */
+class WorkerFeed {
+  private readonly worker: Worker;
+  private readonly canvasIds = new WeakMap<HTMLCanvasElement, number>();
+  private readonly listeners = new Map<string, DrawnListener>();
+  private readonly dropped = new FinalizationRegistry<number>((canvasId) => this.post({ type: "forget", canvasId }));
+  private nextCanvasId = 1;
+
+  constructor(worker: Worker) {
+    this.worker = worker;
+    worker.onmessage = (event: MessageEvent<FromWorker>) => {
+      const { sid, frames, kind } = event.data;
+      this.listeners.get(sid)?.(frames, kind);
+    };
+    void backend.videoFeedUrl().then(
+      (url) => this.post({ type: "connect", url }),
+      () => undefined,
+    );
+  }
+
+  private post(message: ToWorker, transfer: Transferable[] = []) {
+    this.worker.postMessage(message, transfer);
+  }
+
+  show(sid: string, canvas: HTMLCanvasElement, width: number, height: number, drawn: DrawnListener): ShownTile {
+    const kind = chooseRendererKind();
+    let canvasId = this.canvasIds.get(canvas);
+    if (canvasId === undefined) {
+      // A canvas is handed over once; later tiles on it name it by id.
+      canvasId = this.nextCanvasId++;
+      this.canvasIds.set(canvas, canvasId);
+      this.dropped.register(canvas, canvasId);
+      const offscreen = canvas.transferControlToOffscreen();
+      this.post({ type: "show", sid, canvasId, canvas: offscreen, kind, width, height }, [offscreen]);
+    } else {
+      this.post({ type: "show", sid, canvasId, kind, width, height });
+    }
+    this.listeners.set(sid, drawn);
+    const shownOn = canvasId;
+    return {
+      thread: "worker",
+      resize: (newWidth, newHeight) => this.post({ type: "resize", sid, width: newWidth, height: newHeight }),
+      stop: () => {
+        if (this.listeners.get(sid) === drawn) this.listeners.delete(sid);
+        this.post({ type: "hide", sid, canvasId: shownOn });
+      },
+    };
+  }
+}
+
+/** Whether pictures can be drawn off the page's thread here (`?tiles=page` says no). */
+function workerDrawingAvailable(): boolean {
+  if (new URLSearchParams(window.location.search).get("tiles") === "page") return false;
+  return (
+    typeof Worker !== "undefined" &&
+    typeof OffscreenCanvas !== "undefined" &&
+    typeof HTMLCanvasElement.prototype.transferControlToOffscreen === "function"
+  );
+}
+
+function startWorker(): Worker | null {
+  try {
+    return new Worker(new URL("./tileWorker.ts", import.meta.url), { type: "module" });
+  } catch {
+    return null;
+  }
+}
+
+/** The app's video feed: the worker's where it can run, the page's otherwise. */
+class VideoFeed {
+  private page: PageFeed | null = null;
+  private worker: WorkerFeed | null | undefined;
+
+  /**
+   * Draws `sid`'s newest pictures on `canvas`, scaled by the server to `width` x `height`;
+   * `drawn` is told after each one. `null` when the canvas cannot draw at all.
+   */
+  show(sid: string, canvas: HTMLCanvasElement, width: number, height: number, drawn: DrawnListener): ShownTile | null {
+    if (this.worker === undefined) {
+      const worker = workerDrawingAvailable() ? startWorker() : null;
+      this.worker = worker ? new WorkerFeed(worker) : null;
+    }
+    if (this.worker) return this.worker.show(sid, canvas, width, height, drawn);
+    this.page ??= new PageFeed();
+    return this.page.show(sid, canvas, width, height, drawn);
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { i420ToRgba, parseMessage } from "./videoFeed";
+import { i420ToRgba, parseMessage } from "./picture";
 
 describe("the video feed", () => {
   it("parses a frame-server message and converts its colour", () => {
