@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use convene_call::{CHAT_TOPIC, ChatMessage};
 use convene_room::AccessToken;
 use convene_room::room::RoomEvent;
-use convene_room::room::{DataKind, DataSendOptions};
 use convene_room::{Room, RoomEvents};
 use convene_testkit::{SignalProxy, loopback_options, start_server, wait_event};
 use support::webdriver::{WebDriver, click, fill, save_screenshot, wait_for_text};
@@ -273,14 +272,7 @@ async fn the_call_screen_joins_mutes_invites_and_leaves() {
     assert_eq!(sent.message, "hello watcher");
     let reply = ChatMessage::new("hello app", 0);
     watcher
-        .send_data(
-            &reply.encode(),
-            DataSendOptions {
-                kind: DataKind::Reliable,
-                topic: Some(CHAT_TOPIC.to_owned()),
-                destination_identities: Vec::new(),
-            },
-        )
+        .send_data(&reply.encode(), ChatMessage::send_options())
         .await
         .expect("reply");
     wait_for_text(&client, "chat-lines", "watcher: hello app").await;

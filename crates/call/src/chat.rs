@@ -2,6 +2,7 @@
 //! LiveKit Meet): a reliable data message on topic `lk-chat-topic` carrying JSON
 //! `{"id": "...", "timestamp": <ms since epoch>, "message": "..."}`.
 
+use convene_room::room::{DataKind, DataSendOptions};
 use serde::{Deserialize, Serialize};
 
 /// The topic LiveKit's chat components use.
@@ -33,6 +34,15 @@ impl ChatMessage {
     /// The data message payload.
     pub fn encode(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// How a chat message is sent: reliably, on [`CHAT_TOPIC`], to everyone.
+    pub fn send_options() -> DataSendOptions {
+        DataSendOptions {
+            kind: DataKind::Reliable,
+            topic: Some(CHAT_TOPIC.to_owned()),
+            destination_identities: Vec::new(),
+        }
     }
 
     /// Reads a payload; `None` for anything that is not a chat message (never an error: the

@@ -24,6 +24,7 @@
 //! only move packets. Every pipeline stops when its handle is dropped.
 
 mod chat;
+mod device_change;
 mod error;
 mod fake;
 mod frame_server;
@@ -36,6 +37,7 @@ mod send_video;
 mod session;
 
 pub use chat::{CHAT_TOPIC, ChatMessage, MAX_CHAT_CHARS};
+pub use device_change::{DeviceChange, DeviceOpening, OpenedDevice};
 pub use error::CallError;
 pub use fake::{FakeMedia, FakeMediaSettings};
 pub use frame_server::{FrameServer, VideoLookup, encode_for_tile, encode_message, scale_to_fit};

@@ -6,12 +6,13 @@
 //! camera or speaker becomes a [`CallEvent::DeviceProblem`] and the call goes on without it.
 
 use std::collections::HashMap;
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use convene_media::codec::VideoEncoderSettings;
 use convene_media::codec::vp8::Vp8Encoder;
-use convene_media::devices::SpeakerPlayback;
+use convene_media::devices::{AudioFrame, SpeakerPlayback};
 use convene_media::far_end::FarEnd;
 use convene_media::playout::{
     Mixer, PlayoutConfig, SharedMixer, playback_source_with_echo_reference,
@@ -19,8 +20,8 @@ use convene_media::playout::{
 use convene_media::processing::ProcessingSettings;
 use convene_media::video::source::VideoCapture;
 use convene_room::room::{
-    ConnectionQuality, DataKind, DataSendOptions, DisconnectReason, LocalTrack, LocalTrackOptions,
-    ReconnectKind, RemoteParticipant, RoomEvent, TrackInfo,
+    ConnectionQuality, DisconnectReason, LocalTrack, LocalTrackOptions, ReconnectKind,
+    RemoteParticipant, RoomEvent, TrackInfo,
 };
 use convene_room::webrtc_kit::MediaKind;
 use convene_room::{Room, RoomEvents, RoomOptions};
@@ -28,8 +29,9 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::chat::{CHAT_TOPIC, ChatMessage};
+use crate::device_change::{DeviceChange, DeviceOpening, Opened, OpenedDevice};
 use crate::local_devices::{
-    DeviceChoice, DeviceKind, MicrophoneSource, blocking, open_camera, open_microphone,
+    DeviceChoice, DeviceKind, MicrophoneSource, OpenCamera, blocking, open_camera, open_microphone,
     open_speaker, parse_audio_id,
 };
 use crate::preview::{LocalPicture, LocalPictures};
@@ -258,8 +260,8 @@ impl CallSession {
             }
             let started = match kind {
                 DeviceKind::Speaker => session.open_speaker().await,
-                DeviceKind::Microphone => session.start_microphone().await,
-                DeviceKind::Camera => session.start_camera().await,
+                DeviceKind::Microphone => session.set_enabled(MediaKind::Audio, true).await,
+                DeviceKind::Camera => session.set_enabled(MediaKind::Video, true).await,
             };
             if let Err(error) = started {
                 problem(&sink, kind.name(), &error);
@@ -292,34 +294,8 @@ impl CallSession {
     /// change. Turning on a device we joined without publishes it; a camera turned off is
     /// released (its light goes off) and opened again when turned back on.
     pub async fn set_enabled(&mut self, kind: MediaKind, enabled: bool) -> Result<(), CallError> {
-        match kind {
-            MediaKind::Audio => match &self.microphone {
-                None if enabled => self.start_microphone().await,
-                None => Ok(()),
-                Some(microphone) => Ok(self.room.set_muted(&microphone.track, !enabled).await?),
-            },
-            MediaKind::Video => {
-                let Some(camera) = &mut self.camera else {
-                    return if enabled {
-                        self.start_camera().await
-                    } else {
-                        Ok(())
-                    };
-                };
-                if enabled {
-                    let track = camera.track.clone();
-                    if camera.pipeline.is_none() {
-                        self.start_camera().await?;
-                    }
-                    Ok(self.room.set_muted(&track, false).await?)
-                } else {
-                    self.room.set_muted(&camera.track, true).await?;
-                    camera.pipeline = None;
-                    self.self_view.send_replace(None);
-                    Ok(())
-                }
-            }
-        }
+        self.apply(DeviceChange::Enable { kind, enabled }, None)
+            .await
     }
 
     /// Whether our microphone (`Audio`) or camera (`Video`) is published and on.
@@ -339,58 +315,157 @@ impl CallSession {
         kind: DeviceKind,
         id: Option<String>,
     ) -> Result<(), CallError> {
-        if self.devices.get(kind) == id.as_deref() {
-            return Ok(());
-        }
-        let previous = self.devices.get(kind).map(str::to_owned);
-        self.devices.set(kind, id.clone());
-        let switched = match kind {
-            DeviceKind::Microphone if self.microphone.is_some() => self.start_microphone().await,
-            DeviceKind::Camera if self.camera.as_ref().is_some_and(|c| c.pipeline.is_some()) => {
-                self.start_camera().await
-            }
-            DeviceKind::Speaker => match &self.speaker {
-                Some(speaker) => id
-                    .as_deref()
-                    .map(parse_audio_id)
-                    .transpose()
-                    .and_then(|id| speaker.switch_to(id.as_ref()))
-                    .map(|_| ())
-                    .map_err(CallError::from),
-                None => self.open_speaker().await,
-            },
-            _ => Ok(()),
-        };
-        if switched.is_err() {
-            self.devices.set(kind, previous);
-        }
-        switched
+        self.apply(DeviceChange::Switch { kind, id }, None).await
     }
 
-    /// Mutes or unmutes our microphone (`Audio`) or camera (`Video`) without publishing or
-    /// opening anything. Returns `false` when we publish no such track. The returned future
-    /// does not borrow the session, so it can run on any task.
-    pub fn set_muted(
-        &self,
+    /// What `change` needs opened first, as a future that does not borrow the session
+    /// (`None`: nothing to open). Run it without holding the session's lock, then give
+    /// the result to [`CallSession::apply`].
+    pub fn opening_for(&self, change: &DeviceChange) -> Option<DeviceOpening> {
+        match change {
+            DeviceChange::Enable { enabled: false, .. } => None,
+            DeviceChange::Enable {
+                kind: MediaKind::Audio,
+                ..
+            } => self
+                .microphone
+                .is_none()
+                .then(|| open_microphone_for(self.devices.microphone.clone())),
+            DeviceChange::Enable {
+                kind: MediaKind::Video,
+                ..
+            } => (!self.camera_running()).then(|| open_camera_for(self.devices.camera.clone())),
+            DeviceChange::Switch { kind, id } if self.devices.get(*kind) == id.as_deref() => None,
+            DeviceChange::Switch { kind, id } => match kind {
+                DeviceKind::Microphone => self
+                    .microphone
+                    .is_some()
+                    .then(|| open_microphone_for(id.clone())),
+                DeviceKind::Camera => self.camera_running().then(|| open_camera_for(id.clone())),
+                DeviceKind::Speaker => Some(self.speaker_opening(id.clone())),
+            },
+        }
+    }
+
+    /// Carries out `change` with the device `opened` for it ([`CallSession::opening_for`]);
+    /// anything still to open (`opened` is `None`, or the call changed meanwhile) is opened
+    /// here. A device opened but no longer needed is released.
+    pub async fn apply(
+        &mut self,
+        change: DeviceChange,
+        opened: Option<OpenedDevice>,
+    ) -> Result<(), CallError> {
+        let opened = match opened {
+            Some(opened) => Some(opened),
+            None => match self.opening_for(&change) {
+                Some(opening) => Some(opening.await?),
+                None => None,
+            },
+        };
+        match change {
+            DeviceChange::Enable { kind, enabled } => self.enable(kind, enabled, opened).await,
+            DeviceChange::Switch { kind, id } => {
+                self.devices.set(kind, id);
+                match opened.map(|opened| opened.device) {
+                    // Turned off meanwhile: it opens on the new device when turned on.
+                    Some(Opened::Camera(_)) if !self.camera_running() => Ok(()),
+                    Some(device) => self.put_in(device).await,
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
+    async fn enable(
+        &mut self,
         kind: MediaKind,
-        muted: bool,
-    ) -> impl Future<Output = Result<bool, CallError>> + Send + 'static {
-        let room = self.room.clone();
+        enabled: bool,
+        opened: Option<OpenedDevice>,
+    ) -> Result<(), CallError> {
+        let mut newly_published = false;
+        if let Some(opened) = opened.filter(|_| enabled) {
+            newly_published = match kind {
+                MediaKind::Audio => self.microphone.is_none(),
+                MediaKind::Video => self.camera.is_none(),
+            };
+            self.put_in(opened.device).await?;
+        }
         let track = match kind {
             MediaKind::Audio => self.microphone.as_ref().map(|m| m.track.clone()),
             MediaKind::Video => self.camera.as_ref().map(|c| c.track.clone()),
         };
-        async move {
-            let Some(track) = track else {
-                return Ok(false);
-            };
-            room.set_muted(&track, muted).await?;
-            Ok(true)
+        let Some(track) = track else {
+            return Ok(());
+        };
+        if !newly_published {
+            self.room.set_muted(&track, !enabled).await?;
+        }
+        if kind == MediaKind::Video && !enabled {
+            if let Some(camera) = &mut self.camera {
+                camera.pipeline = None;
+            }
+            self.self_view.send_replace(None);
+        }
+        Ok(())
+    }
+
+    /// Whether the camera is open and sending.
+    fn camera_running(&self) -> bool {
+        self.camera.as_ref().is_some_and(|c| c.pipeline.is_some())
+    }
+
+    /// Opens the chosen speaker playing the call's mix (at join).
+    async fn open_speaker(&mut self) -> Result<(), CallError> {
+        let opened = self.speaker_opening(self.devices.speaker.clone()).await?;
+        self.put_in(opened.device).await
+    }
+
+    /// Moves the running speaker to `id`, or opens one there playing the call's mix (and
+    /// feeding the echo canceller).
+    fn speaker_opening(&self, id: Option<String>) -> DeviceOpening {
+        let Some(speaker) = &self.speaker else {
+            let source =
+                playback_source_with_echo_reference(self.mixer.clone(), self.far_end.clone());
+            return Box::pin(async move {
+                let playback =
+                    blocking(move || open_speaker(id.as_deref(), Box::new(source))).await?;
+                Ok(OpenedDevice {
+                    device: Opened::Speaker(playback),
+                })
+            });
+        };
+        let pending = id
+            .as_deref()
+            .map(parse_audio_id)
+            .transpose()
+            .map_err(CallError::from)
+            .and_then(|device| Ok(speaker.request_switch(device.as_ref())?));
+        Box::pin(async move {
+            let pending = pending?;
+            blocking(move || Ok(pending.wait()?)).await?;
+            Ok(OpenedDevice {
+                device: Opened::SpeakerMoved,
+            })
+        })
+    }
+
+    /// Puts an opened device into the call: a microphone or camera sends on our track
+    /// (published now if it is the first time; the previous pipeline stops once the new
+    /// one runs), a speaker plays the mix.
+    async fn put_in(&mut self, device: Opened) -> Result<(), CallError> {
+        match device {
+            Opened::Microphone(source, frames) => self.put_in_microphone(source, frames).await,
+            Opened::Camera(camera) => self.put_in_camera(camera).await,
+            Opened::Speaker(playback) => {
+                self.speaker = Some(playback);
+                Ok(())
+            }
+            Opened::SpeakerMoved => Ok(()),
         }
     }
 
     /// Sends a chat message to everyone (LiveKit's chat format); returns what was sent.
-    /// Like [`CallSession::set_muted`], the future does not borrow the session.
+    /// The future does not borrow the session, so it can run on any task.
     pub fn send_chat(
         &self,
         text: &str,
@@ -399,11 +474,7 @@ impl CallSession {
         let room = self.room.clone();
         let message = ChatMessage::new(text, timestamp_ms);
         async move {
-            let options = DataSendOptions {
-                kind: DataKind::Reliable,
-                topic: Some(CHAT_TOPIC.to_owned()),
-                destination_identities: Vec::new(),
-            };
+            let options = ChatMessage::send_options();
             room.send_data(&message.encode(), options).await?;
             Ok(message)
         }
@@ -417,19 +488,11 @@ impl CallSession {
         let _ = tokio::time::timeout(Duration::from_millis(200), self.events_task).await;
     }
 
-    /// Opens the chosen speaker playing the mix (and feeding the echo canceller).
-    async fn open_speaker(&mut self) -> Result<(), CallError> {
-        let source = playback_source_with_echo_reference(self.mixer.clone(), self.far_end.clone());
-        let id = self.devices.speaker.clone();
-        self.speaker = Some(blocking(move || open_speaker(id.as_deref(), Box::new(source))).await?);
-        Ok(())
-    }
-
-    /// Opens the chosen microphone and sends it on our microphone track (published now if
-    /// it is the first time); a previous microphone pipeline stops once the new one runs.
-    async fn start_microphone(&mut self) -> Result<(), CallError> {
-        let id = self.devices.microphone.clone();
-        let (source, frames) = blocking(move || open_microphone(id.as_deref())).await?;
+    async fn put_in_microphone(
+        &mut self,
+        source: MicrophoneSource,
+        frames: Receiver<AudioFrame>,
+    ) -> Result<(), CallError> {
         let track = match &self.microphone {
             Some(published) => published.track.clone(),
             None => {
@@ -453,11 +516,7 @@ impl CallSession {
         Ok(())
     }
 
-    /// Opens the chosen camera and sends it on our camera track (published now if it is
-    /// the first time); a previous camera pipeline stops once the new one runs.
-    async fn start_camera(&mut self) -> Result<(), CallError> {
-        let id = self.devices.camera.clone();
-        let camera = blocking(move || open_camera(id.as_deref())).await?;
+    async fn put_in_camera(&mut self, camera: OpenCamera) -> Result<(), CallError> {
         let (width, height) = camera.size;
         let track = match &self.camera {
             Some(published) => published.track.clone(),
@@ -480,6 +539,26 @@ impl CallSession {
         });
         Ok(())
     }
+}
+
+/// Opens microphone `id` off the async threads.
+fn open_microphone_for(id: Option<String>) -> DeviceOpening {
+    Box::pin(async move {
+        let (source, frames) = blocking(move || open_microphone(id.as_deref())).await?;
+        Ok(OpenedDevice {
+            device: Opened::Microphone(source, frames),
+        })
+    })
+}
+
+/// Opens camera `id` off the async threads.
+fn open_camera_for(id: Option<String>) -> DeviceOpening {
+    Box::pin(async move {
+        let camera = blocking(move || open_camera(id.as_deref())).await?;
+        Ok(OpenedDevice {
+            device: Opened::Camera(camera),
+        })
+    })
 }
 
 fn problem(sink: &CallEventSink, device: &str, error: &dyn std::fmt::Display) {

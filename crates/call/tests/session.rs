@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use convene_call::{CHAT_TOPIC, CallEvent, CallOptions, CallSession, ChatMessage};
 use convene_room::Room;
-use convene_room::room::{DataKind, DataSendOptions, RoomEvent};
+use convene_room::room::RoomEvent;
 use convene_room::webrtc_kit::MediaKind;
 use convene_testkit::{loopback_options, start_server, wait_event};
 use tokio::sync::mpsc;
@@ -37,7 +37,7 @@ async fn a_session_reports_the_room_publishes_and_leaves_at_once() {
         speaker: false,
         ..CallOptions::synthetic()
     };
-    let session = CallSession::join(
+    let mut session = CallSession::join(
         &server.url(),
         app_token.expose(),
         options,
@@ -77,20 +77,11 @@ async fn a_session_reports_the_room_publishes_and_leaves_at_once() {
     }
 
     // Muting the camera reaches the others.
-    assert!(
-        session
-            .set_muted(MediaKind::Video, true)
-            .await
-            .expect("mute")
-    );
-    wait_event(&mut watcher_events, &mut seen, WAIT, |event| match event {
-        RoomEvent::TrackMuted {
-            participant_identity,
-            ..
-        } if participant_identity == "app" => Some(()),
-        _ => None,
-    })
-    .await;
+    session
+        .set_enabled(MediaKind::Video, false)
+        .await
+        .expect("mute");
+    wait_for_mute(&mut watcher_events, &mut seen, "app", true).await;
 
     // Chat both ways, in LiveKit's chat format.
     let sent = session
@@ -105,14 +96,7 @@ async fn a_session_reports_the_room_publishes_and_leaves_at_once() {
     assert_eq!(ChatMessage::decode(&data.payload), Some(sent));
     let reply = ChatMessage::new("hello app", 2_000);
     watcher
-        .send_data(
-            &reply.encode(),
-            DataSendOptions {
-                kind: DataKind::Reliable,
-                topic: Some(CHAT_TOPIC.to_owned()),
-                destination_identities: Vec::new(),
-            },
-        )
+        .send_data(&reply.encode(), ChatMessage::send_options())
         .await
         .expect("reply");
     loop {
@@ -176,7 +160,7 @@ async fn a_missing_camera_is_reported_and_the_call_goes_on() {
         speaker: false,
         ..CallOptions::default()
     };
-    let session = CallSession::join(
+    let mut session = CallSession::join(
         &server.url(),
         token.expose(),
         options,
@@ -198,11 +182,12 @@ async fn a_missing_camera_is_reported_and_the_call_goes_on() {
         }
         other => panic!("expected the camera problem, got {other:?}"),
     }
+    session
+        .set_enabled(MediaKind::Video, false)
+        .await
+        .expect("nothing to turn off");
     assert!(
-        !session
-            .set_muted(MediaKind::Video, true)
-            .await
-            .expect("nothing to mute"),
+        !session.is_enabled(MediaKind::Video),
         "no camera track is published"
     );
     session.leave().await;
@@ -258,14 +243,7 @@ async fn devices_joined_off_are_published_when_turned_on_and_a_camera_off_is_rel
         .set_enabled(MediaKind::Video, false)
         .await
         .expect("camera off");
-    wait_event(&mut watcher_events, &mut seen, WAIT, |event| match event {
-        RoomEvent::TrackMuted {
-            participant_identity,
-            ..
-        } if participant_identity == "app" => Some(()),
-        _ => None,
-    })
-    .await;
+    wait_for_mute(&mut watcher_events, &mut seen, "app", true).await;
     assert!(self_view.borrow().is_none());
     assert!(!session.is_enabled(MediaKind::Video));
 
@@ -274,20 +252,34 @@ async fn devices_joined_off_are_published_when_turned_on_and_a_camera_off_is_rel
         .set_enabled(MediaKind::Video, true)
         .await
         .expect("camera on");
-    wait_event(&mut watcher_events, &mut seen, WAIT, |event| match event {
-        RoomEvent::TrackUnmuted {
-            participant_identity,
-            ..
-        } if participant_identity == "app" => Some(()),
-        _ => None,
-    })
-    .await;
+    wait_for_mute(&mut watcher_events, &mut seen, "app", false).await;
     wait_for_picture(&mut self_view).await;
     assert_eq!(session.room().local_participant().tracks.len(), 2);
 
     session.leave().await;
     watcher.disconnect().await;
     server.shutdown().await;
+}
+
+/// Waits until the others see `identity` mute (`muted`) or unmute a track.
+async fn wait_for_mute(
+    events: &mut convene_room::RoomEvents,
+    seen: &mut Vec<String>,
+    identity: &str,
+    muted: bool,
+) {
+    wait_event(events, seen, WAIT, |event| match event {
+        RoomEvent::TrackMuted {
+            participant_identity,
+            ..
+        } if muted && participant_identity == identity => Some(()),
+        RoomEvent::TrackUnmuted {
+            participant_identity,
+            ..
+        } if !muted && participant_identity == identity => Some(()),
+        _ => None,
+    })
+    .await;
 }
 
 async fn wait_for_picture(pictures: &mut convene_call::LocalPicture) {

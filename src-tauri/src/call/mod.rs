@@ -10,11 +10,12 @@ mod media;
 
 pub use media::{MIC_LEVEL_EVENT, MediaChoice, PreviewStatus};
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
 
 use convene_call::{
-    CallEventSink, CallOptions, CallSession, ChatMessage, DeviceKind, DeviceList, DevicePreview,
-    LOCAL_CAMERA_FEED, LevelSink, LocalPicture, VideoLookup, VideoRegistry,
+    CallEventSink, CallOptions, CallSession, ChatMessage, DeviceChange, DeviceKind, DeviceList,
+    DevicePreview, LOCAL_CAMERA_FEED, LevelSink, LocalPicture, VideoLookup, VideoRegistry,
 };
 use convene_room::RoomOptions;
 use convene_room::room::{RemoteParticipant, TrackInfo};
@@ -53,6 +54,8 @@ pub struct CallController {
     /// Our own camera's pictures: the preview's before joining, the call's during it.
     local_picture: std::sync::Mutex<Option<LocalPicture>>,
     preview: Mutex<Option<DevicePreview>>,
+    /// Counts calls joined: a device opened for one call is not put into the next.
+    joins: AtomicU64,
     fake_media: bool,
     settings: Arc<SettingsStore>,
 }
@@ -66,6 +69,7 @@ impl CallController {
             videos: std::sync::Mutex::new(None),
             local_picture: std::sync::Mutex::new(None),
             preview: Mutex::new(None),
+            joins: AtomicU64::new(0),
             fake_media,
             settings,
         }
@@ -116,6 +120,7 @@ impl CallController {
         self.settings.remember_media(&media);
         *self.videos.lock().unwrap_or_else(PoisonError::into_inner) = Some(session.videos());
         self.show_local_picture(Some(session.self_view()));
+        self.joins.fetch_add(1, Ordering::SeqCst);
         if let Some(raced) = self.session.lock().await.replace(session) {
             raced.leave().await;
         }
@@ -183,20 +188,47 @@ impl CallController {
 
     /// Uses another device of `kind` in the call (`None`: the default), and remembers it.
     pub async fn switch_device(&self, kind: DeviceKind, id: Option<String>) -> Result<(), UiError> {
-        let mut current = self.session.lock().await;
-        let Some(session) = current.as_mut() else {
-            return Err(UiError::not_in_call());
-        };
-        session
-            .switch_device(kind, id)
-            .await
-            .map_err(|error| UiError::DeviceFailed {
-                message: error.to_string(),
-            })?;
+        let devices = self
+            .change_device(DeviceChange::Switch { kind, id }, |session| {
+                session.devices().clone()
+            })
+            .await?;
         let mut media = self.settings.media();
-        media.devices = session.devices().clone();
+        media.devices = devices;
         self.settings.remember_media(&media);
         Ok(())
+    }
+
+    /// Carries out `change`, opening the device without holding the call's lock (chat,
+    /// mute and Leave go on meanwhile); returns what `after` reads from the call then.
+    async fn change_device<T>(
+        &self,
+        change: DeviceChange,
+        after: impl FnOnce(&CallSession) -> T,
+    ) -> Result<T, UiError> {
+        let device_failed = |error: convene_call::CallError| UiError::DeviceFailed {
+            message: error.to_string(),
+        };
+        let (opening, joined) = {
+            let current = self.session.lock().await;
+            let session = current.as_ref().ok_or_else(UiError::not_in_call)?;
+            (
+                session.opening_for(&change),
+                self.joins.load(Ordering::SeqCst),
+            )
+        };
+        let opened = match opening {
+            Some(opening) => Some(opening.await.map_err(device_failed)?),
+            None => None,
+        };
+        let mut current = self.session.lock().await;
+        // Left, or another call joined, while the device opened: it is released.
+        let session = current
+            .as_mut()
+            .filter(|_| self.joins.load(Ordering::SeqCst) == joined)
+            .ok_or_else(UiError::not_in_call)?;
+        session.apply(change, opened).await.map_err(device_failed)?;
+        Ok(after(session))
     }
 
     fn show_local_picture(&self, picture: Option<LocalPicture>) {
@@ -233,17 +265,17 @@ impl CallController {
     /// Turns our microphone or camera on (`muted: false`; publishing it if we joined
     /// without it) or off; returns whether it is on now. `Ok(false)` when not in a call.
     pub async fn set_muted(&self, kind: MediaKind, muted: bool) -> Result<bool, UiError> {
-        let mut current = self.session.lock().await;
-        let Some(session) = current.as_mut() else {
-            return Ok(false);
+        let change = DeviceChange::Enable {
+            kind,
+            enabled: !muted,
         };
-        session
-            .set_enabled(kind, !muted)
+        match self
+            .change_device(change, |session| session.is_enabled(kind))
             .await
-            .map_err(|error| UiError::DeviceFailed {
-                message: error.to_string(),
-            })?;
-        Ok(session.is_enabled(kind))
+        {
+            Err(UiError::NotInCall { .. }) => Ok(false),
+            other => other,
+        }
     }
 
     /// Sends a chat message to everyone in the call; returns it as sent.
@@ -371,6 +403,68 @@ mod tests {
 
         controller.leave().await;
         assert!(own_tile(&controller).is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn devices_open_outside_the_call_and_changes_after_leaving_are_refused() {
+        let server = convene_testkit::start_server(Duration::from_secs(15)).await;
+        let token = server.token("devices", "app", 600).expect("token");
+        let controller = Arc::new(CallController::new(
+            true,
+            Arc::new(SettingsStore::load(None)),
+        ));
+        let media = MediaChoice {
+            microphone: false,
+            camera: false,
+            ..MediaChoice::default()
+        };
+        let sink: CallEventSink = Arc::new(|_| ());
+        let now = convene_room::clock::unix_now_secs();
+        controller
+            .join(&server.url(), token.expose(), Some(media), now, sink)
+            .await
+            .expect("joins");
+
+        // The camera joined off opens (outside the call's lock) and shows in our tile.
+        assert!(
+            controller
+                .set_muted(MediaKind::Video, false)
+                .await
+                .expect("on")
+        );
+        let mut own = own_tile(&controller).expect("our tile");
+        tokio::time::timeout(Duration::from_secs(10), own.wait_for(Option::is_some))
+            .await
+            .expect("a picture in time")
+            .expect("pictures");
+
+        // A camera that is not there is refused and the test pattern goes on.
+        let refused = controller
+            .switch_device(DeviceKind::Camera, Some("no-such-camera".to_owned()))
+            .await;
+        assert!(
+            matches!(refused, Err(UiError::DeviceFailed { .. })),
+            "{refused:?}"
+        );
+        assert_eq!(
+            controller.remembered_media().devices.camera.as_deref(),
+            None,
+            "a refused device is not remembered"
+        );
+        assert!(controller.set_muted(MediaKind::Video, true).await.is_ok());
+
+        controller.leave().await;
+        assert!(
+            !controller
+                .set_muted(MediaKind::Video, false)
+                .await
+                .expect("no call")
+        );
+        let switched = controller.switch_device(DeviceKind::Camera, None).await;
+        assert!(
+            matches!(switched, Err(UiError::NotInCall { .. })),
+            "{switched:?}"
+        );
     }
 
     #[test]

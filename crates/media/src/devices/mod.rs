@@ -32,6 +32,7 @@ pub use id::{AudioDeviceId, AudioDeviceInfo, Direction, ParseDeviceIdError};
 pub use playback::{PlaybackSource, SpeakerPlayback};
 pub use tone::ToneMicrophone;
 pub use watcher::{DEFAULT_WATCH_INTERVAL, DeviceEvent, DeviceWatcher};
+pub use worker::PendingSwitch;
 
 #[cfg(test)]
 mod tests {

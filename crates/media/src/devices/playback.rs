@@ -37,7 +37,7 @@ use cpal::{FromSample, SampleFormat, SizedSample};
 
 use super::convert::{fixed_buffer, spread};
 use super::host::find_device;
-use super::worker::{StreamHooks, StreamWorker};
+use super::worker::{PendingSwitch, StreamHooks, StreamWorker};
 use super::{AudioDeviceId, DeviceError, DeviceEvent, Direction};
 use crate::processing::FRAME_SAMPLES;
 use crate::resample::{TARGET_RATE, ToTargetRate};
@@ -80,6 +80,12 @@ impl SpeakerPlayback {
     /// the old device keeps playing. Also restarts playback after a loss.
     pub fn switch_to(&self, id: Option<&AudioDeviceId>) -> Result<AudioDeviceId, DeviceError> {
         self.worker.switch_to(id)
+    }
+
+    /// Like [`switch_to`](Self::switch_to) without blocking: the switch is carried out on
+    /// the stream's thread and waited for with [`PendingSwitch::wait`].
+    pub fn request_switch(&self, id: Option<&AudioDeviceId>) -> Result<PendingSwitch, DeviceError> {
+        self.worker.request_switch(id)
     }
 
     /// The device playing; `None` after it was lost.

@@ -104,22 +104,20 @@ impl StreamWorker {
     }
 
     /// Opens `id` (or the default device) and, once it runs, stops the previous stream. On
-    /// failure the previous stream (if any) keeps running.
+    /// failure the previous stream (if any) keeps running. Blocks until the stream thread
+    /// answers (at most [`OPEN_TIMEOUT`]).
     pub fn switch_to(&self, id: Option<&AudioDeviceId>) -> Result<AudioDeviceId, DeviceError> {
+        self.request_switch(id)?.wait()
+    }
+
+    /// Asks the stream thread to switch to `id` and returns at once; the answer is waited
+    /// for with [`PendingSwitch::wait`] (e.g. on a blocking-task thread, not an async one).
+    pub fn request_switch(&self, id: Option<&AudioDeviceId>) -> Result<PendingSwitch, DeviceError> {
         let (reply, result) = mpsc::channel();
-        let gone = || DeviceError::Backend {
-            detail: "the audio stream thread has ended".into(),
-        };
         self.control
             .send(Control::Switch(id.cloned(), reply))
-            .map_err(|_| gone())?;
-        match result.recv_timeout(OPEN_TIMEOUT) {
-            Ok(result) => result,
-            Err(RecvTimeoutError::Timeout) => Err(DeviceError::Backend {
-                detail: "opening the audio device timed out".into(),
-            }),
-            Err(RecvTimeoutError::Disconnected) => Err(gone()),
-        }
+            .map_err(|_| thread_gone())?;
+        Ok(PendingSwitch { result })
     }
 
     /// The device the stream runs on; `None` after it was lost.
@@ -128,6 +126,31 @@ impl StreamWorker {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+}
+
+/// A switch the stream thread is carrying out (see [`StreamWorker::request_switch`]).
+pub struct PendingSwitch {
+    result: Receiver<Result<AudioDeviceId, DeviceError>>,
+}
+
+impl PendingSwitch {
+    /// Blocks until the stream runs on the new device (its id) or the switch failed (the
+    /// old stream keeps running), at most [`OPEN_TIMEOUT`].
+    pub fn wait(self) -> Result<AudioDeviceId, DeviceError> {
+        match self.result.recv_timeout(OPEN_TIMEOUT) {
+            Ok(result) => result,
+            Err(RecvTimeoutError::Timeout) => Err(DeviceError::Backend {
+                detail: "opening the audio device timed out".into(),
+            }),
+            Err(RecvTimeoutError::Disconnected) => Err(thread_gone()),
+        }
+    }
+}
+
+fn thread_gone() -> DeviceError {
+    DeviceError::Backend {
+        detail: "the audio stream thread has ended".into(),
     }
 }
 
