@@ -116,8 +116,9 @@ pub fn run() -> ExitCode {
                 app.state::<Arc<SettingsStore>>()
                     .open(dir.join("settings.json"));
             }
-            let lookup = app.state::<Arc<CallController>>().video_lookup();
-            let feed = tauri::async_runtime::block_on(convene_call::FrameServer::start(lookup))?;
+            let sources: Arc<dyn convene_call::VideoSources> =
+                app.state::<Arc<CallController>>().inner().clone();
+            let feed = tauri::async_runtime::block_on(convene_call::FrameServer::start(sources))?;
             app.manage(feed);
             join_from_deep_link(app.handle(), &args);
             tracing::info!(version = env!("CARGO_PKG_VERSION"), "convene ready");

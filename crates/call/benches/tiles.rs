@@ -262,7 +262,7 @@ async fn measure() {
     let registry: VideoRegistry = session.videos();
     let deadline = Instant::now() + Duration::from_secs(30);
     let sids = loop {
-        let sids: Vec<String> = registry.lock().expect("registry").keys().cloned().collect();
+        let sids = registry.sids();
         if sids.len() == TILES {
             break sids;
         }
@@ -273,12 +273,9 @@ async fn measure() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let lookup_registry = registry.clone();
-    let frames = FrameServer::start(Arc::new(move |sid: &str| {
-        lookup_registry.lock().ok()?.get(sid).cloned()
-    }))
-    .await
-    .expect("frame server");
+    let frames = FrameServer::start(Arc::new(registry.clone()))
+        .await
+        .expect("frame server");
 
     let (start_tx, start_rx) = tokio::sync::watch::channel(false);
     let start_rx = Arc::new(start_rx);

@@ -18,20 +18,15 @@ use bytes::{BufMut, BytesMut};
 use convene_media::video::I420Frame;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::StatusCode;
 
-use crate::DecodedVideo;
+use crate::video_registry::{PictureFeed, VideoSources};
 
-/// Finds the newest-picture channel of a subscribed track by sid.
-pub type VideoLookup =
-    Arc<dyn Fn(&str) -> Option<watch::Receiver<Option<Arc<DecodedVideo>>>> + Send + Sync>;
-
-/// How often, and how many times, a track not (yet) known is looked for (10 s in all).
-const LOOKUP_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
-const LOOKUP_ATTEMPTS: u32 = 100;
+/// How long a tile waits for a track not known yet (announced, not yet decoded).
+const UNKNOWN_TRACK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Largest tile edge a client may ask for (pictures are never scaled up anyway).
 const MAX_EDGE: u16 = 1920;
@@ -44,15 +39,15 @@ pub struct FrameServer {
 }
 
 impl FrameServer {
-    /// Listens on 127.0.0.1 (a free port) and serves the tracks `lookup` finds.
-    pub async fn start(lookup: VideoLookup) -> std::io::Result<Self> {
+    /// Listens on 127.0.0.1 (a free port) and serves the tracks `sources` finds.
+    pub async fn start(sources: Arc<dyn VideoSources>) -> std::io::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let address = listener.local_addr()?;
         let token = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
         let expected = token.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, expected.clone(), lookup.clone()));
+                tokio::spawn(serve(stream, expected.clone(), sources.clone()));
             }
         });
         Ok(Self {
@@ -74,7 +69,7 @@ impl Drop for FrameServer {
     }
 }
 
-async fn serve(stream: TcpStream, token: String, lookup: VideoLookup) {
+async fn serve(stream: TcpStream, token: String, sources: Arc<dyn VideoSources>) {
     // The error type is tungstenite's callback contract, not ours to shrink.
     #[allow(clippy::result_large_err)]
     let check = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
@@ -103,7 +98,7 @@ async fn serve(stream: TcpStream, token: String, lookup: VideoLookup) {
         tokio::select! {
             message = incoming.next() => match message {
                 Some(Ok(Message::Text(text))) => {
-                    handle_request(&text, &lookup, &fresh, &mut feeds);
+                    handle_request(&text, &sources, &fresh, &mut feeds);
                 }
                 Some(Ok(_)) => {}
                 _ => break,
@@ -148,7 +143,7 @@ impl FreshPictures {
 
 /// One subscribed tile on a connection; `latest` is set once the track is found.
 struct Feed {
-    latest: Arc<OnceLock<watch::Receiver<Option<Arc<DecodedVideo>>>>>,
+    latest: Arc<OnceLock<PictureFeed>>,
     tile: (u16, u16),
     task: tokio::task::JoinHandle<()>,
 }
@@ -163,7 +158,7 @@ struct FeedRequest {
 
 fn handle_request(
     text: &str,
-    lookup: &VideoLookup,
+    sources: &Arc<dyn VideoSources>,
     fresh: &Arc<FreshPictures>,
     feeds: &mut HashMap<String, Feed>,
 ) {
@@ -191,7 +186,7 @@ fn handle_request(
     let latest = Arc::new(OnceLock::new());
     let task = tokio::spawn(mark_new_pictures(
         sid.clone(),
-        lookup.clone(),
+        sources.clone(),
         latest.clone(),
         fresh.clone(),
     ));
@@ -199,25 +194,28 @@ fn handle_request(
 }
 
 /// Finds `sid` (a tile may ask as soon as the track is announced, a moment before it is
-/// subscribed and decoded: it is looked for again for a while), then marks it whenever it
-/// has a new picture (and at once, if it has one already).
+/// subscribed and decoded: it is looked for again at each addition, for a while), then
+/// marks it whenever it has a new picture (and at once, if it has one already).
 async fn mark_new_pictures(
     sid: String,
-    lookup: VideoLookup,
-    found: Arc<OnceLock<watch::Receiver<Option<Arc<DecodedVideo>>>>>,
+    sources: Arc<dyn VideoSources>,
+    found: Arc<OnceLock<PictureFeed>>,
     fresh: Arc<FreshPictures>,
 ) {
-    let mut latest = None;
-    for _ in 0..LOOKUP_ATTEMPTS {
-        latest = lookup(&sid);
-        if latest.is_some() {
-            break;
+    let give_up = tokio::time::Instant::now() + UNKNOWN_TRACK_PATIENCE;
+    let mut additions = sources.additions();
+    let mut latest = loop {
+        additions.borrow_and_update();
+        if let Some(latest) = sources.find(&sid) {
+            break latest;
         }
-        tokio::time::sleep(LOOKUP_INTERVAL).await;
-    }
-    let Some(mut latest) = latest else {
-        tracing::debug!(%sid, "no such video track; the tile stays empty");
-        return;
+        match tokio::time::timeout_at(give_up, additions.changed()).await {
+            Ok(Ok(())) => {}
+            _ => {
+                tracing::debug!(%sid, "no such video track; the tile stays empty");
+                return;
+            }
+        }
     };
     let _ = found.set(latest.clone());
     loop {
@@ -315,5 +313,63 @@ mod tests {
         assert_eq!(u16::from_le_bytes([message[5], message[6]]), 320);
         assert_eq!(u16::from_le_bytes([message[7], message[8]]), 180);
         assert_eq!(message.len(), 9 + 320 * 180 * 3 / 2);
+    }
+
+    #[tokio::test]
+    async fn a_tile_asking_before_its_track_is_decoded_gets_it_once_added_and_bad_tokens_are_refused()
+     {
+        use futures_util::SinkExt;
+        use std::time::Instant;
+
+        let registry = crate::VideoRegistry::default();
+        let server = FrameServer::start(Arc::new(registry.clone()))
+            .await
+            .expect("start");
+        let refused =
+            tokio_tungstenite::connect_async(server.url().replace("token=", "token=x")).await;
+        assert!(refused.is_err(), "a wrong token is refused");
+
+        let (mut socket, _) = tokio_tungstenite::connect_async(server.url())
+            .await
+            .expect("connect");
+        let picture = || {
+            Some(Arc::new(crate::DecodedVideo {
+                frame: TestPattern::new(640, 360).next_frame(0),
+                decoded_at: Instant::now(),
+                sequence: 1,
+            }))
+        };
+        let (_first_pictures, first) = tokio::sync::watch::channel(picture());
+        registry.insert("TR_first", first);
+        for sid in ["TR_late", "TR_first"] {
+            let request = format!(r#"{{"subscribe": "{sid}", "width": 320, "height": 180}}"#);
+            socket
+                .send(Message::Text(request.into()))
+                .await
+                .expect("subscribe");
+        }
+        let mut next_picture = async || {
+            let message = tokio::time::timeout(std::time::Duration::from_secs(5), socket.next())
+                .await
+                .expect("a picture in time")
+                .expect("open")
+                .expect("a message");
+            match message {
+                Message::Binary(bytes) => bytes,
+                other => panic!("expected a picture, got {other:?}"),
+            }
+        };
+        // Requests are handled in order: once TR_first's picture comes, the tile for
+        // TR_late is waiting for a track not known yet. It appears (announced, then decoded).
+        assert_eq!(&next_picture().await[1..9], b"TR_first");
+        let (_late_pictures, late) = tokio::sync::watch::channel(picture());
+        registry.insert("TR_late", late);
+        let bytes = next_picture().await;
+        assert_eq!(&bytes[1..8], b"TR_late");
+        assert_eq!(
+            u16::from_le_bytes([bytes[8], bytes[9]]),
+            320,
+            "scaled to the tile"
+        );
     }
 }

@@ -35,12 +35,13 @@ mod receive_video;
 mod send_audio;
 mod send_video;
 mod session;
+mod video_registry;
 
 pub use chat::{CHAT_TOPIC, ChatMessage, MAX_CHAT_CHARS};
 pub use device_change::{DeviceChange, DeviceOpening, OpenedDevice};
 pub use error::CallError;
 pub use fake::{FakeMedia, FakeMediaSettings};
-pub use frame_server::{FrameServer, VideoLookup, encode_for_tile, encode_message, scale_to_fit};
+pub use frame_server::{FrameServer, encode_for_tile, encode_message, scale_to_fit};
 pub use local_devices::{
     CAMERA_SIZE, DeviceChoice, DeviceKind, DeviceList, MediaDevice, MicrophoneSource, OpenCamera,
     TEST_PATTERN, TEST_PATTERN_SIZE, TEST_TONE, TEST_TONE_HZ, list_devices, open_camera,
@@ -53,4 +54,5 @@ pub use receive_audio::play_remote_audio;
 pub use receive_video::{DecodedVideo, RemoteVideo, RemoteVideoStats};
 pub use send_audio::AudioSender;
 pub use send_video::VideoSender;
-pub use session::{CallEvent, CallEventSink, CallOptions, CallSession, LEAVE_BOUND, VideoRegistry};
+pub use session::{CallEvent, CallEventSink, CallOptions, CallSession, LEAVE_BOUND};
+pub use video_registry::{PictureFeed, VideoRegistry, VideoSources};

@@ -35,7 +35,8 @@ use crate::local_devices::{
     open_speaker, parse_audio_id,
 };
 use crate::preview::{LocalPicture, LocalPictures};
-use crate::{AudioSender, CallError, DecodedVideo, RemoteVideo, VideoSender, play_remote_audio};
+use crate::video_registry::VideoRegistry;
+use crate::{AudioSender, CallError, RemoteVideo, VideoSender, play_remote_audio};
 
 /// The longest [`CallSession::leave`] waits for the server to acknowledge.
 pub const LEAVE_BOUND: Duration = Duration::from_millis(1_500);
@@ -184,11 +185,6 @@ pub enum CallEvent {
 
 /// Receives the UI events (e.g. emits them to the webview). Called from a tokio task.
 pub type CallEventSink = Arc<dyn Fn(CallEvent) + Send + Sync>;
-
-/// The newest decoded picture of every subscribed video track, by track sid (for the
-/// frame server that feeds the webview's tiles).
-pub type VideoRegistry =
-    Arc<Mutex<HashMap<String, tokio::sync::watch::Receiver<Option<Arc<DecodedVideo>>>>>>;
 
 /// A joined call. Dropping it stops media but does not say goodbye: call
 /// [`CallSession::leave`] so the others see us go at once.
@@ -588,10 +584,7 @@ async fn forward_events(
                     }
                     MediaKind::Video => match RemoteVideo::start(track) {
                         Ok(video) => {
-                            registry
-                                .lock()
-                                .unwrap_or_else(PoisonError::into_inner)
-                                .insert(sid.clone(), video.latest());
+                            registry.insert(&sid, video.latest());
                             videos.insert(sid, video);
                         }
                         Err(error) => problem(&sink, "video decoder", &error),
@@ -600,10 +593,7 @@ async fn forward_events(
             }
             RoomEvent::TrackUnsubscribed { track_sid, .. } => {
                 videos.remove(&track_sid);
-                registry
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(&track_sid);
+                registry.remove(&track_sid);
                 if let Some(player) = players.remove(&track_sid) {
                     player.abort();
                     mixer

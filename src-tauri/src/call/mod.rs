@@ -15,13 +15,14 @@ use std::sync::{Arc, PoisonError};
 
 use convene_call::{
     CallEventSink, CallOptions, CallSession, ChatMessage, DeviceChange, DeviceKind, DeviceList,
-    DevicePreview, LOCAL_CAMERA_FEED, LevelSink, LocalPicture, VideoLookup, VideoRegistry,
+    DevicePreview, LOCAL_CAMERA_FEED, LevelSink, LocalPicture, PictureFeed, VideoRegistry,
+    VideoSources,
 };
 use convene_room::RoomOptions;
 use convene_room::room::{RemoteParticipant, TrackInfo};
 use convene_room::webrtc_kit::MediaKind;
 use serde::Serialize;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, watch};
 
 use crate::error::UiError;
 use crate::join::prepare_join;
@@ -54,6 +55,8 @@ pub struct CallController {
     /// Our own camera's pictures: the preview's before joining, the call's during it.
     local_picture: std::sync::Mutex<Option<LocalPicture>>,
     preview: Mutex<Option<DevicePreview>>,
+    /// Bumped when our own picture or the call's tracks change (see [`VideoSources`]).
+    sources_added: Arc<watch::Sender<u64>>,
     /// Counts calls joined: a device opened for one call is not put into the next.
     joins: AtomicU64,
     fake_media: bool,
@@ -69,6 +72,7 @@ impl CallController {
             videos: std::sync::Mutex::new(None),
             local_picture: std::sync::Mutex::new(None),
             preview: Mutex::new(None),
+            sources_added: Arc::new(watch::channel(0).0),
             joins: AtomicU64::new(0),
             fake_media,
             settings,
@@ -118,7 +122,7 @@ impl CallController {
         let joined = snapshot(&session);
         self.settings.remember_server(&url);
         self.settings.remember_media(&media);
-        *self.videos.lock().unwrap_or_else(PoisonError::into_inner) = Some(session.videos());
+        self.serve_videos(Some(session.videos()));
         self.show_local_picture(Some(session.self_view()));
         self.joins.fetch_add(1, Ordering::SeqCst);
         if let Some(raced) = self.session.lock().await.replace(session) {
@@ -236,25 +240,29 @@ impl CallController {
             .local_picture
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = picture;
+        self.signal_sources_added();
     }
 
-    /// Finds a subscribed video track's newest picture in the current call (for the frame
-    /// server).
-    pub fn video_lookup(self: &Arc<Self>) -> VideoLookup {
-        let calls = Arc::clone(self);
-        Arc::new(move |sid: &str| {
-            if sid == LOCAL_CAMERA_FEED {
-                return calls
-                    .local_picture
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .clone();
-            }
-            let videos = calls.videos.lock().unwrap_or_else(PoisonError::into_inner);
-            let registry = videos.as_ref()?;
-            let pictures = registry.lock().unwrap_or_else(PoisonError::into_inner);
-            pictures.get(sid).cloned()
-        })
+    /// Tells tiles waiting for a track to look again.
+    fn signal_sources_added(&self) {
+        self.sources_added
+            .send_modify(|count| *count = count.wrapping_add(1));
+    }
+
+    /// Makes `videos` the call's tracks, and passes on its additions to the frame server
+    /// (until the call's registry is dropped).
+    fn serve_videos(&self, videos: Option<VideoRegistry>) {
+        if let Some(videos) = &videos {
+            let mut added = videos.additions();
+            let signal = self.sources_added.clone();
+            tokio::spawn(async move {
+                while added.changed().await.is_ok() {
+                    signal.send_modify(|count| *count = count.wrapping_add(1));
+                }
+            });
+        }
+        *self.videos.lock().unwrap_or_else(PoisonError::into_inner) = videos;
+        self.signal_sources_added();
     }
 
     /// The call in progress, if any (the UI asks when it loads, e.g. after a deep link).
@@ -292,7 +300,7 @@ impl CallController {
     /// Leaves the call if there is one; bounded by [`convene_call::LEAVE_BOUND`].
     pub async fn leave(&self) {
         let session = self.session.lock().await.take();
-        *self.videos.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        self.serve_videos(None);
         self.show_local_picture(None);
         if let Some(session) = session {
             session.leave().await;
@@ -302,6 +310,26 @@ impl CallController {
 
 /// Room options for `url`: a server on this computer (the local room) is reached over
 /// loopback, which works even with no network at all; anything else from every interface.
+/// What the frame server draws from: our own camera (`local:camera`: the preview's
+/// before joining, the call's during it) and the current call's video tracks.
+impl VideoSources for CallController {
+    fn find(&self, sid: &str) -> Option<PictureFeed> {
+        if sid == LOCAL_CAMERA_FEED {
+            return self
+                .local_picture
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+        }
+        let videos = self.videos.lock().unwrap_or_else(PoisonError::into_inner);
+        videos.as_ref()?.find(sid)
+    }
+
+    fn additions(&self) -> watch::Receiver<u64> {
+        self.sources_added.subscribe()
+    }
+}
+
 fn room_options(url: &str) -> RoomOptions {
     let loopback = url::Url::parse(url)
         .ok()
@@ -357,7 +385,7 @@ mod tests {
 
     /// The picture the frame server would send for our own tile.
     fn own_tile(controller: &Arc<CallController>) -> Option<LocalPicture> {
-        controller.video_lookup()(LOCAL_CAMERA_FEED)
+        controller.find(LOCAL_CAMERA_FEED)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
