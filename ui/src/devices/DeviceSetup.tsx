@@ -6,6 +6,12 @@ import { MicMeter } from "./MicMeter";
 
 const NO_DEVICES: DeviceList = { devices: [], problems: [] };
 
+/** The join-with on/off buttons. */
+const TOGGLES = [
+  { kind: "microphone", testId: "prejoin-mic", name: "Microphone" },
+  { kind: "camera", testId: "prejoin-camera", name: "Camera" },
+] as const;
+
 /** The device list, loaded once the screen shows. */
 export function useDeviceList(): DeviceList {
   const [list, setList] = useState<DeviceList>(NO_DEVICES);
@@ -66,26 +72,19 @@ export function DeviceSetup({
       </div>
       <MicMeter active={Boolean(status?.microphone)} />
       <div className="preview-toggles">
-        <button
-          type="button"
-          className="secondary"
-          data-testid="prejoin-mic"
-          aria-pressed={!media.microphone}
-          disabled={disabled}
-          onClick={() => onChange({ ...media, microphone: !media.microphone })}
-        >
-          {media.microphone ? "Microphone on" : "Microphone off"}
-        </button>
-        <button
-          type="button"
-          className="secondary"
-          data-testid="prejoin-camera"
-          aria-pressed={!media.camera}
-          disabled={disabled}
-          onClick={() => onChange({ ...media, camera: !media.camera })}
-        >
-          {media.camera ? "Camera on" : "Camera off"}
-        </button>
+        {TOGGLES.map(({ kind, testId, name }) => (
+          <button
+            key={kind}
+            type="button"
+            className="secondary"
+            data-testid={testId}
+            aria-pressed={!media[kind]}
+            disabled={disabled}
+            onClick={() => onChange({ ...media, [kind]: !media[kind] })}
+          >
+            {`${name} ${media[kind] ? "on" : "off"}`}
+          </button>
+        ))}
       </div>
       {(["microphone", "camera", "speaker"] as const).map((kind) => (
         <DevicePicker key={kind} kind={kind} list={list} choice={media.devices} disabled={disabled} onPick={pick} />
