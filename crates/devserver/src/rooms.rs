@@ -110,6 +110,9 @@ pub struct JoinSnapshot {
     pub others: Vec<lk::ParticipantInfo>,
     /// Tracks to subscribe the newcomer to: (track, track sid, stream id).
     pub tracks: Vec<(PublishedTrack, String, String)>,
+    /// The others' connection quality as last announced to the room (sent right after the
+    /// JoinResponse, so a newcomer does not wait for the next change).
+    pub qualities: Vec<lk::ConnectionQualityInfo>,
 }
 
 /// What a resuming participant is told: the room and everybody in it, itself included.
@@ -256,6 +259,19 @@ impl Rooms {
                 })
             })
             .collect();
+        let qualities = room
+            .members
+            .iter()
+            .filter_map(|m| {
+                let quality = m.announced_quality?;
+                let worst = m.track_loss.values().copied().fold(0.0, f64::max);
+                Some(lk::ConnectionQualityInfo {
+                    participant_sid: m.info.sid.clone(),
+                    quality: quality as i32,
+                    score: score_for_loss(worst),
+                })
+            })
+            .collect();
         broadcast_update(room, &info, &info.identity);
         room.emptied_at = None;
         room.members.push(Member {
@@ -273,6 +289,7 @@ impl Rooms {
             room: room_proto(room, self.empty_timeout),
             others,
             tracks,
+            qualities,
         }
     }
 
@@ -658,5 +675,40 @@ impl Rooms {
                 )
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(
+        rooms: &Rooms,
+        identity: &str,
+        id: u64,
+    ) -> (JoinSnapshot, mpsc::Receiver<SessionCommand>) {
+        let (commands, received) = mpsc::channel(16);
+        let info = lk::ParticipantInfo {
+            sid: format!("PA_{identity}"),
+            identity: identity.to_owned(),
+            ..Default::default()
+        };
+        let snapshot = rooms.join("room", info, SessionHandle { id, commands }, true);
+        (snapshot, received)
+    }
+
+    #[tokio::test]
+    async fn a_newcomer_learns_the_others_connection_quality_at_once() {
+        let rooms = Rooms::new(Duration::from_secs(1));
+        let (first, _a) = member(&rooms, "a", 1);
+        assert!(first.qualities.is_empty());
+        let (_, _b) = member(&rooms, "b", 2);
+        // Nothing announced for b yet; a loses 30 % of one track: poor, told to the room.
+        rooms.track_loss("room", "a", "TR_a", Some(0.30));
+        let (late, _c) = member(&rooms, "c", 3);
+        assert_eq!(late.qualities.len(), 1, "only announced qualities");
+        let quality = &late.qualities[0];
+        assert_eq!(quality.participant_sid, "PA_a");
+        assert_eq!(quality.quality, lk::ConnectionQuality::Poor as i32);
     }
 }

@@ -185,6 +185,12 @@ pub async fn run(
         session.media.close().await;
         return;
     }
+    if !snapshot.qualities.is_empty() {
+        let qualities = Response::ConnectionQuality(lk::ConnectionQualityUpdate {
+            updates: snapshot.qualities,
+        });
+        let _ = session.send(qualities).await;
+    }
     if let Err(error) = session.media.start_subscriber().await {
         tracing::error!(%error, "cannot start the subscriber connection");
     }
