@@ -11,7 +11,7 @@ use livekit_protocol as lk;
 use lk::signal_response::Message as Server;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use webrtc::peer_connection::RTCPeerConnectionState;
+use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState};
 
 use super::data::{DataKind, DataSendOptions, MAX_DATA_PAYLOAD, encode_user_packet};
 use super::error::RoomError;
@@ -65,6 +65,11 @@ pub(crate) enum Command {
         reply: oneshot::Sender<Result<(), RoomError>>,
     },
     NetworkChanged,
+    /// The publisher and subscriber peer connections (for stats), `None` while not
+    /// connected.
+    PeerConnections {
+        reply: oneshot::Sender<Option<[Arc<dyn PeerConnection>; 2]>>,
+    },
     Disconnect {
         reply: oneshot::Sender<()>,
     },
@@ -354,6 +359,15 @@ impl Engine {
             }
             Command::NetworkChanged => {
                 return self.lost(LossCause::NetworkChanged).await;
+            }
+            Command::PeerConnections { reply } => {
+                let pcs = self.session.as_ref().map(|session| {
+                    [
+                        Arc::clone(&session.publisher.pc),
+                        Arc::clone(&session.subscriber.pc),
+                    ]
+                });
+                let _ = reply.send(pcs);
             }
             Command::Disconnect { reply } => {
                 self.leave(DisconnectReason::ClientInitiated).await;

@@ -17,6 +17,7 @@ mod publishing;
 pub mod reconnect;
 mod roster;
 mod session;
+pub mod stats;
 pub mod track;
 
 use std::sync::{Arc, PoisonError, RwLock};
@@ -28,6 +29,7 @@ pub use error::RoomError;
 pub use events::{ConnectionQuality, ConnectionState, DisconnectReason, ReconnectKind, RoomEvent};
 pub use options::RoomOptions;
 pub use participant::{LocalParticipant, RemoteParticipant};
+pub use stats::{Bitrates, ConnectionStats, TransportStats};
 pub use track::{LocalTrack, LocalTrackOptions, RemoteTrack, TrackInfo, TrackSource};
 
 use engine::{Command, Endpoint, Engine, SharedSnapshot, Snapshot};
@@ -180,6 +182,33 @@ impl Room {
     /// published once the connection is back.
     pub async fn publish_track(&self, options: LocalTrackOptions) -> Result<LocalTrack, RoomError> {
         self.ask(|reply| Command::Publish { options, reply }).await
+    }
+
+    /// The connection right now: the path, round-trip time, loss and jitter of each peer
+    /// connection (for the diagnostics panel and `convene-cli join --stats`). Empty (both
+    /// `None`) while not connected, e.g. during a full reconnect.
+    pub async fn stats(&self) -> ConnectionStats {
+        let taken_at_ms = u64::try_from(crate::clock::unix_now_millis()).unwrap_or_default();
+        let (reply, pcs) = oneshot::channel();
+        let pcs = match self.commands.send(Command::PeerConnections { reply }).await {
+            Ok(()) => pcs.await.ok().flatten(),
+            Err(_) => None,
+        };
+        let Some([publisher, subscriber]) = pcs else {
+            return ConnectionStats {
+                taken_at_ms,
+                ..ConnectionStats::default()
+            };
+        };
+        let now = std::time::Instant::now();
+        let selector = || webrtc::peer_connection::StatsSelector::None;
+        let publisher = publisher.get_stats(now, selector()).await;
+        let subscriber = subscriber.get_stats(now, selector()).await;
+        ConnectionStats {
+            taken_at_ms,
+            publisher: Some(TransportStats::from_report(&publisher)),
+            subscriber: Some(TransportStats::from_report(&subscriber)),
+        }
     }
 
     /// Stops publishing a track.
