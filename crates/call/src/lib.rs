@@ -25,6 +25,7 @@
 
 mod chat;
 mod device_change;
+mod diagnostics;
 mod error;
 mod fake;
 mod frame_server;
@@ -39,6 +40,9 @@ mod video_registry;
 
 pub use chat::{CHAT_TOPIC, ChatMessage, MAX_CHAT_CHARS};
 pub use device_change::{DeviceChange, DeviceOpening, OpenedDevice};
+pub use diagnostics::{
+    Diagnostics, StatsReader, TIMELINE_LIMIT, Timeline, TimelineEntry, describe_event,
+};
 pub use error::CallError;
 pub use fake::{FakeMedia, FakeMediaSettings};
 pub use frame_server::{FrameServer, encode_for_tile, encode_message, scale_to_fit};

@@ -30,6 +30,7 @@ use tokio::sync::watch;
 
 use crate::chat::{CHAT_TOPIC, ChatMessage};
 use crate::device_change::{DeviceChange, DeviceOpening, Opened, OpenedDevice};
+use crate::diagnostics::{Diagnostics, StatsReader, Timeline, describe_event};
 use crate::local_devices::{
     DeviceChoice, DeviceKind, MicrophoneSource, OpenCamera, blocking, open_camera, open_microphone,
     open_speaker, parse_audio_id,
@@ -199,6 +200,8 @@ pub struct CallSession {
     speaker: Option<SpeakerPlayback>,
     self_view: LocalPictures,
     videos: VideoRegistry,
+    timeline: Timeline,
+    stats: Arc<StatsReader>,
     events_task: tokio::task::JoinHandle<()>,
 }
 
@@ -226,10 +229,17 @@ impl CallSession {
         });
         let mixer: SharedMixer = Arc::new(Mutex::new(Mixer::new(PlayoutConfig::default())));
         let videos = VideoRegistry::default();
+        let timeline = Timeline::default();
+        timeline.record(serde_json::json!({
+            "event": "connected",
+            "room": room.name(),
+            "identity": room.local_participant().identity,
+        }));
         let events_task = tokio::spawn(forward_events(
             events,
             mixer.clone(),
             videos.clone(),
+            timeline.clone(),
             sink.clone(),
         ));
         let mut session = Self {
@@ -243,6 +253,8 @@ impl CallSession {
             speaker: None,
             self_view: Arc::new(watch::channel(None).0),
             videos,
+            timeline,
+            stats: Arc::default(),
             events_task,
         };
         let wanted = [
@@ -460,6 +472,22 @@ impl CallSession {
         }
     }
 
+    /// The connection now (path, RTT, loss, jitter; bitrates since the previous call) and
+    /// every room event so far. The future does not borrow the session.
+    pub fn diagnostics(&self) -> impl Future<Output = Diagnostics> + Send + 'static {
+        let (room, timeline, stats) =
+            (self.room.clone(), self.timeline.clone(), self.stats.clone());
+        async move {
+            let (stats, publisher_bitrates, subscriber_bitrates) = stats.read(&room).await;
+            Diagnostics {
+                stats,
+                publisher_bitrates,
+                subscriber_bitrates,
+                timeline: timeline.entries(),
+            }
+        }
+    }
+
     /// Sends a chat message to everyone (LiveKit's chat format); returns what was sent.
     /// The future does not borrow the session, so it can run on any task.
     pub fn send_chat(
@@ -570,11 +598,13 @@ async fn forward_events(
     mut events: RoomEvents,
     mixer: SharedMixer,
     registry: VideoRegistry,
+    timeline: Timeline,
     sink: CallEventSink,
 ) {
     let mut videos: HashMap<String, RemoteVideo> = HashMap::new();
     let mut players: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
     while let Some(event) = events.recv().await {
+        timeline.record(describe_event(&event));
         match event {
             RoomEvent::TrackSubscribed(track) => {
                 let sid = track.info.sid.clone();

@@ -9,9 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use convene_room::room::{
-    DataKind, LocalTrack, LocalTrackOptions, ReconnectKind, RemoteTrack, RoomEvent, RoomOptions,
-};
+use convene_room::room::{LocalTrack, LocalTrackOptions, RemoteTrack, RoomEvent, RoomOptions};
 use convene_room::{Room, RoomEvents};
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
@@ -37,6 +35,8 @@ pub struct JoinArgs {
     pub report_every: Duration,
     /// Also leave when stdin reaches its end (for a parent process that holds the pipe).
     pub leave_on_stdin_end: bool,
+    /// Print a `stats` line with each `media` line.
+    pub stats: bool,
 }
 
 /// Prints one JSON line; a closed stdout (the reader went away) is not an error.
@@ -46,76 +46,11 @@ fn print(line: Value) {
     let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
 }
 
+/// One event line: the event as the app's timeline shows it, with its time.
 fn describe(event: &RoomEvent) -> Value {
-    match event {
-        RoomEvent::ParticipantConnected(p) => {
-            json!({"event": "participantConnected", "identity": p.identity, "sid": p.sid})
-        }
-        RoomEvent::ParticipantDisconnected(p) => {
-            json!({"event": "participantDisconnected", "identity": p.identity, "sid": p.sid})
-        }
-        RoomEvent::TrackPublished {
-            participant_identity,
-            track,
-        } => json!({"event": "trackPublished", "identity": participant_identity, "track": track}),
-        RoomEvent::TrackUnpublished {
-            participant_identity,
-            track,
-        } => json!({"event": "trackUnpublished", "identity": participant_identity, "track": track}),
-        RoomEvent::TrackSubscribed(track) => json!({
-            "event": "trackSubscribed",
-            "identity": track.participant_identity,
-            "track": track.info,
-        }),
-        RoomEvent::TrackUnsubscribed {
-            participant_identity,
-            track_sid,
-        } => {
-            json!({"event": "trackUnsubscribed", "identity": participant_identity, "sid": track_sid})
-        }
-        RoomEvent::TrackMuted {
-            participant_identity,
-            track_sid,
-        } => json!({"event": "trackMuted", "identity": participant_identity, "sid": track_sid}),
-        RoomEvent::TrackUnmuted {
-            participant_identity,
-            track_sid,
-        } => json!({"event": "trackUnmuted", "identity": participant_identity, "sid": track_sid}),
-        RoomEvent::LocalTrackPublished(track) => {
-            json!({"event": "localTrackPublished", "track": track})
-        }
-        RoomEvent::LocalTrackUnpublished(track) => {
-            json!({"event": "localTrackUnpublished", "track": track})
-        }
-        RoomEvent::ActiveSpeakersChanged(speakers) => {
-            json!({"event": "activeSpeakers", "identities": speakers})
-        }
-        RoomEvent::ConnectionQualityChanged {
-            participant_identity,
-            quality,
-        } => {
-            json!({"event": "connectionQuality", "identity": participant_identity, "quality": quality})
-        }
-        RoomEvent::DataReceived(message) => json!({
-            "event": "data",
-            "from": message.from_identity,
-            "topic": message.topic,
-            "reliable": message.kind == DataKind::Reliable,
-            "text": String::from_utf8_lossy(&message.payload),
-        }),
-        RoomEvent::ConnectionStateChanged(state) => {
-            json!({"event": "connectionState", "state": state})
-        }
-        RoomEvent::Reconnecting(kind) => json!({
-            "event": "reconnecting",
-            "kind": match kind { ReconnectKind::Resume => "resume", ReconnectKind::Full => "full" },
-        }),
-        RoomEvent::Reconnected => json!({"event": "reconnected"}),
-        RoomEvent::Disconnected(reason) => {
-            json!({"event": "disconnected", "reason": reason, "message": reason.to_string()})
-        }
-        other => json!({"event": "other", "debug": format!("{other:?}")}),
-    }
+    let mut line = convene_call::describe_event(event);
+    line["atMs"] = json!(convene_room::clock::unix_now_millis());
+    line
 }
 
 /// Counts a subscribed track's packets until it ends.
@@ -220,6 +155,7 @@ pub async fn join(args: JoinArgs) -> Result<String, String> {
     let total = Arc::new(AtomicU64::new(0));
     let mut events_task = tokio::spawn(run_events(events, Arc::clone(&total)));
     let mut report = tokio::time::interval(args.report_every);
+    let stats_reader = convene_call::StatsReader::default();
     let leave = leave_requested(args.leave_on_stdin_end);
     tokio::pin!(leave);
     loop {
@@ -232,6 +168,15 @@ pub async fn join(args: JoinArgs) -> Result<String, String> {
             }
             _ = report.tick() => {
                 print(json!({"event": "media", "packets": total.load(Ordering::Relaxed)}));
+                if args.stats {
+                    let (stats, publisher, subscriber) = stats_reader.read(&room).await;
+                    print(json!({
+                        "event": "stats",
+                        "stats": stats,
+                        "publisherBitrates": publisher,
+                        "subscriberBitrates": subscriber,
+                    }));
+                }
             }
         }
     }

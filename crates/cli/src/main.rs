@@ -67,6 +67,11 @@ enum Command {
         /// Also leave when stdin reaches its end (for a parent process holding the pipe).
         #[arg(long)]
         leave_on_stdin_end: bool,
+        /// With each `media` line, print a `stats` line: the candidate pair in use (host,
+        /// srflx or relay; UDP, TCP or TLS), RTT, loss, jitter and bitrates (the app's
+        /// diagnostics panel, as JSON).
+        #[arg(long)]
+        stats: bool,
     },
 }
 
@@ -147,6 +152,7 @@ fn run(cli: Cli) -> Result<String, String> {
             no_watch_network,
             report_ms,
             leave_on_stdin_end,
+            stats,
         } => tokio::runtime::Runtime::new()
             .map_err(|e| format!("cannot start the runtime: {e}"))?
             .block_on(join::join(join::JoinArgs {
@@ -158,6 +164,7 @@ fn run(cli: Cli) -> Result<String, String> {
                 watch_network: !no_watch_network,
                 report_every: std::time::Duration::from_millis(report_ms.max(50)),
                 leave_on_stdin_end,
+                stats,
             })),
         Command::Token(TokenCommand::Create {
             room,
