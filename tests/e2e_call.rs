@@ -330,7 +330,13 @@ async fn the_banners_follow_a_dropped_connection_and_a_server_shutdown() {
         encode(&proxy.url()),
         encode(token.expose())
     );
-    let driver = WebDriver::start_with_env(&[("CONVENE_FAKE_MEDIA", "1")]).await;
+    let exports = std::env::temp_dir().join(format!("convene-e2e-exports-{}", std::process::id()));
+    let exports_dir = exports.to_string_lossy().into_owned();
+    let driver = WebDriver::start_with_env(&[
+        ("CONVENE_FAKE_MEDIA", "1"),
+        ("CONVENE_EXPORT_DIR", exports_dir.as_str()),
+    ])
+    .await;
     let client = driver.launch_app_with(&[&link]).await;
     wait_for_text(&client, "call-room", "banners").await;
     wait_for_text(&client, "state-self", "mic on").await;
@@ -340,6 +346,35 @@ async fn the_banners_follow_a_dropped_connection_and_a_server_shutdown() {
     save_screenshot(&client, "banner-reconnecting.png").await;
     wait_for_text(&client, "banner", "Reconnected").await;
     save_screenshot(&client, "banner-reconnected.png").await;
+
+    // The diagnostics panel shows the path in use and the reconnect in its timeline; the
+    // export is a JSON file with the same.
+    click(&client, "toggle-diagnostics").await;
+    wait_for_text(&client, "diagnostics-stats", "host, UDP 127.0.0.1").await;
+    wait_for_text(&client, "diagnostics-timeline", "reconnected").await;
+    save_screenshot(&client, "diagnostics.png").await;
+    click(&client, "export-diagnostics").await;
+    let saved = wait_for_text(&client, "export-result", "Saved to").await;
+    let path = saved.trim_start_matches("Saved to ").trim();
+    let exported: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path).expect("the exported file")).expect("JSON");
+    let events: Vec<&str> = exported["timeline"]
+        .as_array()
+        .expect("a timeline")
+        .iter()
+        .filter_map(|entry| entry["event"]["event"].as_str())
+        .collect();
+    let reconnecting = events.iter().position(|e| *e == "reconnecting");
+    let reconnected = events.iter().position(|e| *e == "reconnected");
+    assert!(
+        reconnecting.is_some() && reconnecting < reconnected,
+        "{events:?}"
+    );
+    assert_eq!(
+        exported["stats"]["publisher"]["path"]["local"]["kind"],
+        "host"
+    );
+    let _ = std::fs::remove_dir_all(&exports);
 
     server.shutdown().await;
     wait_for_text(&client, "banner", "Disconnected: the server shut down").await;

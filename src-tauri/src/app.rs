@@ -93,6 +93,8 @@ pub fn run() -> ExitCode {
             call::start_preview,
             call::stop_preview,
             call::switch_device,
+            call::diagnostics,
+            call::export_diagnostics,
             join::recent_servers,
             local_room::start_local_room,
             local_room::invite_test_participant,

@@ -45,6 +45,12 @@ pub enum UiError {
         /// For people.
         message: String,
     },
+    /// The diagnostics could not be written to a file.
+    #[error("{message}")]
+    ExportFailed {
+        /// Where and why.
+        message: String,
+    },
 }
 
 impl UiError {

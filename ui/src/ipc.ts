@@ -26,7 +26,8 @@ export type UiError =
   | { kind: "localRoomFailed"; message: string }
   | { kind: "joinFailed"; message: string }
   | { kind: "deviceFailed"; message: string }
-  | { kind: "notInCall"; message: string };
+  | { kind: "notInCall"; message: string }
+  | { kind: "exportFailed"; message: string };
 
 /** Narrows whatever `invoke` rejected with to a UiError (unknown shapes become a message). */
 export function toUiError(raw: unknown): UiError {
@@ -149,6 +150,58 @@ export function onJoinFailed(handler: (error: UiError) => void): Promise<Unliste
   return listen<UiError>("join-failed", (message) => handler(message.payload));
 }
 
+/** One ICE candidate (see crates/room: stats.rs). */
+export interface Candidate {
+  kind: "host" | "srflx" | "prflx" | "relay" | string;
+  protocol: "udp" | "tcp" | string;
+  relayProtocol: "udp" | "tcp" | "tls" | null;
+  address: string;
+  port: number;
+}
+
+/** One RTP stream, sent or received. */
+export interface StreamStats {
+  direction: "outbound" | "inbound";
+  kind: "audio" | "video" | string;
+  ssrc: number;
+  packets: number;
+  bytes: number;
+  packetsLost: number | null;
+  fractionLost: number | null;
+  jitterMs: number | null;
+  roundTripMs: number | null;
+  framesPerSecond: number | null;
+}
+
+/** One peer connection. */
+export interface TransportStats {
+  path: { local: Candidate; remote: Candidate | null } | null;
+  roundTripMs: number | null;
+  bytesSent: number;
+  bytesReceived: number;
+  streams: StreamStats[];
+}
+
+/** Bits per second since the previous reading. */
+export interface Bitrates {
+  sent: number;
+  received: number;
+}
+
+/** A room event and when it happened (ms since the epoch). */
+export interface TimelineEntry {
+  atMs: number;
+  event: { event: string } & Record<string, unknown>;
+}
+
+/** The diagnostics panel's reading. */
+export interface Diagnostics {
+  stats: { takenAtMs: number; publisher: TransportStats | null; subscriber: TransportStats | null };
+  publisherBitrates: Bitrates | null;
+  subscriberBitrates: Bitrates | null;
+  timeline: TimelineEntry[];
+}
+
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
   try {
     return await invoke<T>(command, args);
@@ -185,6 +238,10 @@ export const backend = {
   leaveCall: () => call<void>("leave_call"),
   /** Sends a chat message to everyone in the call; resolves with it as sent. */
   sendChat: (text: string) => call<ChatMessage>("send_chat", { text }),
+  /** The connection now (path, RTT, loss, jitter, bitrates) and every room event so far. */
+  diagnostics: () => call<Diagnostics>("diagnostics"),
+  /** Saves the diagnostics as a JSON file; resolves with its path. */
+  exportDiagnostics: () => call<string>("export_diagnostics"),
   /** "canvas" when the window paints in software (draw video with the 2D canvas), else "auto". */
   preferredRenderer: () => call<"canvas" | "auto">("preferred_renderer"),
   /** The token-protected local WebSocket serving decoded video pictures. */

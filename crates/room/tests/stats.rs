@@ -85,6 +85,17 @@ async fn stats_show_the_path_and_the_audio_both_ways() {
         "{json}"
     );
 
+    // After a resume with an ICE restart the new pair is named too.
+    receiver.network_changed();
+    wait_event(&mut receiver_events, &mut seen, WAIT, |event| match event {
+        RoomEvent::Reconnected => Some(()),
+        _ => None,
+    })
+    .await;
+    let resumed = receiver.stats().await;
+    let subscriber = resumed.subscriber.expect("connected again");
+    assert!(subscriber.path.is_some(), "{subscriber:?}");
+
     writer.abort();
     receiver.disconnect().await;
     let after = receiver.stats().await;

@@ -108,6 +108,34 @@ pub fn preferred_renderer() -> &'static str {
     if software_painting { "canvas" } else { "auto" }
 }
 
+/// The diagnostics panel's reading: the candidate pair in use, RTT, loss, jitter,
+/// bitrates since the previous reading, and the event timeline.
+#[tauri::command]
+pub async fn diagnostics(
+    calls: State<'_, Arc<CallController>>,
+) -> Result<convene_call::Diagnostics, UiError> {
+    calls.diagnostics().await
+}
+
+/// Saves the diagnostics as a JSON file (in `CONVENE_EXPORT_DIR`, the Downloads folder or
+/// the log folder); returns where.
+#[tauri::command]
+pub async fn export_diagnostics(
+    app: AppHandle,
+    calls: State<'_, Arc<CallController>>,
+) -> Result<String, UiError> {
+    use tauri::Manager;
+    let dir = std::env::var_os(super::diagnostics::EXPORT_DIR_ENV)
+        .map(std::path::PathBuf::from)
+        .or_else(|| app.path().download_dir().ok())
+        .or_else(|| app.path().app_log_dir().ok())
+        .ok_or_else(|| UiError::ExportFailed {
+            message: "No folder to save the diagnostics in.".to_owned(),
+        })?;
+    let path = calls.export_diagnostics(&dir, unix_now()).await?;
+    Ok(path.display().to_string())
+}
+
 /// Sends a chat message (LiveKit's chat format) to everyone in the call.
 #[tauri::command]
 pub async fn send_chat(

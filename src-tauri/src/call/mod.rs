@@ -6,6 +6,7 @@
 
 pub mod commands;
 pub mod deep_link;
+pub mod diagnostics;
 mod media;
 
 pub use media::{MIC_LEVEL_EVENT, MediaChoice, PreviewStatus};
@@ -15,8 +16,8 @@ use std::sync::{Arc, PoisonError};
 
 use convene_call::{
     CallEventSink, CallOptions, CallSession, ChatMessage, DeviceChange, DeviceKind, DeviceList,
-    DevicePreview, LOCAL_CAMERA_FEED, LevelSink, LocalPicture, PictureFeed, VideoRegistry,
-    VideoSources,
+    DevicePreview, Diagnostics, LOCAL_CAMERA_FEED, LevelSink, LocalPicture, PictureFeed,
+    VideoRegistry, VideoSources,
 };
 use convene_room::RoomOptions;
 use convene_room::room::{RemoteParticipant, TrackInfo};
@@ -284,6 +285,25 @@ impl CallController {
             Err(UiError::NotInCall { .. }) => Ok(false),
             other => other,
         }
+    }
+
+    /// The connection now and every room event of the call (for the diagnostics panel).
+    pub async fn diagnostics(&self) -> Result<Diagnostics, UiError> {
+        let reading = match self.session.lock().await.as_ref() {
+            Some(session) => session.diagnostics(),
+            None => return Err(UiError::not_in_call()),
+        };
+        Ok(reading.await)
+    }
+
+    /// Saves [`CallController::diagnostics`] as a JSON file in `dir`; returns its path.
+    pub async fn export_diagnostics(
+        &self,
+        dir: &std::path::Path,
+        now_secs: u64,
+    ) -> Result<std::path::PathBuf, UiError> {
+        let diagnostics = self.diagnostics().await?;
+        diagnostics::export(&diagnostics, dir, now_secs)
     }
 
     /// Sends a chat message to everyone in the call; returns it as sent.

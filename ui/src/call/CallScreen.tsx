@@ -3,6 +3,7 @@ import { LOCAL_CAMERA_FEED } from "../ipc";
 import { CallDevices } from "./CallDevices";
 import { type CallState, isOn, type LocalDevice } from "./callState";
 import { ChatPanel } from "./ChatPanel";
+import { DiagnosticsPanel } from "./DiagnosticsPanel";
 import { gridColumns } from "./layout";
 import { ParticipantList } from "./ParticipantList";
 import { VideoTile } from "./VideoTile";
@@ -49,6 +50,7 @@ export function CallScreen({ call, onLeave, onRejoin, onToggle, onInvite, onSend
   useMuteShortcuts(onToggle);
   const [inviteProblem, setInviteProblem] = useState<string | null>(null);
   const [hideReconnected, setHideReconnected] = useState(false);
+  const [showDiagnostics, setShowDiagnostics] = useState(false);
   useEffect(() => {
     if (call.banner.kind !== "reconnected") {
       setHideReconnected(false);
@@ -140,6 +142,7 @@ export function CallScreen({ call, onLeave, onRejoin, onToggle, onInvite, onSend
       </div>
 
       <ChatPanel lines={call.chat} onSend={onSendChat} disabled={ended} />
+      {showDiagnostics && <DiagnosticsPanel />}
 
       <footer className="call-controls">
         <button
@@ -176,6 +179,15 @@ export function CallScreen({ call, onLeave, onRejoin, onToggle, onInvite, onSend
             Invite test participant
           </button>
         )}
+        <button
+          type="button"
+          className="secondary"
+          data-testid="toggle-diagnostics"
+          aria-pressed={showDiagnostics}
+          onClick={() => setShowDiagnostics((shown) => !shown)}
+        >
+          Diagnostics
+        </button>
         <button type="button" className="danger" data-testid="leave" onClick={onLeave}>
           {ended ? "Back to the join screen" : "Leave"}
         </button>

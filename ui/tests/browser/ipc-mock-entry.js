@@ -70,6 +70,31 @@ mockIPC((cmd, args) => {
       return null;
     case "send_chat":
       return { id: `m${window.__ipcCalls.length}`, timestamp: Date.now(), message: args.text };
+    case "diagnostics":
+      return {
+        stats: {
+          takenAtMs: Date.now(),
+          publisher: {
+            path: {
+              local: { kind: "relay", protocol: "udp", relayProtocol: "tls", address: "10.0.0.9", port: 50000 },
+              remote: { kind: "host", protocol: "udp", relayProtocol: null, address: "10.0.0.1", port: 7882 },
+            },
+            roundTripMs: 21.5,
+            bytesSent: 1000,
+            bytesReceived: 100,
+            streams: [],
+          },
+          subscriber: null,
+        },
+        publisherBitrates: { sent: 640000, received: 2000 },
+        subscriberBitrates: null,
+        timeline: [
+          { atMs: Date.now() - 2000, event: { event: "reconnecting", kind: "resume" } },
+          { atMs: Date.now() - 1000, event: { event: "reconnected" } },
+        ],
+      };
+    case "export_diagnostics":
+      return "/tmp/convene-diagnostics-1.json";
     case "preferred_renderer":
       return "auto";
     case "video_feed_url":

@@ -241,5 +241,14 @@ test("in the call: the participant list, a device joined off is turned on, a ref
     { kind: "speaker", id: "pulseaudio:out" },
   ]);
   await page.screenshot({ path: join(artifacts, "call-devices.png") });
+
+  // Diagnostics: the path in use (relayed over TLS here), round trip, bitrate, the timeline, export.
+  await page.getByTestId("toggle-diagnostics").click();
+  await page.getByTestId("diagnostics-stats").getByText("relay, UDP (TURN over TLS) 10.0.0.9:50000").waitFor();
+  assert.match(await page.getByTestId("diagnostics-stats").textContent(), /21\.5 ms.*640 kbit\/s/);
+  assert.match(await page.getByTestId("diagnostics-timeline").textContent(), /reconnecting kind=resume.*reconnected/);
+  await page.getByTestId("export-diagnostics").click();
+  await page.getByTestId("export-result").getByText("Saved to /tmp/convene-diagnostics-1.json").waitFor();
+  await page.screenshot({ path: join(artifacts, "call-diagnostics.png") });
   await page.close();
 });

@@ -43,8 +43,9 @@ pub struct TransportStats {
 pub struct CandidatePath {
     /// Ours.
     pub local: Candidate,
-    /// The server's.
-    pub remote: Candidate,
+    /// The server's; `None` when webrtc-rs does not list it (it often leaves out the remote
+    /// candidate of the pair in use, e.g. one learned from a connectivity check).
+    pub remote: Option<Candidate>,
 }
 
 /// One ICE candidate.
@@ -142,7 +143,7 @@ impl TransportStats {
         let path = pair.and_then(|pair| {
             Some(CandidatePath {
                 local: candidate(&pair.local_candidate_id)?,
-                remote: candidate(&pair.remote_candidate_id)?,
+                remote: candidate(&pair.remote_candidate_id),
             })
         });
         let mut streams = Vec::new();
