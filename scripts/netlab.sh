@@ -8,10 +8,12 @@
 #   sudo scripts/netlab.sh client convene-cli join --url ws://10.201.1.1:7880 ...
 #   sudo -E scripts/netlab.sh client target/debug/convene    # the app (keeps DISPLAY)
 #   sudo scripts/netlab.sh link wifi down     # WiFi drops (and `up` again)
+#   sudo scripts/netlab.sh link wifi gone     # WiFi drops and its address goes (`up` restores)
 #   sudo scripts/netlab.sh prefer cell        # traffic moves to the cellular path
 #   sudo scripts/netlab.sh readdress wifi     # the client gets a new address on wifi
 #   sudo scripts/netlab.sh block-udp on       # only TCP gets through (ICE over TCP, TURN/TCP)
 #   sudo scripts/netlab.sh loss 10            # drop 10 % of the client's packets each way (0: off)
+#   sudo scripts/netlab.sh loss 40 udp        # ... of its UDP only (signaling over TCP untouched)
 #   sudo scripts/netlab.sh limit 500kbit      # cap the client's upload on both links (off)
 #   sudo scripts/netlab.sh status
 #   sudo scripts/netlab.sh down
@@ -74,9 +76,22 @@ prefer() {
 }
 
 link() {
-  in_client ip link set "$(link_of "$1")" "$2"
-  # A link going down takes its routes with it: restore them, keeping the preference.
-  if [ "$2" = up ]; then prefer "$(cat "$preference_file" 2>/dev/null || echo wifi)"; fi
+  local device; device="$(link_of "$1")"
+  case "$2" in
+    gone)
+      in_client ip link set "$device" down
+      in_client ip addr flush dev "$device"
+      ;;
+    up)
+      if [ -z "$(in_client ip -4 -o addr show dev "$device")" ]; then
+        in_client ip addr add "$(net_of "$1").2/24" dev "$device"
+      fi
+      in_client ip link set "$device" up
+      # A link going down takes its routes with it: restore them, keeping the preference.
+      prefer "$(cat "$preference_file" 2>/dev/null || echo wifi)"
+      ;;
+    *) in_client ip link set "$device" "$2" ;;
+  esac
 }
 
 readdress() {
@@ -130,7 +145,7 @@ case "$command" in
   prefer) prefer "$1" ;;
   readdress) readdress "$1" ;;
   block-udp) nft_rule convene_block_udp "$([ "${1:-on}" = on ] && echo "meta l4proto udp drop")" ;;
-  loss) nft_rule convene_loss "$([ "${1:-0}" != 0 ] && echo "numgen random mod 100 < $1 drop")" ;;
+  loss) nft_rule convene_loss "$([ "${1:-0}" != 0 ] && echo "$([ "${2:-all}" = udp ] && echo "meta l4proto udp ")numgen random mod 100 < $1 drop")" ;;
   limit) limit "${1:-off}" ;;
   status) status ;;
   *) sed -n '2,20p' "$0"; exit 2 ;;

@@ -1,7 +1,8 @@
 //! Network changes in a lab of network namespaces (needs root and `ip`; skipped otherwise,
 //! unless CONVENE_REQUIRE_E2E=1 makes that an error).
 //!
-//! Topology, all created and deleted by the test: a "server" namespace running
+//! The lab is `scripts/netlab.sh`, the one QA uses by hand (a lab number of its own per test):
+//! a "server" namespace running
 //! `convene-cli server` and a publisher (`convene-cli join --publish-silence`), and a
 //! "client" namespace running the participant under test (`convene-cli join`), joined by two
 //! veth links, "wifi" (10.201.N.0/24) and "cell" (10.202.N.0/24). The client's default route
@@ -36,10 +37,6 @@ fn ip(args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn ip_ok(args: &[&str]) {
-    assert!(ip(args), "ip {}", args.join(" "));
-}
-
 /// Whether this machine lets us build the lab.
 fn lab_available() -> bool {
     let probe = format!(
@@ -57,79 +54,49 @@ fn lab_available() -> bool {
     ok
 }
 
-/// Two namespaces joined by a wifi and a cell link; deleted on drop (with their processes).
+/// The network lab of `scripts/netlab.sh` (the one QA uses by hand): two namespaces joined
+/// by a wifi and a cell link; taken down on drop (with the processes started in it).
 struct Lab {
     server_ns: String,
     client_ns: String,
-    wifi_client: String,
     lab: u32,
     processes: Vec<Child>,
 }
 
+/// Lab numbers this test binary may use.
+const LABS_PER_RUN: u32 = 6;
+static NEXT_LAB_NUMBER: AtomicU32 = AtomicU32::new(0);
+
+const NETLAB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/netlab.sh");
+
 impl Lab {
     fn new() -> Self {
-        let lab = NEXT_LAB.fetch_add(1, Ordering::Relaxed);
-        let tag = format!("{}{lab}", std::process::id());
-        let server_ns = format!("cvs{tag}");
-        let client_ns = format!("cvc{tag}");
-        let (wifi_server, wifi_client) = (format!("ws{tag}"), format!("wc{tag}"));
-        let (cell_server, cell_client) = (format!("cs{tag}"), format!("cc{tag}"));
-        ip_ok(&["netns", "add", &server_ns]);
-        ip_ok(&["netns", "add", &client_ns]);
+        // Lab numbers are the third byte of the lab's addresses: away from a person's lab 1,
+        // one per test of this run (at most LABS_PER_RUN) and apart for concurrent runs.
+        let index = NEXT_LAB_NUMBER.fetch_add(1, Ordering::Relaxed);
+        assert!(index < LABS_PER_RUN, "more labs than numbers set aside");
+        let lab = 100 + (std::process::id() % 25) * LABS_PER_RUN + index;
         let lab_value = Self {
-            server_ns: server_ns.clone(),
-            client_ns: client_ns.clone(),
-            wifi_client: wifi_client.clone(),
+            server_ns: format!("convene-lab{lab}-server"),
+            client_ns: format!("convene-lab{lab}-client"),
             lab,
             processes: Vec::new(),
         };
-        for (server_end, client_end, net) in [
-            (&wifi_server, &wifi_client, format!("10.201.{lab}")),
-            (&cell_server, &cell_client, format!("10.202.{lab}")),
-        ] {
-            ip_ok(&[
-                "link", "add", server_end, "netns", &server_ns, "type", "veth", "peer", "name",
-                client_end, "netns", &client_ns,
-            ]);
-            ip_ok(&[
-                "-n",
-                &server_ns,
-                "addr",
-                "add",
-                &format!("{net}.1/24"),
-                "dev",
-                server_end,
-            ]);
-            ip_ok(&[
-                "-n",
-                &client_ns,
-                "addr",
-                "add",
-                &format!("{net}.2/24"),
-                "dev",
-                client_end,
-            ]);
-            ip_ok(&["-n", &server_ns, "link", "set", server_end, "up"]);
-            ip_ok(&["-n", &client_ns, "link", "set", client_end, "up"]);
-        }
-        for ns in [&server_ns, &client_ns] {
-            ip_ok(&["-n", ns, "link", "set", "lo", "up"]);
-            for knob in ["all", "default"] {
-                let _ = std::process::Command::new("ip")
-                    .args(["netns", "exec", ns, "sysctl", "-qw"])
-                    .arg(format!("net.ipv4.conf.{knob}.rp_filter=0"))
-                    .status();
-            }
-        }
-        let wifi_gw = format!("10.201.{lab}.1");
-        let cell_gw = format!("10.202.{lab}.1");
-        ip_ok(&[
-            "-n", &client_ns, "route", "add", "default", "via", &wifi_gw, "metric", "100",
-        ]);
-        ip_ok(&[
-            "-n", &client_ns, "route", "add", "default", "via", &cell_gw, "metric", "200",
-        ]);
+        lab_value.run(&["down"]);
+        lab_value.run(&["up"]);
         lab_value
+    }
+
+    /// `scripts/netlab.sh <args>` on this lab.
+    fn run(&self, args: &[&str]) {
+        let status = std::process::Command::new("bash")
+            .arg(NETLAB)
+            .args(args)
+            .env("LAB", self.lab.to_string())
+            .stdout(Stdio::null())
+            .status()
+            .expect("run scripts/netlab.sh");
+        assert!(status.success(), "netlab.sh {}", args.join(" "));
     }
 
     fn server_url(&self) -> String {
@@ -170,8 +137,7 @@ impl Drop for Lab {
         for child in &mut self.processes {
             let _ = child.start_kill();
         }
-        ip(&["netns", "del", &self.client_ns]);
-        ip(&["netns", "del", &self.server_ns]);
+        self.run(&["down"]);
     }
 }
 
@@ -274,17 +240,10 @@ async fn wifi_down_for_three_seconds_resumes_and_media_flows_again() {
         return;
     }
     let (lab, mut client, mut log) = lab_with_flowing_media().await;
-    ip_ok(&[
-        "-n",
-        &lab.client_ns,
-        "link",
-        "set",
-        &lab.wifi_client,
-        "down",
-    ]);
+    lab.run(&["link", "wifi", "down"]);
     // The outage itself: three seconds of no network, as in the QA scenario.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    ip_ok(&["-n", &lab.client_ns, "link", "set", &lab.wifi_client, "up"]);
+    lab.run(&["link", "wifi", "up"]);
     expect_resume_and_media(&mut client, &mut log).await;
 }
 
@@ -296,22 +255,7 @@ async fn wifi_to_cellular_resumes_with_an_ice_restart() {
     }
     let (lab, mut client, mut log) = lab_with_flowing_media().await;
     // WiFi goes away for good (link and address); only the cell route is left.
-    ip_ok(&[
-        "-n",
-        &lab.client_ns,
-        "link",
-        "set",
-        &lab.wifi_client,
-        "down",
-    ]);
-    ip_ok(&[
-        "-n",
-        &lab.client_ns,
-        "addr",
-        "flush",
-        "dev",
-        &lab.wifi_client,
-    ]);
+    lab.run(&["link", "wifi", "gone"]);
     expect_resume_and_media(&mut client, &mut log).await;
 }
 
@@ -338,19 +282,9 @@ async fn a_lossy_uplink_shows_as_poor_connection_quality_to_the_others() {
         }
     };
     wait_line(&mut client, &mut log, quality_of("lossy", "excellent")).await;
-    // From now on 40 % of the UDP leaving the client namespace is dropped (nftables: this
+    // From now on 40 % of the client namespace's UDP is dropped each way (nftables: this
     // kernel has no netem). Retransmissions recover part of it; what stays lost is well
     // beyond "good". Signaling (TCP) is untouched.
-    let nft = |rule: &str| {
-        let ok = std::process::Command::new("ip")
-            .args(["netns", "exec", &client_ns, "nft"])
-            .args(rule.split(' '))
-            .status()
-            .is_ok_and(|status| status.success());
-        assert!(ok, "nft {rule}");
-    };
-    nft("add table inet lab");
-    nft("add chain inet lab out { type filter hook output priority 0 ; }");
-    nft("add rule inet lab out meta l4proto udp numgen random mod 100 < 40 drop");
+    lab.run(&["loss", "40", "udp"]);
     wait_line(&mut client, &mut log, quality_of("lossy", "poor")).await;
 }
