@@ -17,6 +17,8 @@ PACKAGES=(
   chromium python3-venv
   # network-switch lab
   iproute2 nftables iputils-ping
+  # TURN server for the relay path tests (run by the tests, never as a service)
+  coturn
 )
 
 missing=()

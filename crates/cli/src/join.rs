@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use convene_room::room::{LocalTrack, LocalTrackOptions, RemoteTrack, RoomEvent, RoomOptions};
+use convene_room::room::{
+    DataKind, DataSendOptions, LocalTrack, LocalTrackOptions, RemoteTrack, RoomEvent, RoomOptions,
+};
 use convene_room::{Room, RoomEvents};
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
@@ -37,6 +39,31 @@ pub struct JoinArgs {
     pub leave_on_stdin_end: bool,
     /// Print a `stats` line with each `media` line.
     pub stats: bool,
+    /// Send a numbered probe message this often.
+    pub probe_every: Option<Duration>,
+}
+
+/// The topic of probe messages (`--probe-every-ms`).
+pub const PROBE_TOPIC: &str = "convene-probe";
+
+/// Sends `probe 1`, `probe 2`, … reliably every `every`; a message that cannot be sent
+/// (e.g. while reconnecting) is reported and the next one goes on.
+async fn send_probes(room: Room, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    for sequence in 1_u64.. {
+        tick.tick().await;
+        let options = DataSendOptions {
+            kind: DataKind::Reliable,
+            topic: Some(PROBE_TOPIC.to_owned()),
+            destination_identities: Vec::new(),
+        };
+        let sent = room
+            .send_data(format!("probe {sequence}").as_bytes(), options)
+            .await;
+        if let Err(error) = sent {
+            print(json!({"event": "probeNotSent", "seq": sequence, "error": error.to_string()}));
+        }
+    }
 }
 
 /// Prints one JSON line; a closed stdout (the reader went away) is not an error.
@@ -152,6 +179,9 @@ pub async fn join(args: JoinArgs) -> Result<String, String> {
     } else {
         None
     };
+    if let Some(every) = args.probe_every {
+        tokio::spawn(send_probes(room.clone(), every));
+    }
     let total = Arc::new(AtomicU64::new(0));
     let mut events_task = tokio::spawn(run_events(events, Arc::clone(&total)));
     let mut report = tokio::time::interval(args.report_every);
@@ -167,7 +197,11 @@ pub async fn join(args: JoinArgs) -> Result<String, String> {
                 return Ok(json!({"event": "left"}).to_string());
             }
             _ = report.tick() => {
-                print(json!({"event": "media", "packets": total.load(Ordering::Relaxed)}));
+                print(json!({
+                    "event": "media",
+                    "packets": total.load(Ordering::Relaxed),
+                    "atMs": convene_room::clock::unix_now_millis(),
+                }));
                 if args.stats {
                     let (stats, publisher, subscriber) = stats_reader.read(&room).await;
                     print(json!({

@@ -72,6 +72,10 @@ enum Command {
         /// diagnostics panel, as JSON).
         #[arg(long)]
         stats: bool,
+        /// Send a numbered reliable data message (`probe <n>`, topic `convene-probe`)
+        /// every this many milliseconds, to check that none is lost across network changes.
+        #[arg(long)]
+        probe_every_ms: Option<u64>,
     },
 }
 
@@ -153,6 +157,7 @@ fn run(cli: Cli) -> Result<String, String> {
             report_ms,
             leave_on_stdin_end,
             stats,
+            probe_every_ms,
         } => tokio::runtime::Runtime::new()
             .map_err(|e| format!("cannot start the runtime: {e}"))?
             .block_on(join::join(join::JoinArgs {
@@ -165,6 +170,7 @@ fn run(cli: Cli) -> Result<String, String> {
                 report_every: std::time::Duration::from_millis(report_ms.max(50)),
                 leave_on_stdin_end,
                 stats,
+                probe_every: probe_every_ms.map(|ms| std::time::Duration::from_millis(ms.max(10))),
             })),
         Command::Token(TokenCommand::Create {
             room,

@@ -18,6 +18,21 @@ pub struct DevServerConfig {
     pub departure_timeout: Duration,
     /// How long an empty room is kept (same `RM_` sid if somebody rejoins) before closing.
     pub empty_timeout: Duration,
+    /// STUN/TURN servers handed to every participant in its JoinResponse (as LiveKit does
+    /// with its built-in TURN): how clients behind firewalls reach the media.
+    pub ice_servers: Vec<IceServerConfig>,
+}
+
+/// One STUN or TURN server for the clients (`turn:host:3478?transport=udp`,
+/// `turns:host:443?transport=tcp`, `stun:host:3478`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IceServerConfig {
+    /// Its URLs.
+    pub urls: Vec<String>,
+    /// TURN user name (empty for STUN).
+    pub username: String,
+    /// TURN password (empty for STUN).
+    pub credential: String,
 }
 
 impl Default for DevServerConfig {
@@ -31,6 +46,7 @@ impl Default for DevServerConfig {
             api_secret: "secret".to_owned(),
             departure_timeout: Duration::from_secs(15),
             empty_timeout: Duration::from_secs(20),
+            ice_servers: Vec::new(),
         }
     }
 }

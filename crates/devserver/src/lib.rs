@@ -26,5 +26,5 @@ pub mod server;
 pub mod session;
 pub mod wire;
 
-pub use config::DevServerConfig;
+pub use config::{DevServerConfig, IceServerConfig};
 pub use server::DevServer;

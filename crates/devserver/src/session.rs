@@ -176,6 +176,15 @@ pub async fn run(
         fast_publish: grant.grant.may_publish(),
         ping_interval: PING_INTERVAL_SECS,
         ping_timeout: PING_TIMEOUT_SECS,
+        ice_servers: config
+            .ice_servers
+            .iter()
+            .map(|server| lk::IceServer {
+                urls: server.urls.clone(),
+                username: server.username.clone(),
+                credential: server.credential.clone(),
+            })
+            .collect(),
         ..Default::default()
     });
     if session.send(join).await.is_err() {

@@ -92,7 +92,7 @@ pub(crate) struct Endpoint {
     pub(crate) server: ServerUrl,
     pub(crate) token: Token,
     pub(crate) signal: SignalOptions,
-    pub(crate) bind_addrs: Vec<std::net::SocketAddr>,
+    pub(crate) candidates: super::options::CandidateOptions,
 }
 
 /// Result of a reconnection attempt's signaling phase.
@@ -1175,7 +1175,7 @@ impl Engine {
                 self.roster.reset(&join.response.other_participants);
                 self.deferred_connected = self.roster.participants();
                 let established =
-                    Session::establish(socket, join, &self.endpoint.bind_addrs, &self.events).await;
+                    Session::establish(socket, join, &self.endpoint.candidates, &self.events).await;
                 match established {
                     Ok(session) => {
                         self.session = Some(session);

@@ -99,7 +99,11 @@ impl Room {
             remotes: Vec::new(),
             state: ConnectionState::Connected,
         }));
-        let session = Session::establish(socket, join, &options.bind_addrs, &events_tx).await?;
+        let candidates = options::CandidateOptions {
+            bind_addrs: options.bind_addrs.clone(),
+            relay_only: options.relay_only,
+        };
+        let session = Session::establish(socket, join, &candidates, &events_tx).await?;
         let (commands_tx, commands_rx) = mpsc::channel(COMMAND_CAPACITY);
         let (joined_tx, joined_rx) = oneshot::channel();
         let reconnector = Reconnector::new(
@@ -112,7 +116,7 @@ impl Room {
                 server,
                 token,
                 signal: signal_options,
-                bind_addrs: options.bind_addrs,
+                candidates,
             },
             session,
             commands_rx,

@@ -25,6 +25,16 @@ pub struct RoomOptions {
     /// Watch the machine's network interfaces and reconnect as soon as they change, instead
     /// of waiting for the connection to time out.
     pub watch_network: bool,
+    /// Use only TURN relay candidates (a browser's `iceTransportPolicy: "relay"`): to test
+    /// the TURN path, or to keep one's address from the server.
+    pub relay_only: bool,
+}
+
+/// Where the peer connections gather candidates (kept for reconnections).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CandidateOptions {
+    pub(crate) bind_addrs: Vec<SocketAddr>,
+    pub(crate) relay_only: bool,
 }
 
 impl Default for RoomOptions {
@@ -37,6 +47,7 @@ impl Default for RoomOptions {
             reconnect_policy: Box::new(DefaultReconnectPolicy::default()),
             bind_addrs: vec![SocketAddr::from(([0, 0, 0, 0], 0))],
             watch_network: true,
+            relay_only: false,
         }
     }
 }
@@ -50,6 +61,7 @@ impl std::fmt::Debug for RoomOptions {
             .field("media_timeout", &self.media_timeout)
             .field("bind_addrs", &self.bind_addrs)
             .field("watch_network", &self.watch_network)
+            .field("relay_only", &self.relay_only)
             .finish_non_exhaustive()
     }
 }

@@ -5,7 +5,6 @@
 //! A resume keeps the session and swaps its link; a full reconnect builds a new one.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,11 +13,13 @@ use rtc::peer_connection::configuration::RTCOfferOptions;
 use tokio::sync::mpsc;
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
 use webrtc::peer_connection::{
-    RTCConfigurationBuilder, RTCIceServer, RTCPeerConnectionState, RTCSessionDescription,
+    RTCConfigurationBuilder, RTCIceServer, RTCIceTransportPolicy, RTCPeerConnectionState,
+    RTCSessionDescription,
 };
 
 use super::data::{DataKind, decode_user_packet};
 use super::events::RoomEvent;
+use super::options::CandidateOptions;
 use crate::signal::{JoinInfo, SignalInbound, SignalLink, SignalSendError, SignalSocket};
 use crate::webrtc_kit::PcTarget;
 use crate::webrtc_kit::codecs::{AudioLevels, ReceiverReports};
@@ -78,18 +79,21 @@ impl Session {
     pub(crate) async fn establish(
         socket: SignalSocket,
         join: JoinInfo,
-        bind_addrs: &[SocketAddr],
+        candidates: &CandidateOptions,
         events: &mpsc::Sender<RoomEvent>,
     ) -> SessionResult<Self> {
         let (link, signal_rx) = SignalLink::start(socket);
         let (transport_tx, transport_rx) = mpsc::channel(TRANSPORT_EVENT_CAPACITY);
-        let configuration = RTCConfigurationBuilder::new()
-            .with_ice_servers(ice_servers(&join.response.ice_servers))
-            .build();
+        let mut configuration = RTCConfigurationBuilder::new()
+            .with_ice_servers(ice_servers(&join.response.ice_servers));
+        if candidates.relay_only {
+            configuration = configuration.with_ice_transport_policy(RTCIceTransportPolicy::Relay);
+        }
+        let configuration = configuration.build();
         let config = |target| TransportConfig {
             target,
             rtc_configuration: configuration.clone(),
-            udp_addrs: bind_addrs.to_vec(),
+            udp_addrs: candidates.bind_addrs.clone(),
             tcp_addrs: Vec::new(),
             audio_levels: AudioLevels::Negotiate,
             receiver_reports: ReceiverReports::Send,
