@@ -32,7 +32,11 @@ reporting received audio packets every 100 ms). Figures come from its JSON lines
 - **track lost**: whether the publisher's audio was not flowing at the end.
 
 Loss is made with nftables (`numgen random`) because this kernel has no netem; it drops
-UDP only, so signaling (TCP) is untouched.
+UDP only, so signaling (TCP) is untouched. The client always has a second path (cell), so
+when WiFi goes down it moves there at once (the first `Reconnected`) and resumes again when
+WiFi comes back. With UDP blocked there is no path yet: the client gathers no ICE-TCP
+candidates and cannot use TURN over TCP/TLS (docs/CONNECTIVITY.md). After a server restart,
+reliable messages the publisher sent into the dead connection before noticing are lost.
 
 HEADER
   cat "$table"
