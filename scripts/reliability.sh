@@ -34,8 +34,8 @@ reporting received audio packets every 100 ms). Figures come from its JSON lines
 Loss is made with nftables (`numgen random`) because this kernel has no netem; it drops
 UDP only, so signaling (TCP) is untouched. The client always has a second path (cell), so
 when WiFi goes down it moves there at once (the first `Reconnected`) and resumes again when
-WiFi comes back. With UDP blocked the client moves to ICE over TCP (its TCP candidates are
-gathered from the start; UDP is preferred while it works). After a server restart,
+WiFi comes back. With UDP blocked there is no path yet: the client gathers no ICE-TCP
+candidates and cannot use TURN over TCP/TLS (docs/CONNECTIVITY.md). After a server restart,
 reliable messages the publisher sent into the dead connection before noticing are lost.
 
 HEADER

@@ -94,7 +94,7 @@ impl Session {
             target,
             rtc_configuration: configuration.clone(),
             udp_addrs: candidates.bind_addrs.clone(),
-            tcp_addrs: candidates.bind_addrs.clone(),
+            tcp_addrs: Vec::new(),
             audio_levels: AudioLevels::Negotiate,
             receiver_reports: ReceiverReports::Send,
             roaming: true,

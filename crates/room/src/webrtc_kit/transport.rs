@@ -27,20 +27,13 @@ const ICE_DISCONNECTED_AFTER: std::time::Duration = std::time::Duration::from_se
 const ICE_FAILED_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 const ICE_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// How long the controlling ICE agent collects succeeded host pairs before nominating the
-/// best one (UDP over TCP).
-const HOST_ACCEPTANCE_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
-
 /// The settings every Convene PC uses. mDNS is off: LiveKit servers (and our devserver)
 /// send IP candidates, and the multicast socket mDNS needs fails with ENODEV on hosts or
 /// namespaces without a multicast route. A `roaming` client (see [`TransportConfig`]) also
 /// rebinds on ICE restart and uses shorter ICE timers.
 pub fn setting_engine(roaming: bool) -> SettingEngine {
-    // The controlling side nominates the best pair that succeeded within this wait, not the
-    // first: with ICE-TCP candidates gathered too, UDP must win whenever it works.
-    let builder = SettingEngineBuilder::default()
-        .with_multicast_dns_mode(MulticastDnsMode::Disabled)
-        .with_host_acceptance_min_wait(Some(HOST_ACCEPTANCE_WAIT));
+    let builder =
+        SettingEngineBuilder::default().with_multicast_dns_mode(MulticastDnsMode::Disabled);
     if !roaming {
         return builder.build();
     }
