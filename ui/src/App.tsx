@@ -16,8 +16,11 @@ export function App() {
         return current ? reduceCall(current, event) : current;
       });
     });
-    // A call may have started before the window loaded (deep link).
-    void backend.currentCall().then((joined) => joined && setCall((current) => current ?? initialCall(joined)));
+    // A call may have started, or be starting, before the window loaded (deep link): asked
+    // once we listen, so its "joined" event is either heard or already in the answer.
+    void unlisten
+      .then(() => backend.currentCall())
+      .then((joined) => joined && setCall((current) => current ?? initialCall(joined)));
     return () => void unlisten.then((stop) => stop());
   }, []);
 

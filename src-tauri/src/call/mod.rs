@@ -56,6 +56,10 @@ pub struct CallController {
     /// Our own camera's pictures: the preview's before joining, the call's during it.
     local_picture: std::sync::Mutex<Option<LocalPicture>>,
     preview: Mutex<Option<DevicePreview>>,
+    /// Held for the whole of a join: a preview or a look at the current call asked for
+    /// meanwhile waits and then finds the call (a `convene://` link joins while the window
+    /// loads).
+    joining: Mutex<()>,
     /// Bumped when our own picture or the call's tracks change (see [`VideoSources`]).
     sources_added: Arc<watch::Sender<u64>>,
     /// Counts calls joined: a device opened for one call is not put into the next.
@@ -73,6 +77,7 @@ impl CallController {
             videos: std::sync::Mutex::new(None),
             local_picture: std::sync::Mutex::new(None),
             preview: Mutex::new(None),
+            joining: Mutex::new(()),
             sources_added: Arc::new(watch::channel(0).0),
             joins: AtomicU64::new(0),
             fake_media,
@@ -98,10 +103,8 @@ impl CallController {
         sink: CallEventSink,
     ) -> Result<JoinedCall, UiError> {
         let (url, _summary) = prepare_join(url, token, now)?;
-        // Held until the call is in place: a preview asked for meanwhile then finds the
-        // call and opens nothing.
-        let mut preview = self.preview.lock().await;
-        if preview.take().is_some() {
+        let _joining = self.joining.lock().await;
+        if self.preview.lock().await.take().is_some() {
             self.show_local_picture(None);
         }
         let previous = self.session.lock().await.take();
@@ -129,7 +132,6 @@ impl CallController {
         if let Some(raced) = self.session.lock().await.replace(session) {
             raced.leave().await;
         }
-        drop(preview);
         Ok(joined)
     }
 
@@ -153,6 +155,7 @@ impl CallController {
     /// opened (the call has the devices; a join screen shown briefly before a
     /// `convene://` call is found must not open the camera twice).
     pub async fn start_preview(&self, media: &MediaChoice, level: LevelSink) -> PreviewStatus {
+        let _joining = self.joining.lock().await;
         let mut preview = self.preview.lock().await;
         if self.session.lock().await.is_some() {
             return PreviewStatus {
@@ -266,8 +269,10 @@ impl CallController {
         self.signal_sources_added();
     }
 
-    /// The call in progress, if any (the UI asks when it loads, e.g. after a deep link).
+    /// The call in progress, if any (the UI asks when it loads, e.g. after a deep link); a
+    /// join under way is waited for.
     pub async fn current(&self) -> Option<JoinedCall> {
+        let _joining = self.joining.lock().await;
         self.session.lock().await.as_ref().map(snapshot)
     }
 
@@ -451,6 +456,43 @@ mod tests {
 
         controller.leave().await;
         assert!(own_tile(&controller).is_none());
+    }
+
+    /// A window that loads while a `convene://` link is joining hears the call's first
+    /// events before the join returns; asking for the current call then must give it, or
+    /// the window stays on the join screen.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_current_call_asked_for_during_a_join_is_that_call() {
+        let server = convene_testkit::start_server(Duration::from_secs(15)).await;
+        let token = server.token("starting", "app", 600).expect("token");
+        let controller = Arc::new(CallController::new(
+            true,
+            Arc::new(SettingsStore::load(None)),
+        ));
+        let (first_event, mut heard) = tokio::sync::mpsc::channel::<()>(1);
+        let sink: CallEventSink = Arc::new(move |_| {
+            let _ = first_event.try_send(());
+        });
+        let joining = {
+            let controller = controller.clone();
+            let url = server.url();
+            tokio::spawn(async move {
+                controller
+                    .join(
+                        &url,
+                        token.expose(),
+                        None,
+                        convene_room::clock::unix_now_secs(),
+                        sink,
+                    )
+                    .await
+            })
+        };
+        heard.recv().await.expect("the call's first event");
+        let current = controller.current().await.expect("the call being joined");
+        assert_eq!(current.room, "starting");
+        joining.await.expect("join task").expect("joins");
+        controller.leave().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
