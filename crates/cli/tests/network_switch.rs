@@ -12,6 +12,8 @@
 //!   reconnect, and the publisher's audio flows again.
 //! * WiFi -> cellular (wifi down and its address gone): the client notices the change at
 //!   once, resumes with an ICE restart over the cell link, and media flows again.
+//! * UDP blocked from the start: the call runs over ICE/TCP (audio arrives, TCP pair in use).
+//! * UDP blocked mid-call: a resume (ICE restart) moves the call to ICE/TCP.
 //! * A lossy uplink (nftables drops 40 % of UDP): the others see that participant's connection quality go
 //!   from excellent to poor.
 
@@ -20,7 +22,10 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{lab_available, lab_with_flowing_media, packets, token, wait_line};
+use support::{
+    join_client, lab_available, lab_with_flowing_media, lab_with_publisher, packets, token,
+    wait_line,
+};
 use tokio::sync::mpsc;
 
 /// Waits for a resume (and no full reconnect), then for 50 more packets (1 s of audio).
@@ -106,4 +111,52 @@ async fn a_lossy_uplink_shows_as_poor_connection_quality_to_the_others() {
     // beyond "good". Signaling (TCP) is untouched.
     lab.run(&["loss", "40", "udp"]);
     wait_line(&mut client, &mut log, quality_of("lossy", "poor")).await;
+}
+
+#[tokio::test]
+async fn with_udp_blocked_the_call_runs_over_ice_tcp() {
+    if !lab_available() {
+        eprintln!("skipped: no network namespaces here");
+        return;
+    }
+    let (mut lab, _publisher) = lab_with_publisher(&[]).await;
+    // A network that lets only TCP through (as many corporate and hotel networks do).
+    lab.run(&["block-udp", "on"]);
+    let (mut client, mut log) = join_client(
+        &mut lab,
+        &["--report-ms", "300", "--stats", "--no-watch-network"],
+    )
+    .await;
+    let stats = wait_line(&mut client, &mut log, |l| {
+        l["event"] == "stats" && l["stats"]["subscriber"]["path"].is_object()
+    })
+    .await;
+    let path = &stats["stats"]["subscriber"]["path"]["local"];
+    assert_eq!(path["protocol"], "tcp", "{stats}");
+    assert_eq!(path["kind"], "host", "{stats}");
+}
+
+#[tokio::test]
+async fn udp_blocked_mid_call_resumes_over_ice_tcp() {
+    if !lab_available() {
+        eprintln!("skipped: no network namespaces here");
+        return;
+    }
+    let (mut lab, _publisher) = lab_with_publisher(&[]).await;
+    let (mut client, mut log) = join_client(&mut lab, &["--report-ms", "200", "--stats"]).await;
+    let path_protocol = |l: &Value| l["stats"]["subscriber"]["path"]["local"]["protocol"].clone();
+    let before = wait_line(&mut client, &mut log, |l| {
+        l["event"] == "stats" && l["stats"]["subscriber"]["path"].is_object()
+    })
+    .await;
+    assert_eq!(path_protocol(&before), "udp", "{before}");
+
+    // The network starts dropping UDP (a captive portal or a VPN coming up): ICE notices the
+    // silence, the client resumes, UDP fails again, and the restart carries on over TCP.
+    lab.run(&["block-udp", "on"]);
+    expect_resume_and_media(&mut client, &mut log).await;
+    wait_line(&mut client, &mut log, |l| {
+        l["event"] == "stats" && path_protocol(l) == "tcp"
+    })
+    .await;
 }

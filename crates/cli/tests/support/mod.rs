@@ -179,9 +179,21 @@ pub fn packets(line: &Value) -> u64 {
 /// server namespace, then the participant under test in the client namespace (`media`
 /// lines every `report_ms`); returns once audio flows to it.
 pub async fn lab_with_flowing_media(publisher_extra: &[&str], report_ms: &str) -> FlowingLab {
+    let (mut lab, publisher) = lab_with_publisher(publisher_extra).await;
+    let (client, log) = join_client(&mut lab, &["--report-ms", report_ms]).await;
+    FlowingLab {
+        lab,
+        client,
+        publisher,
+        log,
+    }
+}
+
+/// A lab with the server and a publisher (silence, plus `publisher_extra`) running on the
+/// server side; returns the publisher's lines.
+pub async fn lab_with_publisher(publisher_extra: &[&str]) -> (Lab, mpsc::Receiver<Value>) {
     let mut lab = Lab::new();
     let server_ns = lab.server_ns.clone();
-    let client_ns = lab.client_ns.clone();
     let bind = format!("10.201.{}.1:7880", lab.lab);
     let mut server = lab.spawn(&server_ns, &["server", "--bind", &bind], None);
     let mut log = Vec::new();
@@ -211,22 +223,24 @@ pub async fn lab_with_flowing_media(publisher_extra: &[&str], report_ms: &str) -
         l["event"] == "localTrackPublished"
     })
     .await;
+    (lab, publisher)
+}
 
+/// Starts the participant under test on the client side (`convene-cli join` with `extra`
+/// arguments); returns its lines once the publisher's audio flows to it.
+pub async fn join_client(lab: &mut Lab, extra: &[&str]) -> (mpsc::Receiver<Value>, Vec<Value>) {
+    let client_ns = lab.client_ns.clone();
+    let url = lab.server_url();
     let client_token = token("roamer");
     let mut client = lab.spawn(
         &client_ns,
-        &["join", "--url", &url, "--report-ms", report_ms],
+        &[&["join", "--url", &url], extra].concat(),
         Some(&client_token),
     );
     let mut log = Vec::new();
     wait_line(&mut client, &mut log, |l| l["event"] == "trackSubscribed").await;
     wait_line(&mut client, &mut log, |l| packets(l) >= 25).await;
-    FlowingLab {
-        lab,
-        client,
-        publisher,
-        log,
-    }
+    (client, log)
 }
 
 /// A lab with audio flowing from the publisher to the participant under test.

@@ -94,7 +94,12 @@ impl Session {
             target,
             rtc_configuration: configuration.clone(),
             udp_addrs: candidates.bind_addrs.clone(),
-            tcp_addrs: Vec::new(),
+            // ICE over TCP when UDP is blocked (held back until UDP had its chance).
+            tcp_addrs: if candidates.relay_only {
+                Vec::new()
+            } else {
+                candidates.bind_addrs.clone()
+            },
             audio_levels: AudioLevels::Negotiate,
             receiver_reports: ReceiverReports::Send,
             roaming: true,

@@ -10,8 +10,8 @@ use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfiguration,
-    RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription, SettingEngine,
-    SettingEngineBuilder,
+    RTCIceCandidateInit, RTCIceConnectionState, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
+    RTCSdpType, RTCSessionDescription, SettingEngine, SettingEngineBuilder,
 };
 
 use rtc::ice::mdns::MulticastDnsMode;
@@ -19,6 +19,7 @@ use rtc::ice::mdns::MulticastDnsMode;
 use super::PcTarget;
 use super::candidate::{EarlyCandidates, first_mid, local_candidate_json, parse_remote_candidate};
 use super::codecs::{AudioLevels, ReceiverReports, media_engine_and_registry};
+use super::tcp_fallback::{Generation, TCP_FALLBACK_AFTER, TcpFallback};
 
 /// ICE timers for a roaming client: a silent path counts as disconnected after 3 s and as
 /// failed after 10 s more, so a dead network triggers a reconnect long before the signaling
@@ -88,7 +89,9 @@ pub struct TransportConfig {
     pub rtc_configuration: RTCConfiguration,
     /// UDP addresses to gather on (`0.0.0.0:0` expands to every interface).
     pub udp_addrs: Vec<SocketAddr>,
-    /// TCP addresses for ICE-TCP (passive listeners; `ip:0` also enables active).
+    /// TCP addresses for ICE-TCP (passive listeners; `ip:0` also enables active). When set,
+    /// the other side's TCP candidates are only used if UDP has not connected within
+    /// [`TCP_FALLBACK_AFTER`] (see [`super::tcp_fallback`]).
     pub tcp_addrs: Vec<SocketAddr>,
     /// Whether to negotiate the audio-level header extension.
     pub audio_levels: AudioLevels,
@@ -108,6 +111,7 @@ struct Handler {
     events: mpsc::Sender<TransportEvent>,
     local_mid: Arc<Mutex<String>>,
     state: watch::Sender<RTCPeerConnectionState>,
+    ice_state: Arc<watch::Sender<RTCIceConnectionState>>,
 }
 
 impl Handler {
@@ -144,6 +148,10 @@ impl PeerConnectionEventHandler for Handler {
         });
     }
 
+    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
+        self.ice_state.send_replace(state);
+    }
+
     async fn on_data_channel(&self, channel: Arc<dyn DataChannel>) {
         self.emit(TransportEvent::DataChannel {
             target: self.target,
@@ -167,6 +175,9 @@ pub struct PcTransport {
     local_mid: Arc<Mutex<String>>,
     pending: EarlyCandidates,
     state: watch::Receiver<RTCPeerConnectionState>,
+    /// Set when this PC gathers TCP candidates.
+    tcp_fallback: Option<Arc<TcpFallback>>,
+    ice_state: Arc<watch::Sender<RTCIceConnectionState>>,
 }
 
 impl PcTransport {
@@ -179,12 +190,15 @@ impl PcTransport {
             media_engine_and_registry(config.audio_levels, config.receiver_reports)?;
         let local_mid = Arc::new(Mutex::new("0".to_owned()));
         let (state_tx, state) = watch::channel(RTCPeerConnectionState::New);
+        let ice_state = Arc::new(watch::channel(RTCIceConnectionState::New).0);
         let handler = Arc::new(Handler {
             target: config.target,
             events,
             local_mid: Arc::clone(&local_mid),
             state: state_tx,
+            ice_state: Arc::clone(&ice_state),
         });
+        let tcp_fallback = (!config.tcp_addrs.is_empty()).then(Arc::default);
         let mut builder = PeerConnectionBuilder::new()
             .with_setting_engine(setting_engine(config.roaming))
             .with_configuration(config.rtc_configuration)
@@ -202,6 +216,8 @@ impl PcTransport {
             local_mid,
             pending: EarlyCandidates::default(),
             state,
+            tcp_fallback,
+            ice_state,
         })
     }
 
@@ -226,17 +242,89 @@ impl PcTransport {
     }
 
     /// Applies a remote description, then adds the candidates that were queued before it.
+    /// New ICE credentials start the wait before TCP candidates are used.
     pub async fn set_remote(
         &self,
         desc: RTCSessionDescription,
     ) -> Result<(), webrtc::error::Error> {
+        let (desc, generation) = match &self.tcp_fallback {
+            Some(fallback) => {
+                let filtered = fallback.filter_description(&desc.sdp);
+                if filtered.new_generation.is_some() {
+                    // Connected from now on means connected with these credentials.
+                    self.ice_state.send_replace(RTCIceConnectionState::Checking);
+                }
+                let desc = match desc.sdp_type {
+                    RTCSdpType::Offer => RTCSessionDescription::offer(filtered.sdp)?,
+                    RTCSdpType::Answer => RTCSessionDescription::answer(filtered.sdp)?,
+                    RTCSdpType::Pranswer => RTCSessionDescription::pranswer(filtered.sdp)?,
+                    _ => desc,
+                };
+                (desc, filtered.new_generation)
+            }
+            None => (desc, None),
+        };
         self.pc.set_remote_description(desc).await?;
         for candidate in self.pending.remote_set() {
-            if let Err(err) = self.pc.add_ice_candidate(candidate).await {
+            if let Err(err) = self.add_or_hold_tcp(candidate).await {
                 tracing::warn!(target = ?self.target, %err, "queued remote candidate rejected");
             }
         }
+        if let (Some(fallback), Some(generation)) = (&self.tcp_fallback, generation) {
+            self.fall_back_to_tcp_unless_connected(Arc::clone(fallback), generation);
+        }
         Ok(())
+    }
+
+    /// Adds the held TCP candidates of `generation` if ICE has not connected within
+    /// [`TCP_FALLBACK_AFTER`] (a task that ends by then).
+    fn fall_back_to_tcp_unless_connected(
+        &self,
+        fallback: Arc<TcpFallback>,
+        generation: Generation,
+    ) {
+        let mut ice_state = self.ice_state.subscribe();
+        let pc = Arc::clone(&self.pc);
+        let target = self.target;
+        tokio::spawn(async move {
+            let connected = ice_state.wait_for(|state| {
+                matches!(
+                    state,
+                    RTCIceConnectionState::Connected | RTCIceConnectionState::Completed
+                )
+            });
+            if tokio::time::timeout(TCP_FALLBACK_AFTER, connected)
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            let held = fallback.release(generation);
+            tracing::info!(
+                ?target,
+                candidates = held.len(),
+                "UDP did not connect: trying ICE over TCP"
+            );
+            for candidate in held {
+                if let Err(err) = pc.add_ice_candidate(candidate).await {
+                    tracing::warn!(?target, %err, "TCP candidate rejected");
+                }
+            }
+        });
+    }
+
+    async fn add_or_hold_tcp(
+        &self,
+        candidate: RTCIceCandidateInit,
+    ) -> Result<(), webrtc::error::Error> {
+        let candidate = match &self.tcp_fallback {
+            Some(fallback) => fallback.hold_or_pass(candidate),
+            None => Some(candidate),
+        };
+        match candidate {
+            Some(candidate) => self.pc.add_ice_candidate(candidate).await,
+            None => Ok(()),
+        }
     }
 
     /// Forgets that a remote description was set, so candidates queue again until the next
@@ -253,7 +341,7 @@ impl PcTransport {
             return Ok(());
         };
         if let Some(candidate) = self.pending.hold_or_pass(candidate) {
-            self.pc.add_ice_candidate(candidate).await?;
+            self.add_or_hold_tcp(candidate).await?;
         }
         Ok(())
     }

@@ -1,0 +1,226 @@
+//! ICE over TCP only when UDP does not connect ("happy eyeballs" for ICE).
+//!
+//! The client gathers active TCP candidates alongside its UDP ones, but pairs can only form
+//! with the server's passive TCP candidates, so those are held back: taken out of the remote
+//! description and off the trickle. If the PC's ICE has not connected [`TCP_FALLBACK_AFTER`]
+//! after a remote description with new credentials, they are handed to the PC and ICE/TCP
+//! competes. When UDP works it has already won by then, so a TCP pair is never nominated
+//! over it (with every candidate at once, a TCP check that happens to succeed first under
+//! load can be nominated; LiveKit's order puts ICE/UDP and TURN/UDP first).
+//!
+//! Each ICE restart (new remote `ice-ufrag`) starts over: a network that blocked UDP may have
+//! been left for one that does not.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use webrtc::peer_connection::RTCIceCandidateInit;
+
+/// How long UDP (host, server-reflexive and TURN/UDP pairs) has to connect before the
+/// server's TCP candidates are added. A UDP path that works connects within a few round
+/// trips; this is the extra join time on a network that blocks UDP.
+pub const TCP_FALLBACK_AFTER: Duration = Duration::from_secs(1);
+
+/// The held TCP candidates of one PC. A std mutex, never held across an await.
+#[derive(Debug, Default)]
+pub struct TcpFallback {
+    state: Mutex<FallbackState>,
+}
+
+#[derive(Debug, Default)]
+struct FallbackState {
+    /// Bumped for every new remote `ice-ufrag` (first description or ICE restart).
+    generation: u64,
+    remote_ufrag: Option<String>,
+    /// TCP candidates pass straight to the PC (UDP did not connect in time).
+    released: bool,
+    held: Vec<RTCIceCandidateInit>,
+}
+
+/// Which hold period a remote description opened, to release exactly that one later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Generation(u64);
+
+/// A remote description with its TCP candidates taken out.
+#[derive(Debug)]
+pub struct FilteredDescription {
+    /// The SDP to apply.
+    pub sdp: String,
+    /// Set when the description carries new ICE credentials: the wait for UDP starts over,
+    /// and [`TcpFallback::release`] with this generation ends it.
+    pub new_generation: Option<Generation>,
+}
+
+impl TcpFallback {
+    /// Takes the TCP candidates out of a remote SDP (unless they are released for its ICE
+    /// credentials) and notes whether the credentials are new.
+    pub fn filter_description(&self, sdp: &str) -> FilteredDescription {
+        let mut state = self.lock();
+        let ufrag = sdp
+            .lines()
+            .find_map(|line| line.trim_end().strip_prefix("a=ice-ufrag:"))
+            .map(str::to_owned);
+        let mut new_generation = None;
+        if ufrag.is_some() && ufrag != state.remote_ufrag {
+            state.generation += 1;
+            state.remote_ufrag = ufrag;
+            state.released = false;
+            state.held.clear();
+            new_generation = Some(Generation(state.generation));
+        }
+        if state.released {
+            return FilteredDescription {
+                sdp: sdp.to_owned(),
+                new_generation,
+            };
+        }
+        let mut kept = String::with_capacity(sdp.len());
+        let mut mid: Option<String> = None;
+        let mut mline_index: Option<u16> = None;
+        for line in sdp.split_inclusive('\n') {
+            let content = line.trim_end();
+            if content.starts_with("m=") {
+                mline_index = Some(mline_index.map_or(0, |index| index + 1));
+                mid = None;
+            } else if let Some(value) = content.strip_prefix("a=mid:") {
+                mid = Some(value.to_owned());
+            } else if let Some(candidate) = content.strip_prefix("a=")
+                && is_tcp_candidate(candidate)
+            {
+                state.held.push(RTCIceCandidateInit {
+                    candidate: candidate.to_owned(),
+                    sdp_mid: mid.clone(),
+                    sdp_mline_index: mline_index,
+                    ..RTCIceCandidateInit::default()
+                });
+                continue;
+            }
+            kept.push_str(line);
+        }
+        FilteredDescription {
+            sdp: kept,
+            new_generation,
+        }
+    }
+
+    /// Holds a trickled TCP candidate (returns `None`) until released; hands back anything
+    /// else to be added now.
+    pub fn hold_or_pass(&self, candidate: RTCIceCandidateInit) -> Option<RTCIceCandidateInit> {
+        if !is_tcp_candidate(&candidate.candidate) {
+            return Some(candidate);
+        }
+        let mut state = self.lock();
+        if state.released {
+            return Some(candidate);
+        }
+        state.held.push(candidate);
+        None
+    }
+
+    /// UDP did not connect in time for `generation`: from now on TCP candidates pass, and
+    /// the held ones are returned to be added. Empty if a newer generation started meanwhile.
+    pub fn release(&self, generation: Generation) -> Vec<RTCIceCandidateInit> {
+        let mut state = self.lock();
+        if state.generation != generation.0 {
+            return Vec::new();
+        }
+        state.released = true;
+        std::mem::take(&mut state.held)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, FallbackState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Whether `candidate` (`candidate:<foundation> <component> <transport> ...`, with or
+/// without the `a=` of an SDP line) is an ICE-TCP candidate.
+fn is_tcp_candidate(candidate: &str) -> bool {
+    const PREFIX: &str = "candidate:";
+    let candidate = candidate.trim();
+    let Some(fields) = candidate
+        .get(..PREFIX.len())
+        .filter(|prefix| prefix.eq_ignore_ascii_case(PREFIX))
+        .map(|_| &candidate[PREFIX.len()..])
+    else {
+        return false;
+    };
+    fields
+        .split_whitespace()
+        .nth(2)
+        .is_some_and(|transport| transport.eq_ignore_ascii_case("tcp"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const UDP: &str = "candidate:1 1 udp 2130706431 10.0.0.1 50000 typ host";
+    const TCP: &str = "candidate:2 1 tcp 1671430143 10.0.0.1 7881 typ host tcptype passive";
+
+    fn offer(ufrag: &str) -> String {
+        format!(
+            "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=ice-ufrag:{ufrag}\r\na=mid:0\r\n\
+             a={UDP}\r\na={TCP}\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\n"
+        )
+    }
+
+    fn trickled(candidate: &str) -> RTCIceCandidateInit {
+        RTCIceCandidateInit {
+            candidate: candidate.to_owned(),
+            sdp_mid: Some("0".into()),
+            sdp_mline_index: Some(0),
+            ..RTCIceCandidateInit::default()
+        }
+    }
+
+    #[test]
+    fn tcp_candidates_are_held_until_released_then_pass() {
+        let fallback = TcpFallback::default();
+        let filtered = fallback.filter_description(&offer("a"));
+        assert!(filtered.sdp.contains(UDP));
+        assert!(!filtered.sdp.contains(TCP));
+        assert!(filtered.sdp.contains("m=video"));
+        let generation = filtered.new_generation.expect("first credentials");
+
+        assert!(fallback.hold_or_pass(trickled(UDP)).is_some());
+        let late_tcp = TCP.replace("7881", "7882");
+        assert!(fallback.hold_or_pass(trickled(&late_tcp)).is_none());
+
+        let released = fallback.release(generation);
+        assert_eq!(released.len(), 2);
+        assert_eq!(released[0].candidate, TCP);
+        assert_eq!(released[0].sdp_mid.as_deref(), Some("0"));
+        assert_eq!(released[0].sdp_mline_index, Some(0));
+        assert!(fallback.hold_or_pass(trickled(TCP)).is_some());
+
+        // A renegotiation with the same credentials keeps TCP as it is.
+        let again = fallback.filter_description(&offer("a"));
+        assert!(again.new_generation.is_none());
+        assert!(again.sdp.contains(TCP));
+    }
+
+    #[test]
+    fn an_ice_restart_holds_tcp_again_and_a_stale_release_does_nothing() {
+        let fallback = TcpFallback::default();
+        let first = fallback
+            .filter_description(&offer("a"))
+            .new_generation
+            .expect("first");
+        let restart = fallback.filter_description(&offer("b"));
+        let second = restart.new_generation.expect("new credentials");
+        assert_ne!(first, second);
+        assert!(fallback.release(first).is_empty());
+        assert!(fallback.hold_or_pass(trickled(TCP)).is_none());
+        assert_eq!(fallback.release(second).len(), 2);
+    }
+
+    #[test]
+    fn only_the_transport_field_decides() {
+        assert!(is_tcp_candidate(TCP));
+        assert!(is_tcp_candidate(&format!("  {}", TCP.to_uppercase())));
+        assert!(!is_tcp_candidate(UDP));
+        assert!(!is_tcp_candidate("candidate:tcp 1 udp 1 tcp 9 typ host"));
+        assert!(!is_tcp_candidate("not a candidate"));
+    }
+}
