@@ -17,8 +17,9 @@ PACKAGES=(
   chromium python3-venv
   # network-switch lab
   iproute2 nftables iputils-ping
-  # TURN server for the relay path tests (run by the tests, never as a service)
-  coturn
+  # TURN server for the relay path tests (run by the tests, never as a service), and the
+  # openssl tool for its TLS test certificate
+  coturn openssl
 )
 
 missing=()

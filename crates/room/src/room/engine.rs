@@ -68,11 +68,18 @@ pub(crate) enum Command {
     /// The publisher and subscriber peer connections (for stats), `None` while not
     /// connected.
     PeerConnections {
-        reply: oneshot::Sender<Option<[Arc<dyn PeerConnection>; 2]>>,
+        reply: oneshot::Sender<Option<PeerConnections>>,
     },
     Disconnect {
         reply: oneshot::Sender<()>,
     },
+}
+
+/// The current session's peer connections and TURN tunnels, for stats.
+pub(crate) struct PeerConnections {
+    pub(crate) publisher: Arc<dyn PeerConnection>,
+    pub(crate) subscriber: Arc<dyn PeerConnection>,
+    pub(crate) turn_tunnels: Option<Arc<crate::webrtc_kit::turn_tunnel::TurnTunnels>>,
 }
 
 /// What the handle can read without asking the actor.
@@ -361,11 +368,10 @@ impl Engine {
                 return self.lost(LossCause::NetworkChanged).await;
             }
             Command::PeerConnections { reply } => {
-                let pcs = self.session.as_ref().map(|session| {
-                    [
-                        Arc::clone(&session.publisher.pc),
-                        Arc::clone(&session.subscriber.pc),
-                    ]
+                let pcs = self.session.as_ref().map(|session| PeerConnections {
+                    publisher: Arc::clone(&session.publisher.pc),
+                    subscriber: Arc::clone(&session.subscriber.pc),
+                    turn_tunnels: session.turn_tunnels.clone(),
                 });
                 let _ = reply.send(pcs);
             }

@@ -102,6 +102,7 @@ impl Room {
         let candidates = options::CandidateOptions {
             bind_addrs: options.bind_addrs.clone(),
             relay_only: options.relay_only,
+            turn_tls_roots: options.turn_tls_roots.clone(),
         };
         let session = Session::establish(socket, join, &candidates, &events_tx).await?;
         let (commands_tx, commands_rx) = mpsc::channel(COMMAND_CAPACITY);
@@ -198,7 +199,7 @@ impl Room {
             Ok(()) => pcs.await.ok().flatten(),
             Err(_) => None,
         };
-        let Some([publisher, subscriber]) = pcs else {
+        let Some(pcs) = pcs else {
             return ConnectionStats {
                 taken_at_ms,
                 ..ConnectionStats::default()
@@ -206,12 +207,13 @@ impl Room {
         };
         let now = std::time::Instant::now();
         let selector = || webrtc::peer_connection::StatsSelector::None;
-        let publisher = publisher.get_stats(now, selector()).await;
-        let subscriber = subscriber.get_stats(now, selector()).await;
+        let publisher = pcs.publisher.get_stats(now, selector()).await;
+        let subscriber = pcs.subscriber.get_stats(now, selector()).await;
+        let tunnels = pcs.turn_tunnels.as_deref();
         ConnectionStats {
             taken_at_ms,
-            publisher: Some(TransportStats::from_report(&publisher)),
-            subscriber: Some(TransportStats::from_report(&subscriber)),
+            publisher: Some(TransportStats::from_report(&publisher, tunnels)),
+            subscriber: Some(TransportStats::from_report(&subscriber, tunnels)),
         }
     }
 

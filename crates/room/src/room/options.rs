@@ -28,6 +28,9 @@ pub struct RoomOptions {
     /// Use only TURN relay candidates (a browser's `iceTransportPolicy: "relay"`): to test
     /// the TURN path, or to keep one's address from the server.
     pub relay_only: bool,
+    /// PEM certificates trusted for TURN over TLS besides the system's (a self-hosted TURN
+    /// server with a private certificate authority).
+    pub turn_tls_roots: Vec<String>,
 }
 
 /// Where the peer connections gather candidates (kept for reconnections).
@@ -35,6 +38,7 @@ pub struct RoomOptions {
 pub(crate) struct CandidateOptions {
     pub(crate) bind_addrs: Vec<SocketAddr>,
     pub(crate) relay_only: bool,
+    pub(crate) turn_tls_roots: Vec<String>,
 }
 
 impl Default for RoomOptions {
@@ -48,6 +52,7 @@ impl Default for RoomOptions {
             bind_addrs: vec![SocketAddr::from(([0, 0, 0, 0], 0))],
             watch_network: true,
             relay_only: false,
+            turn_tls_roots: Vec::new(),
         }
     }
 }
@@ -62,6 +67,7 @@ impl std::fmt::Debug for RoomOptions {
             .field("bind_addrs", &self.bind_addrs)
             .field("watch_network", &self.watch_network)
             .field("relay_only", &self.relay_only)
+            .field("turn_tls_roots", &self.turn_tls_roots.len())
             .finish_non_exhaustive()
     }
 }

@@ -24,6 +24,7 @@ use crate::signal::{JoinInfo, SignalInbound, SignalLink, SignalSendError, Signal
 use crate::webrtc_kit::PcTarget;
 use crate::webrtc_kit::codecs::{AudioLevels, ReceiverReports};
 use crate::webrtc_kit::transport::{PcTransport, TransportConfig, TransportEvent};
+use crate::webrtc_kit::turn_tunnel::TurnTunnels;
 
 /// How many PC events may wait for the engine (candidates, state changes, tracks).
 const TRANSPORT_EVENT_CAPACITY: usize = 256;
@@ -56,6 +57,8 @@ pub(crate) struct Session {
     pub(crate) signal_open: bool,
     pub(crate) publisher: PcTransport,
     pub(crate) subscriber: PcTransport,
+    /// The TCP/TLS TURN servers behind stand-in addresses, if any (stats name them).
+    pub(crate) turn_tunnels: Option<Arc<TurnTunnels>>,
     pub(crate) transport_rx: mpsc::Receiver<TransportEvent>,
     /// False once every PC dropped its event sender.
     pub(crate) transport_open: bool,
@@ -84,8 +87,11 @@ impl Session {
     ) -> SessionResult<Self> {
         let (link, signal_rx) = SignalLink::start(socket);
         let (transport_tx, transport_rx) = mpsc::channel(TRANSPORT_EVENT_CAPACITY);
-        let mut configuration = RTCConfigurationBuilder::new()
-            .with_ice_servers(ice_servers(&join.response.ice_servers));
+        let tunnels = TurnTunnels::new(&candidates.turn_tls_roots)
+            .map_err(|error| webrtc::error::Error::Other(error.to_string()))?;
+        let servers = tunnels.rewrite(ice_servers(&join.response.ice_servers));
+        let turn_tunnels = tunnels.has_servers().then(|| Arc::new(tunnels));
+        let mut configuration = RTCConfigurationBuilder::new().with_ice_servers(servers);
         if candidates.relay_only {
             configuration = configuration.with_ice_transport_policy(RTCIceTransportPolicy::Relay);
         }
@@ -102,6 +108,7 @@ impl Session {
             },
             audio_levels: AudioLevels::Negotiate,
             receiver_reports: ReceiverReports::Send,
+            turn_tunnels: turn_tunnels.clone(),
             roaming: true,
         };
         let publisher =
@@ -136,6 +143,7 @@ impl Session {
             signal_open: true,
             publisher,
             subscriber,
+            turn_tunnels,
             transport_rx,
             transport_open: true,
             join,

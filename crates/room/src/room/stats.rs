@@ -9,6 +9,8 @@ use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use serde::Serialize;
 use webrtc::peer_connection::{RTCStatsReport, RTCStatsReportEntry};
 
+use crate::webrtc_kit::turn_tunnel::TurnTunnels;
+
 /// Both peer connections of a room (LiveKit's v0 "dual PC"); `None` while not connected.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -111,8 +113,9 @@ pub struct Bitrates {
 }
 
 impl TransportStats {
-    /// Reads a peer connection's report.
-    pub(crate) fn from_report(report: &RTCStatsReport) -> Self {
+    /// Reads a peer connection's report; a relay candidate gathered through one of `tunnels`'
+    /// stand-ins reports the tunnel's protocol (`tcp` or `tls`), not the stand-in's `udp`.
+    pub(crate) fn from_report(report: &RTCStatsReport, tunnels: Option<&TurnTunnels>) -> Self {
         let pair = report
             .transport()
             .and_then(|transport| report.get(&transport.selected_candidate_pair_id))
@@ -133,7 +136,10 @@ impl TransportStats {
                 | RTCStatsReportEntry::RemoteCandidate(candidate) => Some(Candidate {
                     kind: candidate.candidate_type.to_string(),
                     protocol: candidate.protocol.to_lowercase(),
-                    relay_protocol: relay_protocol(&candidate.relay_protocol),
+                    relay_protocol: tunnels
+                        .and_then(|tunnels| tunnels.transport_of_url(&candidate.url))
+                        .map(|transport| transport.name().to_owned())
+                        .or_else(|| relay_protocol(&candidate.relay_protocol)),
                     address: candidate.address.clone().unwrap_or_default(),
                     port: candidate.port,
                 }),

@@ -4,7 +4,7 @@
 //! `codecs` (the explicit codec table and interceptor chain), `candidate` (LiveKit's trickle
 //! JSON), `keyframe` (an interceptor that surfaces PLI/FIR to the application), `sdp`
 //! (which tracks an offer still sends), `tcp_fallback` (ICE over TCP only when UDP does not
-//! connect), and `transport` (one peer connection with its candidate queue and event channel).
+//! connect), `turn_tunnel` (TURN over TCP and TLS), and `transport` (one peer connection with its candidate queue and event channel).
 
 pub mod candidate;
 pub mod codecs;
@@ -12,6 +12,7 @@ pub mod keyframe;
 pub mod sdp;
 pub mod tcp_fallback;
 pub mod transport;
+pub mod turn_tunnel;
 
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 

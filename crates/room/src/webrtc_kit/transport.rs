@@ -20,6 +20,8 @@ use super::PcTarget;
 use super::candidate::{EarlyCandidates, first_mid, local_candidate_json, parse_remote_candidate};
 use super::codecs::{AudioLevels, ReceiverReports, media_engine_and_registry};
 use super::tcp_fallback::{Generation, TCP_FALLBACK_AFTER, TcpFallback};
+use super::turn_tunnel::TurnTunnels;
+use super::turn_tunnel::runtime::TunnelingRuntime;
 
 /// ICE timers for a roaming client: a silent path counts as disconnected after 3 s and as
 /// failed after 10 s more, so a dead network triggers a reconnect long before the signaling
@@ -97,6 +99,9 @@ pub struct TransportConfig {
     pub audio_levels: AudioLevels,
     /// Whether to send receiver reports.
     pub receiver_reports: ReceiverReports,
+    /// TURN servers reached over TCP or TLS (stand-ins in `rtc_configuration`); `None` when
+    /// there are none.
+    pub turn_tunnels: Option<Arc<TurnTunnels>>,
     /// A client that roams between networks: on an ICE restart, drop the previous
     /// generation's local candidates and rebind fresh sockets (an address that vanished with
     /// the old network cannot be reused), and notice a dead path within seconds.
@@ -208,6 +213,9 @@ impl PcTransport {
             .with_udp_addrs(config.udp_addrs);
         if !config.tcp_addrs.is_empty() {
             builder = builder.with_tcp_addrs(config.tcp_addrs);
+        }
+        if let Some(tunnels) = config.turn_tunnels {
+            builder = builder.with_runtime(Arc::new(TunnelingRuntime::new(tunnels)));
         }
         let pc = builder.build().await?;
         Ok(Self {
