@@ -4,6 +4,7 @@
 # "cell" (10.202.N.0/24). The client prefers wifi. Needs root, iproute2 and nftables.
 #
 #   sudo scripts/netlab.sh up                 # build lab 1 (LAB=N for another)
+#   sudo scripts/netlab.sh up --delayable     # ... with wifi through the delay relay
 #   sudo scripts/netlab.sh server convene-cli server --bind 10.201.1.1:7880
 #   sudo scripts/netlab.sh client convene-cli join --url ws://10.201.1.1:7880 ...
 #   sudo -E scripts/netlab.sh client target/debug/convene    # the app (keeps DISPLAY)
@@ -15,11 +16,14 @@
 #   sudo scripts/netlab.sh loss 10            # drop 10 % of the client's packets each way (0: off)
 #   sudo scripts/netlab.sh loss 40 udp        # ... of its UDP only (signaling over TCP untouched)
 #   sudo scripts/netlab.sh limit 500kbit      # cap the client's upload on both links (off)
+#   sudo scripts/netlab.sh delay 150 20       # wifi: 150 ms each way, +-20 ms jitter (0: off;
+#                                             # needs `up --delayable`)
 #   sudo scripts/netlab.sh status
 #   sudo scripts/netlab.sh down
 #
-# Delay is not offered: this kernel has no netem qdisc (tc says "Specified qdisc kind is
-# unknown"); see issue 7.
+# Delay: this kernel has no netem qdisc (tc says "Specified qdisc kind is unknown"), so with
+# `up --delayable` the wifi link is a pair of TAP devices bridged by a small user-space relay
+# (scripts/netlab_delay.py, python3 only) that holds each frame for the delay asked for.
 set -euo pipefail
 
 lab="${LAB:-1}"
@@ -38,14 +42,35 @@ link_of() {
   esac
 }
 preference_file="/run/convene-lab${lab}.prefer"
+delay_file="/run/convene-lab${lab}.delay"
+relay_pid_file="/run/convene-lab${lab}.relay"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 net_of() { if [ "$1" = wifi ]; then echo "$wifi_net"; else echo "$cell_net"; fi; }
+
+# The link of `path` made of two TAP devices that the delay relay bridges (frames cross it
+# after the delay in $delay_file), moved into the namespaces like a veth pair's ends.
+relayed_link() {
+  local path="$1"
+  echo "0 0" > "$delay_file"
+  rm -f "$relay_pid_file"
+  setsid python3 "$here/netlab_delay.py" "${path}${lab}s" "${path}${lab}c" "$delay_file" \
+    "$relay_pid_file" </dev/null >/dev/null 2>&1 &
+  for _ in $(seq 50); do [ -s "$relay_pid_file" ] && break; sleep 0.1; done
+  [ -s "$relay_pid_file" ] || { echo "the delay relay did not start" >&2; exit 1; }
+  ip link set "${path}${lab}s" netns "$server_ns"
+  ip link set "${path}${lab}c" netns "$client_ns"
+}
 
 up() {
   ip netns add "$server_ns"
   ip netns add "$client_ns"
   for path in wifi cell; do
     local net; net="$(net_of "$path")"
-    ip link add "${path}${lab}s" netns "$server_ns" type veth peer name "${path}${lab}c" netns "$client_ns"
+    if [ "$path" = wifi ] && [ "${1:-}" = --delayable ]; then
+      relayed_link "$path"
+    else
+      ip link add "${path}${lab}s" netns "$server_ns" type veth peer name "${path}${lab}c" netns "$client_ns"
+    fi
     ip -n "$server_ns" addr add "${net}.1/24" dev "${path}${lab}s"
     ip -n "$client_ns" addr add "${net}.2/24" dev "${path}${lab}c"
     ip -n "$server_ns" link set "${path}${lab}s" up
@@ -62,7 +87,8 @@ up() {
 down() {
   ip netns del "$client_ns" 2>/dev/null || true
   ip netns del "$server_ns" 2>/dev/null || true
-  rm -f "$preference_file"
+  if [ -s "$relay_pid_file" ]; then kill "$(cat "$relay_pid_file")" 2>/dev/null || true; fi
+  rm -f "$preference_file" "$delay_file" "$relay_pid_file"
   echo "lab $lab down"
 }
 
@@ -137,7 +163,7 @@ status() {
 
 command="${1:-}"; shift || true
 case "$command" in
-  up) up ;;
+  up) up "${1:-}" ;;
   down) down ;;
   server) in_server "$@" ;;
   client) in_client "$@" ;;
@@ -147,6 +173,9 @@ case "$command" in
   block-udp) nft_rule convene_block_udp "$([ "${1:-on}" = on ] && echo "meta l4proto udp drop")" ;;
   loss) nft_rule convene_loss "$([ "${1:-0}" != 0 ] && echo "$([ "${2:-all}" = udp ] && echo "meta l4proto udp ")numgen random mod 100 < $1 drop")" ;;
   limit) limit "${1:-off}" ;;
+  delay)
+    [ -s "$relay_pid_file" ] || { echo "lab $lab has no delay relay: build it with 'up --delayable'" >&2; exit 2; }
+    echo "${1:-0} ${2:-0}" > "$delay_file" ;;
   status) status ;;
   *) sed -n '2,20p' "$0"; exit 2 ;;
 esac

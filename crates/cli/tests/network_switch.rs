@@ -14,6 +14,8 @@
 //!   once, resumes with an ICE restart over the cell link, and media flows again.
 //! * UDP blocked from the start: the call runs over ICE/TCP (audio arrives, TCP pair in use).
 //! * UDP blocked mid-call: a resume (ICE restart) moves the call to ICE/TCP.
+//! * Delay on the wifi link (the lab's user-space relay): the round-trip time in the stats
+//!   follows it and audio keeps flowing.
 //! * A lossy uplink (nftables drops 40 % of UDP): the others see that participant's connection quality go
 //!   from excellent to poor.
 
@@ -23,8 +25,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::{
-    join_client, lab_available, lab_with_flowing_media, lab_with_publisher, packets, token,
-    wait_line,
+    Lab, join_client, lab_available, lab_with_flowing_media, lab_with_publisher, packets,
+    start_publisher, token, wait_line,
 };
 use tokio::sync::mpsc;
 
@@ -159,4 +161,32 @@ async fn udp_blocked_mid_call_resumes_over_ice_tcp() {
         l["event"] == "stats" && path_protocol(l) == "tcp"
     })
     .await;
+}
+
+#[tokio::test]
+async fn delay_on_the_link_shows_in_the_round_trip_time_and_audio_keeps_flowing() {
+    if !lab_available() {
+        eprintln!("skipped: no network namespaces here");
+        return;
+    }
+    let (mut lab, _publisher) = start_publisher(Lab::delayable(), &[]).await;
+    let (mut client, mut log) = join_client(
+        &mut lab,
+        &["--report-ms", "300", "--stats", "--no-watch-network"],
+    )
+    .await;
+    let round_trip = |l: &Value| l["stats"]["subscriber"]["roundTripMs"].as_f64();
+    let before = wait_line(&mut client, &mut log, |l| round_trip(l).is_some()).await;
+    assert!(round_trip(&before) < Some(100.0), "{before}");
+
+    // 150 ms on the wifi link (a satellite hop, or a VPN to another continent). Whether the
+    // answers come back over wifi too depends on the pair ICE chose (the lab's two links
+    // reach the same server), so at least one way is delayed.
+    lab.run(&["delay", "150"]);
+    wait_line(&mut client, &mut log, |l| {
+        round_trip(l).is_some_and(|ms| ms >= 145.0)
+    })
+    .await;
+    let after = packets(&wait_line(&mut client, &mut log, |l| l["event"] == "media").await);
+    wait_line(&mut client, &mut log, |l| packets(l) >= after + 50).await;
 }

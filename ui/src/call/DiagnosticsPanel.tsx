@@ -47,7 +47,19 @@ export function DiagnosticsPanel() {
 
   return (
     <section ref={panel} className="diagnostics" aria-label="Diagnostics" data-testid="diagnostics">
-      <h2>Diagnostics</h2>
+      {/* The button sits above the readings and the growing timeline, so it never moves
+          under the pointer while they update. */}
+      <div className="diagnostics-header">
+        <h2>Diagnostics</h2>
+        <button type="button" className="secondary" data-testid="export-diagnostics" onClick={exportTimeline}>
+          Export timeline
+        </button>
+      </div>
+      {exported && (
+        <p className="hint" data-testid="export-result">
+          {exported}
+        </p>
+      )}
       {problem && <p className="field-message error">{problem}</p>}
       <dl data-testid="diagnostics-stats">
         {(reading ? summarize(reading) : []).map((row) => (
@@ -62,14 +74,6 @@ export function DiagnosticsPanel() {
           <li key={`${entry.atMs}-${index}`}>{describeEntry(entry)}</li>
         ))}
       </ol>
-      <button type="button" className="secondary" data-testid="export-diagnostics" onClick={exportTimeline}>
-        Export timeline
-      </button>
-      {exported && (
-        <p className="hint" data-testid="export-result">
-          {exported}
-        </p>
-      )}
     </section>
   );
 }

@@ -60,6 +60,15 @@ const NETLAB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/netlab.
 
 impl Lab {
     pub fn new() -> Self {
+        Self::build(&["up"])
+    }
+
+    /// A lab whose wifi link goes through the user-space delay relay (`netlab.sh delay`).
+    pub fn delayable() -> Self {
+        Self::build(&["up", "--delayable"])
+    }
+
+    fn build(up: &[&str]) -> Self {
         // Lab numbers are the third byte of the lab's addresses: away from a person's lab 1,
         // one per lab of this run (at most LABS_PER_RUN at once; numbers are reused in
         // turn) and apart for concurrent runs.
@@ -72,7 +81,7 @@ impl Lab {
             processes: Vec::new(),
         };
         lab_value.run(&["down"]);
-        lab_value.run(&["up"]);
+        lab_value.run(up);
         lab_value
     }
 
@@ -192,7 +201,15 @@ pub async fn lab_with_flowing_media(publisher_extra: &[&str], report_ms: &str) -
 /// A lab with the server and a publisher (silence, plus `publisher_extra`) running on the
 /// server side; returns the publisher's lines.
 pub async fn lab_with_publisher(publisher_extra: &[&str]) -> (Lab, mpsc::Receiver<Value>) {
-    let mut lab = Lab::new();
+    start_publisher(Lab::new(), publisher_extra).await
+}
+
+/// Starts the server and a publisher (silence, plus `publisher_extra`) on `lab`'s server
+/// side; returns the lab and the publisher's lines.
+pub async fn start_publisher(
+    mut lab: Lab,
+    publisher_extra: &[&str],
+) -> (Lab, mpsc::Receiver<Value>) {
     let server_ns = lab.server_ns.clone();
     let bind = format!("10.201.{}.1:7880", lab.lab);
     let mut server = lab.spawn(&server_ns, &["server", "--bind", &bind], None);
