@@ -13,6 +13,8 @@
 #   sudo scripts/netlab.sh prefer cell        # traffic moves to the cellular path
 #   sudo scripts/netlab.sh readdress wifi     # the client gets a new address on wifi
 #   sudo scripts/netlab.sh block-udp on       # only TCP gets through (ICE over TCP, TURN/TCP)
+#   sudo scripts/netlab.sh block-udp on 3478  # ... and UDP to/from port 3478 (TURN over UDP)
+#   sudo scripts/netlab.sh only-tcp 7880,443  # only TCP to/from these ports (off: undo)
 #   sudo scripts/netlab.sh loss 10            # drop 10 % of the client's packets each way (0: off)
 #   sudo scripts/netlab.sh loss 40 udp        # ... of its UDP only (signaling over TCP untouched)
 #   sudo scripts/netlab.sh limit 500kbit      # cap the client's upload on both links (off)
@@ -133,15 +135,18 @@ readdress() {
 }
 
 nft_rule() {
-  # One table per knob, so each can be turned off alone.
-  local table="$1" rule="$2"
+  # One table per knob, so each can be turned off alone. Several rules are separated by ";".
+  local table="$1" rules="$2" rule
   in_client nft delete table inet "$table" 2>/dev/null || true
-  [ -z "$rule" ] && return 0
+  [ -z "$rules" ] && return 0
   in_client nft add table inet "$table"
   in_client nft add chain inet "$table" out "{ type filter hook output priority 0 ; }"
   in_client nft add chain inet "$table" in "{ type filter hook input priority 0 ; }"
-  in_client nft add rule inet "$table" out $rule
-  in_client nft add rule inet "$table" in $rule
+  IFS=';' read -ra parts <<< "$rules"
+  for rule in "${parts[@]}"; do
+    in_client nft add rule inet "$table" out $rule
+    in_client nft add rule inet "$table" in $rule
+  done
 }
 
 limit() {
@@ -170,7 +175,15 @@ case "$command" in
   link) link "$1" "$2" ;;
   prefer) prefer "$1" ;;
   readdress) readdress "$1" ;;
-  block-udp) nft_rule convene_block_udp "$([ "${1:-on}" = on ] && echo "meta l4proto udp drop")" ;;
+  block-udp)
+    # With a port, UDP to and from it still passes (a TURN server on 3478). Accept rules
+    # first: nft merges "sport != P dport != P" into one comparison that drops both ways.
+    rule="meta l4proto udp drop"
+    [ -n "${2:-}" ] && rule="udp dport $2 accept;udp sport $2 accept;$rule"
+    nft_rule convene_block_udp "$([ "${1:-on}" = on ] && echo "$rule")" ;;
+  only-tcp)
+    # A hotel or corporate network: no UDP, TCP only to a few ports (signaling, TURN/TLS).
+    nft_rule convene_only_tcp "$([ "${1:-off}" != off ] && echo "tcp dport { $1 } accept;tcp sport { $1 } accept;meta l4proto { tcp, udp } drop")" ;;
   loss) nft_rule convene_loss "$([ "${1:-0}" != 0 ] && echo "$([ "${2:-all}" = udp ] && echo "meta l4proto udp ")numgen random mod 100 < $1 drop")" ;;
   limit) limit "${1:-off}" ;;
   delay)

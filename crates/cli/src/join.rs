@@ -31,6 +31,10 @@ pub struct JoinArgs {
     pub fake_media: bool,
     /// Local address for the peer connections.
     pub bind: std::net::SocketAddr,
+    /// Use only TURN relay candidates.
+    pub relay_only: bool,
+    /// PEM certificates trusted for TURN over TLS besides the system's.
+    pub turn_tls_roots: Vec<String>,
     /// Watch the network interfaces for changes.
     pub watch_network: bool,
     /// How often to print the `media` line.
@@ -145,6 +149,8 @@ pub async fn join(args: JoinArgs) -> Result<String, String> {
     let options = RoomOptions {
         bind_addrs: vec![args.bind],
         watch_network: args.watch_network,
+        relay_only: args.relay_only,
+        turn_tls_roots: args.turn_tls_roots.clone(),
         ..RoomOptions::default()
     };
     let (room, events) = Room::connect(&args.url, &args.token, options)

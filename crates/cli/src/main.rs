@@ -11,7 +11,7 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use convene_devserver::DevServerConfig;
+use convene_devserver::{DevServerConfig, IceServerConfig};
 use convene_room::clock::unix_now_secs as unix_now;
 use convene_room::{AccessToken, Token, TokenInfo};
 
@@ -39,6 +39,21 @@ enum Command {
         /// Identity of the printed token.
         #[arg(long, default_value = "me")]
         identity: String,
+        /// A TURN server to hand out to participants (`turn:host:3478?transport=udp`,
+        /// `turn:host:3478?transport=tcp`, `turns:host:443`); repeatable.
+        #[arg(long = "turn")]
+        turn_urls: Vec<String>,
+        /// User name for the TURN servers.
+        #[arg(long, default_value = "")]
+        turn_user: String,
+        /// Password for the TURN servers; prefer the environment variable.
+        #[arg(
+            long,
+            env = "CONVENE_TURN_PASSWORD",
+            hide_env_values = true,
+            default_value = ""
+        )]
+        turn_password: String,
     },
     /// Join a room headless and print its events as JSON lines until Ctrl+C or SIGTERM.
     Join {
@@ -76,6 +91,13 @@ enum Command {
         /// every this many milliseconds, to check that none is lost across network changes.
         #[arg(long)]
         probe_every_ms: Option<u64>,
+        /// Use only TURN relay candidates (to test the TURN path).
+        #[arg(long)]
+        relay_only: bool,
+        /// A PEM certificate to trust for TURN over TLS besides the system's (a TURN server
+        /// with a private CA); repeatable.
+        #[arg(long = "turn-ca")]
+        turn_ca_files: Vec<std::path::PathBuf>,
     },
 }
 
@@ -110,11 +132,17 @@ enum TokenCommand {
     },
 }
 
-async fn serve(bind: std::net::SocketAddr, room: &str, identity: &str) -> Result<String, String> {
+async fn serve(
+    bind: std::net::SocketAddr,
+    room: &str,
+    identity: &str,
+    ice_servers: Vec<IceServerConfig>,
+) -> Result<String, String> {
     // Media candidates on the address we listen on (every interface for 0.0.0.0).
     let config = DevServerConfig {
         bind,
         media_ip: bind.ip(),
+        ice_servers,
         ..DevServerConfig::default()
     };
     let server = convene_devserver::DevServer::start(config)
@@ -144,9 +172,23 @@ fn run(cli: Cli) -> Result<String, String> {
             bind,
             room,
             identity,
-        } => tokio::runtime::Runtime::new()
-            .map_err(|e| format!("cannot start the runtime: {e}"))?
-            .block_on(serve(bind, &room, &identity)),
+            turn_urls,
+            turn_user,
+            turn_password,
+        } => {
+            let ice_servers = if turn_urls.is_empty() {
+                Vec::new()
+            } else {
+                vec![IceServerConfig {
+                    urls: turn_urls,
+                    username: turn_user,
+                    credential: turn_password,
+                }]
+            };
+            tokio::runtime::Runtime::new()
+                .map_err(|e| format!("cannot start the runtime: {e}"))?
+                .block_on(serve(bind, &room, &identity, ice_servers))
+        }
         Command::Join {
             url,
             token,
@@ -158,20 +200,34 @@ fn run(cli: Cli) -> Result<String, String> {
             leave_on_stdin_end,
             stats,
             probe_every_ms,
-        } => tokio::runtime::Runtime::new()
-            .map_err(|e| format!("cannot start the runtime: {e}"))?
-            .block_on(join::join(join::JoinArgs {
-                url,
-                token,
-                publish_silence,
-                fake_media,
-                bind,
-                watch_network: !no_watch_network,
-                report_every: std::time::Duration::from_millis(report_ms.max(50)),
-                leave_on_stdin_end,
-                stats,
-                probe_every: probe_every_ms.map(|ms| std::time::Duration::from_millis(ms.max(10))),
-            })),
+            relay_only,
+            turn_ca_files,
+        } => {
+            let turn_tls_roots = turn_ca_files
+                .iter()
+                .map(|path| {
+                    std::fs::read_to_string(path)
+                        .map_err(|e| format!("cannot read {}: {e}", path.display()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            tokio::runtime::Runtime::new()
+                .map_err(|e| format!("cannot start the runtime: {e}"))?
+                .block_on(join::join(join::JoinArgs {
+                    url,
+                    token,
+                    publish_silence,
+                    fake_media,
+                    bind,
+                    watch_network: !no_watch_network,
+                    report_every: std::time::Duration::from_millis(report_ms.max(50)),
+                    leave_on_stdin_end,
+                    stats,
+                    probe_every: probe_every_ms
+                        .map(|ms| std::time::Duration::from_millis(ms.max(10))),
+                    relay_only,
+                    turn_tls_roots,
+                }))
+        }
         Command::Token(TokenCommand::Create {
             room,
             identity,

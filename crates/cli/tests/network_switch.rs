@@ -16,6 +16,8 @@
 //! * UDP blocked mid-call: a resume (ICE restart) moves the call to ICE/TCP.
 //! * Delay on the wifi link (the lab's user-space relay): the round-trip time in the stats
 //!   follows it and audio keeps flowing.
+//! * Direct UDP blocked but UDP to the TURN server open: the call runs over TURN/UDP.
+//! * No UDP, and TCP only to the signaling port and TURN/TLS: the call runs over TURN/TLS.
 //! * A lossy uplink (nftables drops 40 % of UDP): the others see that participant's connection quality go
 //!   from excellent to poor.
 
@@ -26,7 +28,7 @@ use std::time::Duration;
 use serde_json::Value;
 use support::{
     Lab, join_client, lab_available, lab_with_flowing_media, lab_with_publisher, packets,
-    start_publisher, token, wait_line,
+    start_publisher, token, turn_server_installed, wait_line,
 };
 use tokio::sync::mpsc;
 
@@ -169,7 +171,7 @@ async fn delay_on_the_link_shows_in_the_round_trip_time_and_audio_keeps_flowing(
         eprintln!("skipped: no network namespaces here");
         return;
     }
-    let (mut lab, _publisher) = start_publisher(Lab::delayable(), &[]).await;
+    let (mut lab, _publisher) = start_publisher(Lab::delayable(), &[], &[]).await;
     let (mut client, mut log) = join_client(
         &mut lab,
         &["--report-ms", "300", "--stats", "--no-watch-network"],
@@ -189,4 +191,153 @@ async fn delay_on_the_link_shows_in_the_round_trip_time_and_audio_keeps_flowing(
     .await;
     let after = packets(&wait_line(&mut client, &mut log, |l| l["event"] == "media").await);
     wait_line(&mut client, &mut log, |l| packets(l) >= after + 50).await;
+}
+
+/// coturn in the lab's server namespace on its wifi address (3478 for UDP and TCP, 5349
+/// for TLS with `certificate`), credentials `convene` / `turn-lab-password`; returns once it
+/// listens. Its state lives in `state` (the caller removes it).
+async fn start_lab_coturn(lab: &mut Lab, state: &std::path::Path, tls: bool) {
+    let server_ip = format!("10.201.{}.1", lab.lab);
+    let server_ns = lab.server_ns.clone();
+    let mut args = vec![
+        "-c".to_owned(),
+        "/dev/null".to_owned(),
+        "-n".to_owned(),
+        format!("--listening-ip={server_ip}"),
+        format!("--relay-ip={server_ip}"),
+        "--listening-port=3478".to_owned(),
+        "--no-dtls".to_owned(),
+        "--no-cli".to_owned(),
+        "--fingerprint".to_owned(),
+        "--lt-cred-mech".to_owned(),
+        "--user=convene:turn-lab-password".to_owned(),
+        "--realm=convene.test".to_owned(),
+        "--simple-log".to_owned(),
+        "--log-file=stdout".to_owned(),
+        format!("--pidfile={}", state.join("pid").display()),
+        format!("--userdb={}", state.join("turndb").display()),
+    ];
+    if tls {
+        make_certificate(state, &server_ip);
+        args.push("--tls-listening-port=5349".to_owned());
+        args.push(format!("--cert={}", state.join("cert.pem").display()));
+        args.push(format!("--pkey={}", state.join("key.pem").display()));
+    } else {
+        args.push("--no-tls".to_owned());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut coturn = lab.spawn_program(&server_ns, "turnserver", &args, None);
+    let mut log = Vec::new();
+    wait_line(&mut coturn, &mut log, |l| {
+        l.as_str()
+            .is_some_and(|t| t.contains("Total General servers"))
+    })
+    .await;
+}
+
+/// A self-signed certificate for `ip` (`cert.pem`, `key.pem` in `dir`).
+fn make_certificate(dir: &std::path::Path, ip: &str) {
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=convene-lab-turn"])
+        .arg("-addext")
+        .arg(format!("subjectAltName=IP:{ip}"))
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("run openssl");
+    assert!(status.success(), "openssl could not make a certificate");
+}
+
+/// The pair the participant under test receives on, once there is one.
+async fn subscriber_path(client: &mut mpsc::Receiver<Value>, log: &mut Vec<Value>) -> Value {
+    let stats = wait_line(client, log, |l| {
+        l["event"] == "stats" && l["stats"]["subscriber"]["path"].is_object()
+    })
+    .await;
+    stats["stats"]["subscriber"]["path"]["local"].clone()
+}
+
+/// LiveKit's second path: direct UDP to the server is blocked but UDP to its TURN server
+/// (coturn in the server namespace, handed out by the server) passes. The call runs over a
+/// TURN/UDP relay, not over ICE/TCP, which waits until UDP relays had their chance.
+#[tokio::test]
+async fn with_direct_udp_blocked_the_call_runs_over_turn_udp() {
+    if !lab_available() || !turn_server_installed() {
+        eprintln!("skipped: no network namespaces or no coturn here");
+        return;
+    }
+    let mut lab = Lab::new();
+    let state = std::env::temp_dir().join(format!("convene-lab-coturn-{}", lab.lab));
+    std::fs::create_dir_all(&state).expect("coturn's folder");
+    start_lab_coturn(&mut lab, &state, false).await;
+    let turn_url = format!("turn:10.201.{}.1:3478?transport=udp", lab.lab);
+    let server_extra = [
+        "--turn",
+        &turn_url,
+        "--turn-user",
+        "convene",
+        "--turn-password",
+        "turn-lab-password",
+    ];
+    let (mut lab, _publisher) = start_publisher(lab, &server_extra, &[]).await;
+    lab.run(&["block-udp", "on", "3478"]);
+    let (mut client, mut log) = join_client(
+        &mut lab,
+        &["--report-ms", "300", "--stats", "--no-watch-network"],
+    )
+    .await;
+    let path = subscriber_path(&mut client, &mut log).await;
+    assert_eq!(path["kind"], "relay", "{path}");
+    assert_eq!(path["protocol"], "udp", "{path}");
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+/// LiveKit's last path: a network with no UDP that lets TCP through only to the signaling
+/// port and to TURN over TLS (5349 here, 443 in LiveKit Cloud). The call runs over a relay
+/// reached through our TURN/TLS tunnel, the certificate checked against `--turn-ca`.
+#[tokio::test]
+async fn with_only_tls_to_the_turn_server_open_the_call_runs_over_turn_tls() {
+    if !lab_available() || !turn_server_installed() {
+        eprintln!("skipped: no network namespaces or no coturn here");
+        return;
+    }
+    let mut lab = Lab::new();
+    let state = std::env::temp_dir().join(format!("convene-lab-coturn-tls-{}", lab.lab));
+    std::fs::create_dir_all(&state).expect("coturn's folder");
+    start_lab_coturn(&mut lab, &state, true).await;
+    let turn_url = format!("turns:10.201.{}.1:5349?transport=tcp", lab.lab);
+    let server_extra = [
+        "--turn",
+        &turn_url,
+        "--turn-user",
+        "convene",
+        "--turn-password",
+        "turn-lab-password",
+    ];
+    let (mut lab, _publisher) = start_publisher(lab, &server_extra, &[]).await;
+    lab.run(&["only-tcp", "7880,5349"]);
+    let certificate = state.join("cert.pem").display().to_string();
+    let (mut client, mut log) = join_client(
+        &mut lab,
+        &[
+            "--report-ms",
+            "300",
+            "--stats",
+            "--no-watch-network",
+            "--turn-ca",
+            &certificate,
+        ],
+    )
+    .await;
+    let path = subscriber_path(&mut client, &mut log).await;
+    assert_eq!(path["kind"], "relay", "{path}");
+    assert_eq!(path["relayProtocol"], "tls", "{path}");
+    let _ = std::fs::remove_dir_all(&state);
 }

@@ -53,7 +53,7 @@ pub struct Lab {
 }
 
 /// Lab numbers this test binary may use.
-const LABS_PER_RUN: u32 = 6;
+const LABS_PER_RUN: u32 = 8;
 static NEXT_LAB_NUMBER: AtomicU32 = AtomicU32::new(0);
 
 const NETLAB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/netlab.sh");
@@ -73,7 +73,7 @@ impl Lab {
         // one per lab of this run (at most LABS_PER_RUN at once; numbers are reused in
         // turn) and apart for concurrent runs.
         let index = NEXT_LAB_NUMBER.fetch_add(1, Ordering::Relaxed) % LABS_PER_RUN;
-        let lab = 100 + (std::process::id() % 25) * LABS_PER_RUN + index;
+        let lab = 100 + (std::process::id() % 19) * LABS_PER_RUN + index;
         let lab_value = Self {
             server_ns: format!("convene-lab{lab}-server"),
             client_ns: format!("convene-lab{lab}-client"),
@@ -102,9 +102,21 @@ impl Lab {
     }
 
     pub fn spawn(&mut self, ns: &str, args: &[&str], token: Option<&str>) -> mpsc::Receiver<Value> {
+        self.spawn_program(ns, CLI, args, token)
+    }
+
+    /// Runs `program` with `args` in namespace `ns` until the lab goes; its stdout lines come
+    /// out of the receiver (JSON values, other lines as strings).
+    pub fn spawn_program(
+        &mut self,
+        ns: &str,
+        program: &str,
+        args: &[&str],
+        token: Option<&str>,
+    ) -> mpsc::Receiver<Value> {
         let mut command = Command::new("ip");
         command
-            .args(["netns", "exec", ns, CLI])
+            .args(["netns", "exec", ns, program])
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -180,6 +192,20 @@ pub async fn wait_line(
     }
 }
 
+/// Whether coturn is installed; when it is not and CONVENE_REQUIRE_E2E=1, that fails.
+pub fn turn_server_installed() -> bool {
+    let installed = std::process::Command::new("turnserver")
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !installed && std::env::var("CONVENE_REQUIRE_E2E").as_deref() == Ok("1") {
+        panic!("coturn (turnserver) is required: scripts/system-packages.sh installs it");
+    }
+    installed
+}
+
 pub fn packets(line: &Value) -> u64 {
     line["packets"].as_u64().unwrap_or(0)
 }
@@ -201,18 +227,23 @@ pub async fn lab_with_flowing_media(publisher_extra: &[&str], report_ms: &str) -
 /// A lab with the server and a publisher (silence, plus `publisher_extra`) running on the
 /// server side; returns the publisher's lines.
 pub async fn lab_with_publisher(publisher_extra: &[&str]) -> (Lab, mpsc::Receiver<Value>) {
-    start_publisher(Lab::new(), publisher_extra).await
+    start_publisher(Lab::new(), &[], publisher_extra).await
 }
 
-/// Starts the server and a publisher (silence, plus `publisher_extra`) on `lab`'s server
-/// side; returns the lab and the publisher's lines.
+/// Starts the server (`convene-cli server` with `server_extra`) and a publisher (silence,
+/// plus `publisher_extra`) on `lab`'s server side; returns the lab and the publisher's lines.
 pub async fn start_publisher(
     mut lab: Lab,
+    server_extra: &[&str],
     publisher_extra: &[&str],
 ) -> (Lab, mpsc::Receiver<Value>) {
     let server_ns = lab.server_ns.clone();
     let bind = format!("10.201.{}.1:7880", lab.lab);
-    let mut server = lab.spawn(&server_ns, &["server", "--bind", &bind], None);
+    let mut server = lab.spawn(
+        &server_ns,
+        &[&["server", "--bind", &bind], server_extra].concat(),
+        None,
+    );
     let mut log = Vec::new();
     wait_line(&mut server, &mut log, |l| {
         l.as_str()

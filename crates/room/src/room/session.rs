@@ -23,8 +23,9 @@ use super::options::CandidateOptions;
 use crate::signal::{JoinInfo, SignalInbound, SignalLink, SignalSendError, SignalSocket};
 use crate::webrtc_kit::PcTarget;
 use crate::webrtc_kit::codecs::{AudioLevels, ReceiverReports};
+use crate::webrtc_kit::tcp_fallback::fallback_wait;
 use crate::webrtc_kit::transport::{PcTransport, TransportConfig, TransportEvent};
-use crate::webrtc_kit::turn_tunnel::TurnTunnels;
+use crate::webrtc_kit::turn_tunnel::{TurnTransport, TurnTunnels, TurnUrl};
 
 /// How many PC events may wait for the engine (candidates, state changes, tracks).
 const TRANSPORT_EVENT_CAPACITY: usize = 256;
@@ -89,7 +90,11 @@ impl Session {
         let (transport_tx, transport_rx) = mpsc::channel(TRANSPORT_EVENT_CAPACITY);
         let tunnels = TurnTunnels::new(&candidates.turn_tls_roots)
             .map_err(|error| webrtc::error::Error::Other(error.to_string()))?;
-        let servers = tunnels.rewrite(ice_servers(&join.response.ice_servers));
+        let servers = ice_servers(&join.response.ice_servers);
+        let turn_over_udp = servers.iter().flat_map(|server| &server.urls).any(|url| {
+            TurnUrl::parse(url).is_some_and(|turn| turn.transport == TurnTransport::Udp)
+        });
+        let servers = tunnels.rewrite(servers);
         let turn_tunnels = tunnels.has_servers().then(|| Arc::new(tunnels));
         let mut configuration = RTCConfigurationBuilder::new().with_ice_servers(servers);
         if candidates.relay_only {
@@ -106,6 +111,7 @@ impl Session {
             } else {
                 candidates.bind_addrs.clone()
             },
+            tcp_fallback_after: fallback_wait(turn_over_udp),
             audio_levels: AudioLevels::Negotiate,
             receiver_reports: ReceiverReports::Send,
             turn_tunnels: turn_tunnels.clone(),

@@ -1,12 +1,16 @@
-//! ICE over TCP only when UDP does not connect ("happy eyeballs" for ICE).
+//! Paths over TCP only when UDP does not connect ("happy eyeballs" for ICE), in LiveKit's
+//! order: ICE over UDP, TURN over UDP, then ICE over TCP and TURN over TCP/TLS.
 //!
 //! The client gathers active TCP candidates alongside its UDP ones, but pairs can only form
 //! with the server's passive TCP candidates, so those are held back: taken out of the remote
-//! description and off the trickle. If the PC's ICE has not connected [`TCP_FALLBACK_AFTER`]
-//! after a remote description with new credentials, they are handed to the PC and ICE/TCP
-//! competes. When UDP works it has already won by then, so a TCP pair is never nominated
-//! over it (with every candidate at once, a TCP check that happens to succeed first under
-//! load can be nominated; LiveKit's order puts ICE/UDP and TURN/UDP first).
+//! description and off the trickle. If the PC's ICE has not connected within the fallback
+//! wait ([`TCP_FALLBACK_AFTER`], plus [`RELAY_NOMINATION_WAIT`] when TURN over UDP is
+//! configured) after a remote description with new credentials, they are handed to the PC
+//! and ICE/TCP competes; the [`TcpFallback::gate`] opens at the same moment, which lets the
+//! TURN over TCP/TLS tunnels connect (`super::turn_tunnel`). When a UDP path works it has
+//! already won by then, so a TCP pair is never nominated over it (with every candidate at
+//! once, a TCP check that happens to succeed first under load can be nominated), and no
+//! TCP/TLS connection to a TURN server is made for nothing.
 //!
 //! Each ICE restart (new remote `ice-ufrag`) starts over: a network that blocked UDP may have
 //! been left for one that does not.
@@ -14,6 +18,7 @@
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use tokio::sync::watch;
 use webrtc::peer_connection::RTCIceCandidateInit;
 
 /// How long UDP (host, server-reflexive and TURN/UDP pairs) has to connect before the
@@ -21,10 +26,35 @@ use webrtc::peer_connection::RTCIceCandidateInit;
 /// trips; this is the extra join time on a network that blocks UDP.
 pub const TCP_FALLBACK_AFTER: Duration = Duration::from_secs(1);
 
+/// How long webrtc-rs waits before nominating a relay pair (its default relay acceptance
+/// wait): with TURN over UDP configured, the TCP paths wait this much longer so a working
+/// TURN/UDP relay is nominated first.
+pub const RELAY_NOMINATION_WAIT: Duration = Duration::from_secs(2);
+
+/// The fallback wait for a PC: longer when TURN over UDP may still connect.
+pub fn fallback_wait(turn_over_udp: bool) -> Duration {
+    if turn_over_udp {
+        TCP_FALLBACK_AFTER + RELAY_NOMINATION_WAIT
+    } else {
+        TCP_FALLBACK_AFTER
+    }
+}
+
 /// The held TCP candidates of one PC. A std mutex, never held across an await.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TcpFallback {
     state: Mutex<FallbackState>,
+    /// True while TCP paths may be used (after the wait, until the next ICE restart).
+    gate: watch::Sender<bool>,
+}
+
+impl Default for TcpFallback {
+    fn default() -> Self {
+        Self {
+            state: Mutex::default(),
+            gate: watch::channel(false).0,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -66,6 +96,7 @@ impl TcpFallback {
             state.remote_ufrag = ufrag;
             state.released = false;
             state.held.clear();
+            self.gate.send_replace(false);
             new_generation = Some(Generation(state.generation));
         }
         if state.released {
@@ -125,12 +156,33 @@ impl TcpFallback {
             return Vec::new();
         }
         state.released = true;
+        self.gate.send_replace(true);
         std::mem::take(&mut state.held)
+    }
+
+    /// Opens (true) when TCP paths may be used: TURN tunnels wait for it before connecting.
+    /// Ends (the sender is gone) with the PC.
+    pub fn gate(&self) -> watch::Receiver<bool> {
+        self.gate.subscribe()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, FallbackState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Whether `candidate` is one of our passive ICE-TCP candidates, which a client keeps to
+/// itself: webrtc-rs gathers one per TCP address, and a server that connects actively (our
+/// local server does) would otherwise reach us over TCP at once, ahead of every UDP path. A
+/// client behind NAT could not accept those connections anyway; browsers send active ones
+/// only.
+pub fn is_passive_tcp_candidate(candidate: &str) -> bool {
+    is_tcp_candidate(candidate)
+        && candidate
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .any(|pair| pair[0] == "tcptype" && pair[1].eq_ignore_ascii_case("passive"))
 }
 
 /// Whether `candidate` (`candidate:<foundation> <component> <transport> ...`, with or
@@ -187,7 +239,10 @@ mod tests {
         let late_tcp = TCP.replace("7881", "7882");
         assert!(fallback.hold_or_pass(trickled(&late_tcp)).is_none());
 
+        let gate = fallback.gate();
+        assert!(!*gate.borrow());
         let released = fallback.release(generation);
+        assert!(*gate.borrow(), "TCP paths allowed now");
         assert_eq!(released.len(), 2);
         assert_eq!(released[0].candidate, TCP);
         assert_eq!(released[0].sdp_mid.as_deref(), Some("0"));
@@ -211,8 +266,17 @@ mod tests {
         let second = restart.new_generation.expect("new credentials");
         assert_ne!(first, second);
         assert!(fallback.release(first).is_empty());
+        assert!(!*fallback.gate().borrow(), "a stale release opens nothing");
         assert!(fallback.hold_or_pass(trickled(TCP)).is_none());
         assert_eq!(fallback.release(second).len(), 2);
+    }
+
+    #[test]
+    fn passive_tcp_candidates_are_recognised() {
+        assert!(is_passive_tcp_candidate(TCP));
+        let active = "candidate:3 1 tcp 1671430143 10.0.0.1 9 typ host tcptype active";
+        assert!(!is_passive_tcp_candidate(active));
+        assert!(!is_passive_tcp_candidate(UDP));
     }
 
     #[test]

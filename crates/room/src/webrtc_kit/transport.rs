@@ -19,7 +19,7 @@ use rtc::ice::mdns::MulticastDnsMode;
 use super::PcTarget;
 use super::candidate::{EarlyCandidates, first_mid, local_candidate_json, parse_remote_candidate};
 use super::codecs::{AudioLevels, ReceiverReports, media_engine_and_registry};
-use super::tcp_fallback::{Generation, TCP_FALLBACK_AFTER, TcpFallback};
+use super::tcp_fallback::{Generation, TcpFallback, is_passive_tcp_candidate};
 use super::turn_tunnel::TurnTunnels;
 use super::turn_tunnel::runtime::TunnelingRuntime;
 
@@ -92,9 +92,12 @@ pub struct TransportConfig {
     /// UDP addresses to gather on (`0.0.0.0:0` expands to every interface).
     pub udp_addrs: Vec<SocketAddr>,
     /// TCP addresses for ICE-TCP (passive listeners; `ip:0` also enables active). When set,
-    /// the other side's TCP candidates are only used if UDP has not connected within
-    /// [`TCP_FALLBACK_AFTER`] (see [`super::tcp_fallback`]).
+    /// the other side's TCP candidates (and the TURN tunnels) are only used if UDP has not
+    /// connected within `tcp_fallback_after` (see [`super::tcp_fallback`]).
     pub tcp_addrs: Vec<SocketAddr>,
+    /// How long UDP paths have before TCP ones are tried
+    /// ([`super::tcp_fallback::fallback_wait`]).
+    pub tcp_fallback_after: std::time::Duration,
     /// Whether to negotiate the audio-level header extension.
     pub audio_levels: AudioLevels,
     /// Whether to send receiver reports.
@@ -130,6 +133,11 @@ impl Handler {
 #[async_trait::async_trait]
 impl PeerConnectionEventHandler for Handler {
     async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        let candidate = event.candidate.to_json().map(|init| init.candidate);
+        if candidate.is_ok_and(|candidate| is_passive_tcp_candidate(&candidate)) {
+            tracing::trace!(target = ?self.target, "keeping a passive TCP candidate to ourselves");
+            return;
+        }
         let mid = self
             .local_mid
             .lock()
@@ -182,6 +190,7 @@ pub struct PcTransport {
     state: watch::Receiver<RTCPeerConnectionState>,
     /// Set when this PC gathers TCP candidates.
     tcp_fallback: Option<Arc<TcpFallback>>,
+    tcp_fallback_after: std::time::Duration,
     ice_state: Arc<watch::Sender<RTCIceConnectionState>>,
 }
 
@@ -203,7 +212,8 @@ impl PcTransport {
             state: state_tx,
             ice_state: Arc::clone(&ice_state),
         });
-        let tcp_fallback = (!config.tcp_addrs.is_empty()).then(Arc::default);
+        let tcp_fallback: Option<Arc<TcpFallback>> =
+            (!config.tcp_addrs.is_empty()).then(Arc::default);
         let mut builder = PeerConnectionBuilder::new()
             .with_setting_engine(setting_engine(config.roaming))
             .with_configuration(config.rtc_configuration)
@@ -215,7 +225,8 @@ impl PcTransport {
             builder = builder.with_tcp_addrs(config.tcp_addrs);
         }
         if let Some(tunnels) = config.turn_tunnels {
-            builder = builder.with_runtime(Arc::new(TunnelingRuntime::new(tunnels)));
+            let gate = tcp_fallback.as_ref().map(|fallback| fallback.gate());
+            builder = builder.with_runtime(Arc::new(TunnelingRuntime::new(tunnels, gate)));
         }
         let pc = builder.build().await?;
         Ok(Self {
@@ -225,6 +236,7 @@ impl PcTransport {
             pending: EarlyCandidates::default(),
             state,
             tcp_fallback,
+            tcp_fallback_after: config.tcp_fallback_after,
             ice_state,
         })
     }
@@ -284,8 +296,8 @@ impl PcTransport {
         Ok(())
     }
 
-    /// Adds the held TCP candidates of `generation` if ICE has not connected within
-    /// [`TCP_FALLBACK_AFTER`] (a task that ends by then).
+    /// Adds the held TCP candidates of `generation` (and opens the TURN tunnels' gate) if
+    /// ICE has not connected within the fallback wait (a task that ends by then).
     fn fall_back_to_tcp_unless_connected(
         &self,
         fallback: Arc<TcpFallback>,
@@ -294,6 +306,7 @@ impl PcTransport {
         let mut ice_state = self.ice_state.subscribe();
         let pc = Arc::clone(&self.pc);
         let target = self.target;
+        let wait = self.tcp_fallback_after;
         tokio::spawn(async move {
             let connected = ice_state.wait_for(|state| {
                 matches!(
@@ -301,17 +314,14 @@ impl PcTransport {
                     RTCIceConnectionState::Connected | RTCIceConnectionState::Completed
                 )
             });
-            if tokio::time::timeout(TCP_FALLBACK_AFTER, connected)
-                .await
-                .is_ok()
-            {
+            if tokio::time::timeout(wait, connected).await.is_ok() {
                 return;
             }
             let held = fallback.release(generation);
             tracing::info!(
                 ?target,
                 candidates = held.len(),
-                "UDP did not connect: trying ICE over TCP"
+                "UDP did not connect: trying paths over TCP"
             );
             for candidate in held {
                 if let Err(err) = pc.add_ice_candidate(candidate).await {

@@ -13,6 +13,8 @@ use webrtc::runtime::{
     TokioRuntime,
 };
 
+use tokio::sync::watch;
+
 use super::TurnTunnels;
 use super::socket::TunnelingUdpSocket;
 
@@ -21,14 +23,17 @@ use super::socket::TunnelingUdpSocket;
 pub struct TunnelingRuntime {
     inner: TokioRuntime,
     tunnels: Arc<TurnTunnels>,
+    gate: Option<watch::Receiver<bool>>,
 }
 
 impl TunnelingRuntime {
-    /// A runtime whose sockets tunnel to `tunnels`' servers.
-    pub fn new(tunnels: Arc<TurnTunnels>) -> Self {
+    /// A runtime whose sockets tunnel to `tunnels`' servers; each tunnel connects once `gate`
+    /// is open (`None`: at once), so TURN over TCP/TLS comes after the UDP paths.
+    pub fn new(tunnels: Arc<TurnTunnels>, gate: Option<watch::Receiver<bool>>) -> Self {
         Self {
             inner: TokioRuntime,
             tunnels,
+            gate,
         }
     }
 }
@@ -52,6 +57,7 @@ impl Runtime for TunnelingRuntime {
         Ok(Arc::new(TunnelingUdpSocket::new(
             inner,
             Arc::clone(&self.tunnels),
+            self.gate.clone(),
             runtime,
         )))
     }

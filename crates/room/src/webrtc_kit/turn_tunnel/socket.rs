@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use webrtc::runtime::{AsyncUdpSocket, RecvMeta, Transmit};
 
 use super::TurnTunnels;
@@ -29,6 +29,7 @@ pub(super) struct TunnelingUdpSocket {
     open: Mutex<HashMap<SocketAddr, Option<mpsc::Sender<Bytes>>>>,
     arrivals_tx: mpsc::Sender<Arrival>,
     arrivals: Mutex<mpsc::Receiver<Arrival>>,
+    gate: Option<watch::Receiver<bool>>,
     runtime: tokio::runtime::Handle,
 }
 
@@ -36,6 +37,7 @@ impl TunnelingUdpSocket {
     pub(super) fn new(
         inner: Arc<dyn AsyncUdpSocket>,
         tunnels: Arc<TurnTunnels>,
+        gate: Option<watch::Receiver<bool>>,
         runtime: tokio::runtime::Handle,
     ) -> Self {
         let (arrivals_tx, arrivals) = mpsc::channel(ARRIVALS_QUEUE);
@@ -45,6 +47,7 @@ impl TunnelingUdpSocket {
             open: Mutex::new(HashMap::new()),
             arrivals_tx,
             arrivals: Mutex::new(arrivals),
+            gate,
             runtime,
         }
     }
@@ -59,6 +62,7 @@ impl TunnelingUdpSocket {
                 Arc::clone(&self.tunnels),
                 server,
                 stand_in,
+                self.gate.clone(),
                 receiver,
                 self.arrivals_tx.clone(),
             ));

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::framing::{Deframer, Framer};
 use super::{TurnTransport, TurnTunnels, TurnUrl};
@@ -22,16 +22,24 @@ const READ_CHUNK: usize = 16 * 1024;
 /// A datagram that arrived from a tunnel, with the stand-in address it seems to come from.
 pub(super) type Arrival = (SocketAddr, Bytes);
 
-/// Carries `outgoing` datagrams to `server` and its messages to `arrivals` (as from
-/// `stand_in`) until either side ends: the socket is dropped (`outgoing` closes), the
-/// server closes, or the stream breaks.
+/// Once `gate` opens (if any), carries `outgoing` datagrams to `server` and its messages to
+/// `arrivals` (as from `stand_in`) until either side ends: the socket is dropped
+/// (`outgoing` closes), the server closes, or the stream breaks. Datagrams queue (and the
+/// TURN client retransmits) while the gate is shut; it never opens when UDP works, and the
+/// task ends with the peer connection.
 pub(super) async fn run(
     tunnels: Arc<TurnTunnels>,
     server: TurnUrl,
     stand_in: SocketAddr,
+    gate: Option<watch::Receiver<bool>>,
     outgoing: mpsc::Receiver<Bytes>,
     arrivals: mpsc::Sender<Arrival>,
 ) {
+    if let Some(mut gate) = gate
+        && gate.wait_for(|open| *open).await.is_err()
+    {
+        return;
+    }
     let address = format!("{}:{}", server.host, server.port);
     let connected = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&address)).await;
     let tcp = match connected {
