@@ -125,13 +125,10 @@ pub async fn export_diagnostics(
     calls: State<'_, Arc<CallController>>,
 ) -> Result<String, UiError> {
     use tauri::Manager;
-    let dir = std::env::var_os(super::diagnostics::EXPORT_DIR_ENV)
-        .map(std::path::PathBuf::from)
-        .or_else(|| app.path().download_dir().ok())
-        .or_else(|| app.path().app_log_dir().ok())
-        .ok_or_else(|| UiError::ExportFailed {
-            message: "No folder to save the diagnostics in.".to_owned(),
-        })?;
+    let dir = super::diagnostics::export_folder([
+        app.path().download_dir().ok(),
+        app.path().app_log_dir().ok(),
+    ])?;
     let path = calls.export_diagnostics(&dir, unix_now()).await?;
     Ok(path.display().to_string())
 }

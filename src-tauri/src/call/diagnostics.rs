@@ -11,6 +11,19 @@ use crate::error::UiError;
 /// user's Downloads folder, else the app's log folder.
 pub const EXPORT_DIR_ENV: &str = "CONVENE_EXPORT_DIR";
 
+/// Where exports go: [`EXPORT_DIR_ENV`] if set, else the first folder of `fallbacks` there
+/// is (the user's Downloads folder, then the app's log folder).
+pub fn export_folder(
+    fallbacks: impl IntoIterator<Item = Option<PathBuf>>,
+) -> Result<PathBuf, UiError> {
+    std::env::var_os(EXPORT_DIR_ENV)
+        .map(PathBuf::from)
+        .or_else(|| fallbacks.into_iter().flatten().next())
+        .ok_or_else(|| UiError::ExportFailed {
+            message: "No folder to save the diagnostics in.".to_owned(),
+        })
+}
+
 /// Writes `diagnostics` as pretty JSON into `dir` (created if missing) as
 /// `convene-diagnostics-<unix seconds>.json`; returns the file's path.
 pub fn export(diagnostics: &Diagnostics, dir: &Path, now_secs: u64) -> Result<PathBuf, UiError> {
@@ -30,6 +43,22 @@ pub fn export(diagnostics: &Diagnostics, dir: &Path, now_secs: u64) -> Result<Pa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exports_go_to_the_first_folder_there_is_or_fail_clearly() {
+        if std::env::var_os(EXPORT_DIR_ENV).is_some() {
+            return; // the override wins; nothing else to check here
+        }
+        let logs = PathBuf::from("/var/log/convene");
+        assert_eq!(
+            export_folder([None, Some(logs.clone())]).expect("a folder"),
+            logs
+        );
+        assert!(matches!(
+            export_folder([None, None]),
+            Err(UiError::ExportFailed { .. })
+        ));
+    }
 
     #[test]
     fn an_export_is_a_json_file_with_the_timeline_and_a_bad_folder_says_where() {
