@@ -26,11 +26,15 @@ const OPEN_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 /// How often that wait checks.
 const OPEN_POLL: std::time::Duration = std::time::Duration::from_millis(20);
 
-/// One of our subscriber-PC channels and whether the client has opened it.
+/// Messages for one client channel not yet sent (they wait while the client opens it).
+const OUTBOX_CAPACITY: usize = 256;
+
+/// One of our subscriber-PC channels and whether the client has opened it. Messages go
+/// through an outbox drained by a task of their own, in order, so waiting for the channel to
+/// open never holds up the participant's session (its signaling and ICE candidates go on).
 pub(crate) struct OwnChannel {
-    pub(crate) channel: Arc<dyn DataChannel>,
-    pub(crate) open: Arc<AtomicBool>,
-    pub(crate) label: &'static str,
+    label: &'static str,
+    outbox: mpsc::Sender<bytes::Bytes>,
 }
 
 impl OwnChannel {
@@ -57,43 +61,63 @@ impl OwnChannel {
             events,
             Some(Arc::clone(&open)),
         ));
-        Ok(Self {
-            channel,
-            open,
+        let (outbox, pending) = mpsc::channel(OUTBOX_CAPACITY);
+        tokio::spawn(deliver(
+            Arc::clone(&channel),
+            Arc::clone(&open),
             label,
-        })
+            pending,
+        ));
+        Ok(Self { label, outbox })
     }
 
-    /// Sends one message. A channel the client has not opened yet (data sent right after
-    /// it joined) is waited for, up to [`OPEN_WAIT`], so the message is not lost; after that
-    /// it fails with [`MediaError::DataChannelNotOpen`].
-    pub(crate) async fn send(&self, payload: &[u8]) -> Result<(), MediaError> {
+    /// Queues one message for the client. A channel the client has not opened yet (data
+    /// sent right after it joined) is waited for, up to [`OPEN_WAIT`], so the message is not
+    /// lost. Fails with [`MediaError::DataChannelNotOpen`] when the outbox is full (the client
+    /// never opened the channel) or its task has ended.
+    pub(crate) fn send(&self, payload: &[u8]) -> Result<(), MediaError> {
+        self.outbox
+            .try_send(bytes::Bytes::copy_from_slice(payload))
+            .map_err(|_| MediaError::DataChannelNotOpen(self.label))
+    }
+}
+
+/// Sends `pending` messages on `channel` in order, each once the client has opened it (a
+/// message that waited [`OPEN_WAIT`] in vain is dropped); ends with the [`OwnChannel`].
+async fn deliver(
+    channel: Arc<dyn DataChannel>,
+    open: Arc<AtomicBool>,
+    label: &'static str,
+    mut pending: mpsc::Receiver<bytes::Bytes>,
+) {
+    while let Some(payload) = pending.recv().await {
         let deadline = tokio::time::Instant::now() + OPEN_WAIT;
-        while !self.is_open().await {
-            if tokio::time::Instant::now() >= deadline {
-                return Err(MediaError::DataChannelNotOpen(self.label));
-            }
+        let mut ready = is_open(channel.as_ref(), &open).await;
+        while !ready && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(OPEN_POLL).await;
+            ready = is_open(channel.as_ref(), &open).await;
         }
-        self.channel.send(bytes::BytesMut::from(payload)).await?;
-        Ok(())
+        if !ready {
+            tracing::debug!(label, "data for a channel the client never opened dropped");
+            continue;
+        }
+        if let Err(error) = channel.send(bytes::BytesMut::from(&payload[..])).await {
+            tracing::debug!(label, %error, "data not delivered");
+        }
     }
+}
 
-    /// Whether the client has opened the channel. The reader's OnOpen can be missed (the
-    /// channel may open before its poll loop runs), so the channel's own state decides too.
-    async fn is_open(&self) -> bool {
-        if self.open.load(Ordering::Acquire) {
-            return true;
-        }
-        let open = matches!(
-            self.channel.ready_state().await,
-            Ok(RTCDataChannelState::Open)
-        );
-        if open {
-            self.open.store(true, Ordering::Release);
-        }
-        open
+/// Whether the client has opened the channel. The reader's OnOpen can be missed (the channel
+/// may open before its poll loop runs), so the channel's own state decides too.
+async fn is_open(channel: &dyn DataChannel, open: &AtomicBool) -> bool {
+    if open.load(Ordering::Acquire) {
+        return true;
     }
+    let now_open = matches!(channel.ready_state().await, Ok(RTCDataChannelState::Open));
+    if now_open {
+        open.store(true, Ordering::Release);
+    }
+    now_open
 }
 
 /// Reads a data channel until it closes. Messages on `_reliable`/`_lossy` become

@@ -129,8 +129,9 @@ impl ParticipantMedia {
     /// Sends one data packet (a serialized `DataPacket`) to the client on the subscriber
     /// PC's `_reliable` (`reliable = true`) or `_lossy` channel.
     ///
-    /// Fails with [`MediaError::DataChannelNotOpen`] until the client has opened the channel
-    /// (after `start_subscriber` and the subscriber PC connecting); the packet is not queued.
+    /// Queued in order while the client opens the channel (up to a few seconds after it
+    /// joined), without holding up the caller; fails with [`MediaError::DataChannelNotOpen`]
+    /// before `start_subscriber` or when the client never opened it (the queue is full).
     pub async fn send_data(&self, reliable: bool, payload: bytes::Bytes) -> Result<(), MediaError> {
         self.subscriber.send_data(reliable, &payload).await
     }

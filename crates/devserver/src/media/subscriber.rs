@@ -266,7 +266,7 @@ impl Subscriber {
         } else {
             &channels.lossy
         };
-        channel.send(payload).await
+        channel.send(payload)
     }
 
     /// Stops every forwarding task and closes the PC.

@@ -111,7 +111,7 @@ impl Session {
             } else {
                 candidates.bind_addrs.clone()
             },
-            tcp_fallback_after: fallback_wait(turn_over_udp),
+            tcp_fallback_after: fallback_wait(turn_over_udp, target == PcTarget::Subscriber),
             audio_levels: AudioLevels::Negotiate,
             receiver_reports: ReceiverReports::Send,
             turn_tunnels: turn_tunnels.clone(),

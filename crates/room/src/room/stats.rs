@@ -9,6 +9,7 @@ use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use serde::Serialize;
 use webrtc::peer_connection::{RTCStatsReport, RTCStatsReportEntry};
 
+use crate::webrtc_kit::candidate::candidate_stats;
 use crate::webrtc_kit::turn_tunnel::TurnTunnels;
 
 /// Both peer connections of a room (LiveKit's v0 "dual PC"); `None` while not connected.
@@ -124,26 +125,16 @@ impl TransportStats {
                 _ => None,
             })
             .or_else(|| report.candidate_pairs().find(|pair| pair.nominated));
-        // webrtc-rs 0.21.1 names the candidates in a pair "candidate:…" but files them as
-        // "RTCLocalIceCandidate_candidate:…" / "RTCRemoteIceCandidate_candidate:…".
         let candidate = |id: &str| {
-            let entry = report
-                .get(id)
-                .or_else(|| report.get(&format!("RTCLocalIceCandidate_{id}")))
-                .or_else(|| report.get(&format!("RTCRemoteIceCandidate_{id}")));
-            entry.and_then(|entry| match entry {
-                RTCStatsReportEntry::LocalCandidate(candidate)
-                | RTCStatsReportEntry::RemoteCandidate(candidate) => Some(Candidate {
-                    kind: candidate.candidate_type.to_string(),
-                    protocol: candidate.protocol.to_lowercase(),
-                    relay_protocol: tunnels
-                        .and_then(|tunnels| tunnels.transport_of_url(&candidate.url))
-                        .map(|transport| transport.name().to_owned())
-                        .or_else(|| relay_protocol(&candidate.relay_protocol)),
-                    address: candidate.address.clone().unwrap_or_default(),
-                    port: candidate.port,
-                }),
-                _ => None,
+            candidate_stats(report, id).map(|candidate| Candidate {
+                kind: candidate.candidate_type.to_string(),
+                protocol: candidate.protocol.to_lowercase(),
+                relay_protocol: tunnels
+                    .and_then(|tunnels| tunnels.transport_of_url(&candidate.url))
+                    .map(|transport| transport.name().to_owned())
+                    .or_else(|| relay_protocol(&candidate.relay_protocol)),
+                address: candidate.address.clone().unwrap_or_default(),
+                port: candidate.port,
             })
         };
         let path = pair.and_then(|pair| {

@@ -1,6 +1,9 @@
 //! `RTCIceCandidateInit` JSON in and out, as LiveKit's `TrickleRequest.candidateInit` has it.
 
-use webrtc::peer_connection::{RTCIceCandidate, RTCIceCandidateInit};
+use rtc::statistics::stats::ice_candidate::RTCIceCandidateStats;
+use webrtc::peer_connection::{
+    RTCIceCandidate, RTCIceCandidateInit, RTCStatsReport, RTCStatsReportEntry,
+};
 
 /// Serializes a local candidate for trickling.
 ///
@@ -40,6 +43,24 @@ pub fn first_mid(sdp: &str) -> String {
         .find_map(|line| line.trim_end().strip_prefix("a=mid:"))
         .map(str::to_owned)
         .unwrap_or_else(|| "0".to_owned())
+}
+
+/// A candidate of a stats report by the id its pair names. webrtc-rs 0.21.1 names the
+/// candidates in a pair "candidate:…" but files them as "RTCLocalIceCandidate_candidate:…" /
+/// "RTCRemoteIceCandidate_candidate:…".
+pub fn candidate_stats<'a>(
+    report: &'a RTCStatsReport,
+    id: &str,
+) -> Option<&'a RTCIceCandidateStats> {
+    let entry = report
+        .get(id)
+        .or_else(|| report.get(&format!("RTCLocalIceCandidate_{id}")))
+        .or_else(|| report.get(&format!("RTCRemoteIceCandidate_{id}")))?;
+    match entry {
+        RTCStatsReportEntry::LocalCandidate(candidate)
+        | RTCStatsReportEntry::RemoteCandidate(candidate) => Some(candidate),
+        _ => None,
+    }
 }
 
 /// Most remote candidates kept while the remote description is missing; a peer sends a

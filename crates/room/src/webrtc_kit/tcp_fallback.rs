@@ -4,8 +4,9 @@
 //! The client gathers active TCP candidates alongside its UDP ones, but pairs can only form
 //! with the server's passive TCP candidates, so those are held back: taken out of the remote
 //! description and off the trickle. If the PC's ICE has not connected within the fallback
-//! wait ([`TCP_FALLBACK_AFTER`], plus [`RELAY_NOMINATION_WAIT`] when TURN over UDP is
-//! configured) after a remote description with new credentials, they are handed to the PC
+//! wait ([`fallback_wait`]: [`TCP_FALLBACK_AFTER`], plus the time a UDP pair may wait for
+//! its nomination: a relay pair, or a peer-reflexive pair the server nominates) after a
+//! remote description with new credentials, they are handed to the PC
 //! and ICE/TCP competes; the [`TcpFallback::gate`] opens at the same moment, which lets the
 //! TURN over TCP/TLS tunnels connect (`super::turn_tunnel`). When a UDP path works it has
 //! already won by then, so a TCP pair is never nominated over it (with every candidate at
@@ -31,13 +32,26 @@ pub const TCP_FALLBACK_AFTER: Duration = Duration::from_secs(1);
 /// TURN/UDP relay is nominated first.
 pub const RELAY_NOMINATION_WAIT: Duration = Duration::from_secs(2);
 
-/// The fallback wait for a PC: longer when TURN over UDP may still connect.
-pub fn fallback_wait(turn_over_udp: bool) -> Duration {
-    if turn_over_udp {
-        TCP_FALLBACK_AFTER + RELAY_NOMINATION_WAIT
+/// How long a controlling ICE agent in webrtc-rs (and pion) waits before nominating a pair
+/// with a peer-reflexive candidate: the server, which controls our subscriber PC, often
+/// learns our address from our checks before our trickled candidate arrives.
+pub const PEER_REFLEXIVE_NOMINATION_WAIT: Duration = Duration::from_secs(1);
+
+/// The fallback wait for a PC: longer when TURN over UDP may still connect, or when the
+/// server nominates (`server_controls`: our subscriber PC) and may wait for a
+/// peer-reflexive UDP pair.
+pub fn fallback_wait(turn_over_udp: bool, server_controls: bool) -> Duration {
+    let relay = if turn_over_udp {
+        RELAY_NOMINATION_WAIT
     } else {
-        TCP_FALLBACK_AFTER
-    }
+        Duration::ZERO
+    };
+    let peer_reflexive = if server_controls {
+        PEER_REFLEXIVE_NOMINATION_WAIT
+    } else {
+        Duration::ZERO
+    };
+    TCP_FALLBACK_AFTER + relay.max(peer_reflexive)
 }
 
 /// The held TCP candidates of one PC. A std mutex, never held across an await.
@@ -171,23 +185,20 @@ impl TcpFallback {
     }
 }
 
-/// Whether `candidate` is one of our passive ICE-TCP candidates, which a client keeps to
-/// itself: webrtc-rs gathers one per TCP address, and a server that connects actively (our
-/// local server does) would otherwise reach us over TCP at once, ahead of every UDP path. A
-/// client behind NAT could not accept those connections anyway; browsers send active ones
-/// only.
-pub fn is_passive_tcp_candidate(candidate: &str) -> bool {
-    is_tcp_candidate(candidate)
-        && candidate
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .windows(2)
-            .any(|pair| pair[0] == "tcptype" && pair[1].eq_ignore_ascii_case("passive"))
+/// Whether one of our own candidates is sent to the server: not the ICE-TCP ones. webrtc-rs
+/// gathers a passive and an active one per TCP address. A server that connects actively (our
+/// local server does) would reach a passive one over TCP at once, ahead of every UDP path (and
+/// a client behind NAT could not accept it anyway); an active one tells the server nothing it
+/// needs (it learns our address from the check on the connection we open) but gives its ICE
+/// agent pairs it can never check, which held up its UDP checks in the lab. UDP candidates,
+/// and relay ones, are sent.
+pub fn is_sent_to_the_server(candidate: &str) -> bool {
+    !is_tcp_candidate(candidate)
 }
 
 /// Whether `candidate` (`candidate:<foundation> <component> <transport> ...`, with or
 /// without the `a=` of an SDP line) is an ICE-TCP candidate.
-fn is_tcp_candidate(candidate: &str) -> bool {
+pub fn is_tcp_candidate(candidate: &str) -> bool {
     const PREFIX: &str = "candidate:";
     let candidate = candidate.trim();
     let Some(fields) = candidate
@@ -272,11 +283,19 @@ mod tests {
     }
 
     #[test]
-    fn passive_tcp_candidates_are_recognised() {
-        assert!(is_passive_tcp_candidate(TCP));
+    fn udp_paths_get_the_time_their_nomination_needs() {
+        assert_eq!(fallback_wait(false, false), Duration::from_secs(1));
+        assert_eq!(fallback_wait(false, true), Duration::from_secs(2));
+        assert_eq!(fallback_wait(true, false), Duration::from_secs(3));
+        assert_eq!(fallback_wait(true, true), Duration::from_secs(3));
+    }
+
+    #[test]
+    fn our_tcp_candidates_stay_with_us() {
+        assert!(!is_sent_to_the_server(TCP));
         let active = "candidate:3 1 tcp 1671430143 10.0.0.1 9 typ host tcptype active";
-        assert!(!is_passive_tcp_candidate(active));
-        assert!(!is_passive_tcp_candidate(UDP));
+        assert!(!is_sent_to_the_server(active));
+        assert!(is_sent_to_the_server(UDP));
     }
 
     #[test]

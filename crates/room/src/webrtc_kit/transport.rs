@@ -19,7 +19,7 @@ use rtc::ice::mdns::MulticastDnsMode;
 use super::PcTarget;
 use super::candidate::{EarlyCandidates, first_mid, local_candidate_json, parse_remote_candidate};
 use super::codecs::{AudioLevels, ReceiverReports, media_engine_and_registry};
-use super::tcp_fallback::{Generation, TcpFallback, is_passive_tcp_candidate};
+use super::tcp_fallback::{Generation, TcpFallback, is_sent_to_the_server};
 use super::turn_tunnel::TurnTunnels;
 use super::turn_tunnel::runtime::TunnelingRuntime;
 
@@ -134,8 +134,8 @@ impl Handler {
 impl PeerConnectionEventHandler for Handler {
     async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
         let candidate = event.candidate.to_json().map(|init| init.candidate);
-        if candidate.is_ok_and(|candidate| is_passive_tcp_candidate(&candidate)) {
-            tracing::trace!(target = ?self.target, "keeping a passive TCP candidate to ourselves");
+        if candidate.is_ok_and(|candidate| !is_sent_to_the_server(&candidate)) {
+            tracing::trace!(target = ?self.target, "keeping a TCP candidate to ourselves");
             return;
         }
         let mid = self
@@ -315,7 +315,7 @@ impl PcTransport {
                 )
             });
             if tokio::time::timeout(wait, connected).await.is_ok() {
-                return;
+                return; // connected (or the PC is gone)
             }
             let held = fallback.release(generation);
             tracing::info!(
