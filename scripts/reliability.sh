@@ -34,8 +34,9 @@ reporting received audio packets every 100 ms). Figures come from its JSON lines
 Loss is made with nftables (`numgen random`) because this kernel has no netem; it drops
 UDP only, so signaling (TCP) is untouched. The client always has a second path (cell), so
 when WiFi goes down it moves there at once (the first `Reconnected`) and resumes again when
-WiFi comes back. With UDP blocked there is no path yet: the client gathers no ICE-TCP
-candidates and cannot use TURN over TCP/TLS (docs/CONNECTIVITY.md). After a server restart,
+WiFi comes back. With UDP blocked the client notices the silent path (ICE timers: 3 s
+to disconnected, up to 10 s more to failed), resumes, gives UDP its 1-2 s and carries on
+over ICE/TCP (docs/CONNECTIVITY.md), so that figure is mostly detection time. After a server restart,
 reliable messages the publisher sent into the dead connection before noticing are lost.
 
 HEADER

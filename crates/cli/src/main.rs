@@ -7,7 +7,7 @@
 
 mod join;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -151,14 +151,20 @@ async fn serve(
     let token = server
         .token(room, identity, convene_room::token::DEFAULT_TTL_SECS)
         .map_err(|e| e.to_string())?;
-    println!(
+    // Written without println!: a closed stdout (a parent that stopped reading) must not
+    // take the server down.
+    let mut out = std::io::stdout();
+    let _ = writeln!(
+        out,
         "convene devserver on {} (API key devkey, secret secret)",
         server.url()
     );
-    println!(
+    let _ = writeln!(
+        out,
         "join room {room:?} as {identity:?} with this token:\n{}",
         token.expose()
     );
+    let _ = out.flush();
     tokio::signal::ctrl_c()
         .await
         .map_err(|e| format!("cannot wait for Ctrl+C: {e}"))?;

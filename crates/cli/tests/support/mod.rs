@@ -132,9 +132,9 @@ impl Lab {
             while let Ok(Some(line)) = lines.next_line().await {
                 // JSON lines from `join`; the server's plain text arrives as strings.
                 let value = serde_json::from_str::<Value>(&line).unwrap_or(Value::String(line));
-                if tx.send(value).await.is_err() {
-                    return;
-                }
+                // Once nobody reads the lines any more, they are still drained: a closed pipe
+                // would make the process's next print fail (a restarted server died so).
+                let _ = tx.send(value).await;
             }
         });
         self.processes.push(child);
