@@ -264,6 +264,31 @@ async fn subscriber_path(client: &mut mpsc::Receiver<Value>, log: &mut Vec<Value
     stats["stats"]["subscriber"]["path"]["local"].clone()
 }
 
+/// A lab with coturn in the server namespace, the server handing it out (over UDP, or TLS
+/// on 5349 when `tls`) and a publisher; returns them and coturn's state folder (the test
+/// removes it).
+async fn lab_with_turn_server(tls: bool) -> (Lab, mpsc::Receiver<Value>, std::path::PathBuf) {
+    let mut lab = Lab::new();
+    let state = std::env::temp_dir().join(format!("convene-lab-coturn-{}", lab.lab));
+    std::fs::create_dir_all(&state).expect("coturn's folder");
+    start_lab_coturn(&mut lab, &state, tls).await;
+    let turn_url = if tls {
+        format!("turns:10.201.{}.1:5349?transport=tcp", lab.lab)
+    } else {
+        format!("turn:10.201.{}.1:3478?transport=udp", lab.lab)
+    };
+    let server_extra = [
+        "--turn",
+        &turn_url,
+        "--turn-user",
+        "convene",
+        "--turn-password",
+        "turn-lab-password",
+    ];
+    let (lab, publisher) = start_publisher(lab, &server_extra, &[]).await;
+    (lab, publisher, state)
+}
+
 /// LiveKit's second path: direct UDP to the server is blocked but UDP to its TURN server
 /// (coturn in the server namespace, handed out by the server) passes. The call runs over a
 /// TURN/UDP relay, not over ICE/TCP, which waits until UDP relays had their chance.
@@ -273,20 +298,7 @@ async fn with_direct_udp_blocked_the_call_runs_over_turn_udp() {
         eprintln!("skipped: no network namespaces or no coturn here");
         return;
     }
-    let mut lab = Lab::new();
-    let state = std::env::temp_dir().join(format!("convene-lab-coturn-{}", lab.lab));
-    std::fs::create_dir_all(&state).expect("coturn's folder");
-    start_lab_coturn(&mut lab, &state, false).await;
-    let turn_url = format!("turn:10.201.{}.1:3478?transport=udp", lab.lab);
-    let server_extra = [
-        "--turn",
-        &turn_url,
-        "--turn-user",
-        "convene",
-        "--turn-password",
-        "turn-lab-password",
-    ];
-    let (mut lab, _publisher) = start_publisher(lab, &server_extra, &[]).await;
+    let (mut lab, _publisher, state) = lab_with_turn_server(false).await;
     lab.run(&["block-udp", "on", "3478"]);
     let (mut client, mut log) = join_client(
         &mut lab,
@@ -308,20 +320,7 @@ async fn with_only_tls_to_the_turn_server_open_the_call_runs_over_turn_tls() {
         eprintln!("skipped: no network namespaces or no coturn here");
         return;
     }
-    let mut lab = Lab::new();
-    let state = std::env::temp_dir().join(format!("convene-lab-coturn-tls-{}", lab.lab));
-    std::fs::create_dir_all(&state).expect("coturn's folder");
-    start_lab_coturn(&mut lab, &state, true).await;
-    let turn_url = format!("turns:10.201.{}.1:5349?transport=tcp", lab.lab);
-    let server_extra = [
-        "--turn",
-        &turn_url,
-        "--turn-user",
-        "convene",
-        "--turn-password",
-        "turn-lab-password",
-    ];
-    let (mut lab, _publisher) = start_publisher(lab, &server_extra, &[]).await;
+    let (mut lab, _publisher, state) = lab_with_turn_server(true).await;
     lab.run(&["only-tcp", "7880,5349"]);
     let certificate = state.join("cert.pem").display().to_string();
     let (mut client, mut log) = join_client(
