@@ -25,10 +25,11 @@ mod support;
 
 use std::time::Duration;
 
+use convene_testkit::tools::{program_installed, self_signed_certificate};
 use serde_json::Value;
 use support::{
     Lab, join_client, lab_available, lab_with_flowing_media, lab_with_publisher, packets,
-    start_publisher, token, turn_server_installed, wait_line,
+    start_publisher, token, wait_line,
 };
 use tokio::sync::mpsc;
 
@@ -218,7 +219,7 @@ async fn start_lab_coturn(lab: &mut Lab, state: &std::path::Path, tls: bool) {
         format!("--userdb={}", state.join("turndb").display()),
     ];
     if tls {
-        make_certificate(state, &server_ip);
+        self_signed_certificate(state, &format!("IP:{server_ip}"));
         args.push("--tls-listening-port=5349".to_owned());
         args.push(format!("--cert={}", state.join("cert.pem").display()));
         args.push(format!("--pkey={}", state.join("key.pem").display()));
@@ -233,26 +234,6 @@ async fn start_lab_coturn(lab: &mut Lab, state: &std::path::Path, tls: bool) {
             .is_some_and(|t| t.contains("Total General servers"))
     })
     .await;
-}
-
-/// A self-signed certificate for `ip` (`cert.pem`, `key.pem` in `dir`).
-fn make_certificate(dir: &std::path::Path, ip: &str) {
-    let status = std::process::Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        ])
-        .args(["-subj", "/CN=convene-lab-turn"])
-        .arg("-addext")
-        .arg(format!("subjectAltName=IP:{ip}"))
-        .arg("-keyout")
-        .arg(dir.join("key.pem"))
-        .arg("-out")
-        .arg(dir.join("cert.pem"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .expect("run openssl");
-    assert!(status.success(), "openssl could not make a certificate");
 }
 
 /// The pair the participant under test receives on, once there is one.
@@ -294,7 +275,7 @@ async fn lab_with_turn_server(tls: bool) -> (Lab, mpsc::Receiver<Value>, std::pa
 /// TURN/UDP relay, not over ICE/TCP, which waits until UDP relays had their chance.
 #[tokio::test]
 async fn with_direct_udp_blocked_the_call_runs_over_turn_udp() {
-    if !lab_available() || !turn_server_installed() {
+    if !lab_available() || !program_installed("turnserver", "--help") {
         eprintln!("skipped: no network namespaces or no coturn here");
         return;
     }
@@ -316,7 +297,7 @@ async fn with_direct_udp_blocked_the_call_runs_over_turn_udp() {
 /// reached through our TURN/TLS tunnel, the certificate checked against `--turn-ca`.
 #[tokio::test]
 async fn with_only_tls_to_the_turn_server_open_the_call_runs_over_turn_tls() {
-    if !lab_available() || !turn_server_installed() {
+    if !lab_available() || !program_installed("turnserver", "--help") {
         eprintln!("skipped: no network namespaces or no coturn here");
         return;
     }

@@ -13,6 +13,7 @@ use convene_devserver::{DevServer, DevServerConfig, IceServerConfig};
 use convene_room::Room;
 use convene_room::room::stats::CandidatePath;
 use convene_room::room::{LocalTrackOptions, RoomEvent, RoomOptions};
+use convene_testkit::tools::{program_installed, self_signed_certificate};
 use convene_testkit::{init_logging, loopback_options, publish_tone, wait_event};
 use tokio::process::{Child, Command};
 
@@ -64,45 +65,6 @@ fn binding_request() -> [u8; 20] {
     request
 }
 
-/// Whether `program` runs here; when it does not and CONVENE_REQUIRE_E2E=1, that fails.
-fn installed(program: &str, probe: &str) -> bool {
-    let found = std::process::Command::new(program)
-        .arg(probe)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    assert!(
-        found || std::env::var("CONVENE_REQUIRE_E2E").as_deref() != Ok("1"),
-        "{program} is required: scripts/system-packages.sh installs it"
-    );
-    found
-}
-
-/// A self-signed certificate and key for `localhost` in `dir`; returns the certificate.
-fn make_certificate(dir: &std::path::Path) -> String {
-    let status = std::process::Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        ])
-        .args([
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost",
-        ])
-        .arg("-keyout")
-        .arg(dir.join("key.pem"))
-        .arg("-out")
-        .arg(dir.join("cert.pem"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("run openssl");
-    assert!(status.success(), "openssl could not make a certificate");
-    std::fs::read_to_string(dir.join("cert.pem")).expect("the certificate")
-}
-
 /// Waits until coturn answers: a STUN Binding on UDP, or an accepted TCP connection.
 fn wait_until_listening(listeners: Listeners, port: u16) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -134,7 +96,7 @@ fn wait_until_listening(listeners: Listeners, port: u16) {
 
 /// Starts coturn, or `None` when it is not installed (and not required).
 async fn start_coturn(listeners: Listeners) -> Option<Coturn> {
-    if !installed("turnserver", "--help") {
+    if !program_installed("turnserver", "--help") {
         return None;
     }
     let dir = std::env::temp_dir().join(format!(
@@ -171,8 +133,11 @@ async fn start_coturn(listeners: Listeners) -> Option<Coturn> {
             String::new()
         }
         Listeners::TcpAndTls => {
-            assert!(installed("openssl", "version"), "openssl is missing");
-            let certificate = make_certificate(&dir);
+            assert!(
+                program_installed("openssl", "version"),
+                "openssl is missing"
+            );
+            let certificate = self_signed_certificate(&dir, "DNS:localhost");
             command
                 .arg("--no-udp")
                 .arg(format!("--tls-listening-port={tls_port}"))

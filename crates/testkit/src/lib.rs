@@ -22,6 +22,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
+pub mod tools;
+
 /// Installs a test log subscriber once (RUST_LOG overrides the quiet default).
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

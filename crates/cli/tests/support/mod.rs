@@ -192,20 +192,6 @@ pub async fn wait_line(
     }
 }
 
-/// Whether coturn is installed; when it is not and CONVENE_REQUIRE_E2E=1, that fails.
-pub fn turn_server_installed() -> bool {
-    let installed = std::process::Command::new("turnserver")
-        .arg("--help")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !installed && std::env::var("CONVENE_REQUIRE_E2E").as_deref() == Ok("1") {
-        panic!("coturn (turnserver) is required: scripts/system-packages.sh installs it");
-    }
-    installed
-}
-
 pub fn packets(line: &Value) -> u64 {
     line["packets"].as_u64().unwrap_or(0)
 }
