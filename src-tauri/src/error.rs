@@ -31,6 +31,12 @@ pub enum UiError {
         /// Why, as the room client explains it.
         message: String,
     },
+    /// The join was given up: Leave was pressed, or the app closed, while it was under way.
+    #[error("{message}")]
+    JoinCancelled {
+        /// For people.
+        message: String,
+    },
     /// A microphone, camera or speaker could not be turned on or switched to; the call
     /// goes on with what it had.
     #[error("{message}")]
@@ -54,6 +60,13 @@ pub enum UiError {
 }
 
 impl UiError {
+    /// The join under way was given up by a leave.
+    pub fn join_cancelled() -> Self {
+        Self::JoinCancelled {
+            message: "Joining was cancelled.".to_owned(),
+        }
+    }
+
     /// The action needs a call and there is none.
     pub fn not_in_call() -> Self {
         Self::NotInCall {

@@ -25,6 +25,7 @@ export type UiError =
   | { kind: "invalidToken"; message: string }
   | { kind: "localRoomFailed"; message: string }
   | { kind: "joinFailed"; message: string }
+  | { kind: "joinCancelled"; message: string }
   | { kind: "deviceFailed"; message: string }
   | { kind: "notInCall"; message: string }
   | { kind: "exportFailed"; message: string };

@@ -24,4 +24,7 @@ pub enum CallError {
     /// The thread opening a device ended abnormally.
     #[error("a device thread failed: {0}")]
     DeviceThread(String),
+    /// The join was given up before it finished (see [`crate::CallSession::join_unless`]).
+    #[error("the join was cancelled")]
+    Cancelled,
 }

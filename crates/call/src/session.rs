@@ -221,7 +221,33 @@ impl CallSession {
         room_options: RoomOptions,
         sink: CallEventSink,
     ) -> Result<Self, CallError> {
-        let (room, events) = Room::connect(url, token, room_options).await?;
+        Self::join_unless(
+            url,
+            token,
+            options,
+            room_options,
+            sink,
+            std::future::pending(),
+        )
+        .await
+    }
+
+    /// [`CallSession::join`], given up when `cancelled` completes first (the app is
+    /// closing, or Leave was pressed while joining): a room already joined is left (the
+    /// others see us go at once) before [`CallError::Cancelled`] is returned.
+    pub async fn join_unless(
+        url: &str,
+        token: &str,
+        options: CallOptions,
+        room_options: RoomOptions,
+        sink: CallEventSink,
+        cancelled: impl Future<Output = ()>,
+    ) -> Result<Self, CallError> {
+        let mut cancelled = std::pin::pin!(cancelled);
+        let (room, events) = tokio::select! {
+            connected = Room::connect(url, token, room_options) => connected?,
+            () = &mut cancelled => return Err(CallError::Cancelled),
+        };
         sink(CallEvent::Joined {
             room: room.name(),
             identity: room.local_participant().identity,
@@ -262,20 +288,32 @@ impl CallSession {
             (DeviceKind::Microphone, options.microphone),
             (DeviceKind::Camera, options.camera),
         ];
+        let gave_up = tokio::select! {
+            () = session.start_devices(wanted, &sink) => false,
+            () = &mut cancelled => true,
+        };
+        if gave_up {
+            session.leave().await;
+            return Err(CallError::Cancelled);
+        }
+        Ok(session)
+    }
+
+    /// Opens and publishes the `wanted` devices; one that fails is reported to `sink`.
+    async fn start_devices(&mut self, wanted: [(DeviceKind, bool); 3], sink: &CallEventSink) {
         for (kind, wanted) in wanted {
             if !wanted {
                 continue;
             }
             let started = match kind {
-                DeviceKind::Speaker => session.open_speaker().await,
-                DeviceKind::Microphone => session.set_enabled(MediaKind::Audio, true).await,
-                DeviceKind::Camera => session.set_enabled(MediaKind::Video, true).await,
+                DeviceKind::Speaker => self.open_speaker().await,
+                DeviceKind::Microphone => self.set_enabled(MediaKind::Audio, true).await,
+                DeviceKind::Camera => self.set_enabled(MediaKind::Video, true).await,
             };
             if let Err(error) = started {
-                problem(&sink, kind.name(), &error);
+                problem(sink, kind.name(), &error);
             }
         }
-        Ok(session)
     }
 
     /// The decoded pictures of the subscribed video tracks.

@@ -60,6 +60,8 @@ pub struct CallController {
     /// meanwhile waits and then finds the call (a `convene://` link joins while the window
     /// loads).
     joining: Mutex<()>,
+    /// Bumped by every [`CallController::leave`]: a join that started before gives up.
+    leaves: watch::Sender<u64>,
     /// Bumped when our own picture or the call's tracks change (see [`VideoSources`]).
     sources_added: Arc<watch::Sender<u64>>,
     /// Counts calls joined: a device opened for one call is not put into the next.
@@ -78,6 +80,7 @@ impl CallController {
             local_picture: std::sync::Mutex::new(None),
             preview: Mutex::new(None),
             joining: Mutex::new(()),
+            leaves: watch::channel(0).0,
             sources_added: Arc::new(watch::channel(0).0),
             joins: AtomicU64::new(0),
             fake_media,
@@ -103,6 +106,7 @@ impl CallController {
         sink: CallEventSink,
     ) -> Result<JoinedCall, UiError> {
         let (url, _summary) = prepare_join(url, token, now)?;
+        let left = self.leave_requested();
         let _joining = self.joining.lock().await;
         if self.preview.lock().await.take().is_some() {
             self.show_local_picture(None);
@@ -118,21 +122,34 @@ impl CallController {
             camera: media.camera,
             ..CallOptions::default()
         };
-        let session = CallSession::join(&url, token, options, room_options(&url), sink)
-            .await
-            .map_err(|error| UiError::JoinFailed {
-                message: error.to_string(),
-            })?;
+        let session =
+            CallSession::join_unless(&url, token, options, room_options(&url), sink, left)
+                .await
+                .map_err(|error| match error {
+                    convene_call::CallError::Cancelled => UiError::join_cancelled(),
+                    error => UiError::JoinFailed {
+                        message: error.to_string(),
+                    },
+                })?;
         let joined = snapshot(&session);
         self.settings.remember_server(&url);
         self.settings.remember_media(&media);
         self.serve_videos(Some(session.videos()));
         self.show_local_picture(Some(session.self_view()));
         self.joins.fetch_add(1, Ordering::SeqCst);
-        if let Some(raced) = self.session.lock().await.replace(session) {
-            raced.leave().await;
-        }
+        // Joins run one at a time (`joining`) and the previous call was taken above.
+        *self.session.lock().await = Some(session);
         Ok(joined)
+    }
+
+    /// Completes at the next [`CallController::leave`] after this call.
+    fn leave_requested(&self) -> impl Future<Output = ()> + use<> {
+        let mut leaves = self.leaves.subscribe();
+        leaves.mark_unchanged();
+        async move {
+            // An error means the controller is gone: nobody is waiting for the join then.
+            let _ = leaves.changed().await;
+        }
     }
 
     /// The microphones, cameras and speakers present now (the synthetic ones too with
@@ -322,8 +339,13 @@ impl CallController {
         })
     }
 
-    /// Leaves the call if there is one; bounded by [`convene_call::LEAVE_BOUND`].
+    /// Leaves the call if there is one, and gives up a join under way (a room it already
+    /// joined is left too); bounded by [`convene_call::LEAVE_BOUND`] per call.
     pub async fn leave(&self) {
+        self.leaves
+            .send_modify(|count| *count = count.wrapping_add(1));
+        // The join under way sees the leave, leaves what it joined, and lets go.
+        let _joined_or_given_up = self.joining.lock().await;
         let session = self.session.lock().await.take();
         self.serve_videos(None);
         self.show_local_picture(None);
@@ -493,6 +515,108 @@ mod tests {
         assert_eq!(current.room, "starting");
         joining.await.expect("join task").expect("joins");
         controller.leave().await;
+    }
+
+    /// Starts `controller.join` on a task (the app's link join runs like this while the
+    /// window can still be closed).
+    fn join_in_background(
+        controller: &Arc<CallController>,
+        url: String,
+        token: String,
+        sink: CallEventSink,
+    ) -> tokio::task::JoinHandle<Result<JoinedCall, UiError>> {
+        let controller = controller.clone();
+        tokio::spawn(async move {
+            let now = convene_room::clock::unix_now_secs();
+            controller.join(&url, &token, None, now, sink).await
+        })
+    }
+
+    /// Closing the window while a link joins a server that does not answer: the join is
+    /// given up at once, not after its connect timeout (10 s), and the app can exit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_leave_gives_up_a_join_to_a_server_that_does_not_answer() {
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("listener");
+        let url = format!("ws://{}", silent.local_addr().expect("address"));
+        let token = convene_room::token::AccessToken::new("key", "secret")
+            .identity("app")
+            .room_join("silent")
+            .sign(convene_room::clock::unix_now_secs())
+            .expect("token");
+        let controller = Arc::new(CallController::new(
+            true,
+            Arc::new(SettingsStore::load(None)),
+        ));
+        let joining = join_in_background(
+            &controller,
+            url,
+            token.expose().to_owned(),
+            Arc::new(|_| ()),
+        );
+        // The join is under way once it has reached the server; the server never answers.
+        let (_held, _) = silent.accept().await.expect("the join connects");
+
+        let bound = Duration::from_secs(4);
+        tokio::time::timeout(bound, controller.leave())
+            .await
+            .expect("leave does not wait for the connect timeout");
+        let outcome = tokio::time::timeout(bound, joining)
+            .await
+            .expect("the join gives up")
+            .expect("join task");
+        assert_eq!(outcome.err(), Some(UiError::join_cancelled()));
+        assert!(controller.current().await.is_none());
+    }
+
+    /// Closing the window just after a link's join reached the room (its devices still
+    /// opening): the others see us leave at once, not after the server's 15 s timeout.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_leave_as_the_join_reaches_the_room_leaves_it() {
+        let server = convene_testkit::start_server(Duration::from_secs(15)).await;
+        let watcher_token = server.token("closing", "watcher", 600).expect("token");
+        let (_watcher, mut events) = convene_room::Room::connect(
+            &server.url(),
+            watcher_token.expose(),
+            convene_testkit::loopback_options(),
+        )
+        .await
+        .expect("watcher joins");
+        let token = server.token("closing", "app", 600).expect("token");
+        let controller = Arc::new(CallController::new(
+            true,
+            Arc::new(SettingsStore::load(None)),
+        ));
+        let (joined, mut heard) = tokio::sync::mpsc::channel::<()>(1);
+        let sink: CallEventSink = Arc::new(move |event| {
+            if matches!(event, convene_call::CallEvent::Joined { .. }) {
+                let _ = joined.try_send(());
+            }
+        });
+        let joining =
+            join_in_background(&controller, server.url(), token.expose().to_owned(), sink);
+        heard.recv().await.expect("the join reaches the room");
+        controller.leave().await;
+
+        let mut seen = Vec::new();
+        convene_testkit::wait_event(&mut events, &mut seen, Duration::from_secs(5), |event| {
+            match event {
+                convene_room::RoomEvent::ParticipantDisconnected(p) if p.identity == "app" => {
+                    Some(())
+                }
+                _ => None,
+            }
+        })
+        .await;
+        // Whether the join finished first (and the leave took the call) or was given up,
+        // no call is left behind.
+        let outcome = joining.await.expect("join task");
+        assert!(
+            matches!(outcome, Ok(_) | Err(UiError::JoinCancelled { .. })),
+            "{outcome:?}"
+        );
+        assert!(controller.current().await.is_none());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,6 +20,7 @@ export function JoinScreen({
   const [token, setToken] = useState("");
   const [outcome, setOutcome] = useState<UiError | null>(null);
   const [busy, setBusy] = useState(false);
+  const [joining, setJoining] = useState(false);
   const [localRoom, setLocalRoom] = useState<string | null>(null);
   const urlCheck = useBackendCheck(url, backend.checkServerUrl);
   const tokenCheck = useBackendCheck(token, backend.inspectToken);
@@ -59,9 +60,11 @@ export function JoinScreen({
     try {
       await action();
     } catch (error) {
-      setOutcome(error as UiError);
+      // A join given up with Cancel needs no message.
+      if ((error as UiError).kind !== "joinCancelled") setOutcome(error as UiError);
     } finally {
       setBusy(false);
+      setJoining(false);
     }
   }
 
@@ -72,10 +75,11 @@ export function JoinScreen({
         <form
           onSubmit={(event) => {
             event.preventDefault();
-            if (canJoin)
-              void act(async () =>
-                onJoined(await backend.joinRoom(url, token, media ?? undefined), url, token, url === localRoom),
-              );
+            if (!canJoin) return;
+            setJoining(true);
+            void act(async () =>
+              onJoined(await backend.joinRoom(url, token, media ?? undefined), url, token, url === localRoom),
+            );
           }}
         >
           <label htmlFor="server-url">Server URL</label>
@@ -124,8 +128,18 @@ export function JoinScreen({
           </div>
 
           <button type="submit" data-testid="join" disabled={!canJoin}>
-            {busy ? "Joining…" : "Join"}
+            {joining ? "Joining…" : "Join"}
           </button>
+          {joining && (
+            <button
+              type="button"
+              className="secondary"
+              data-testid="cancel-join"
+              onClick={() => void backend.leaveCall()}
+            >
+              Cancel
+            </button>
+          )}
         </form>
 
         <div className="divider">or</div>

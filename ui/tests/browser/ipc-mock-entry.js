@@ -12,6 +12,8 @@ const VALID = {
 };
 
 window.__ipcCalls = [];
+// A join to a "slow" server waits here until leave_call gives it up.
+let giveUpSlowJoin = null;
 // Tests play backend events with this (the call screen listens to "call-event").
 window.__emit = emit;
 mockWindows("main");
@@ -29,6 +31,10 @@ mockIPC((cmd, args) => {
     case "start_local_room":
       return { url: "ws://127.0.0.1:7880", token: "valid.jwt.token", room: "standup" };
     case "join_room":
+      if (args.url.includes("slow"))
+        return new Promise((_, reject) => {
+          giveUpSlowJoin = () => reject({ kind: "joinCancelled", message: "Joining was cancelled." });
+        });
       if (args.url.includes("unreachable"))
         throw { kind: "joinFailed", message: "the server at ws://unreachable:7880 cannot be reached" };
       return {
@@ -104,6 +110,8 @@ mockIPC((cmd, args) => {
     case "current_call":
       return null;
     case "leave_call":
+      giveUpSlowJoin?.();
+      giveUpSlowJoin = null;
       return null;
     default:
       throw new Error(`unexpected command ${cmd}`);

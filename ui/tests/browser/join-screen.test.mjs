@@ -101,6 +101,22 @@ test("a join the server refuses shows why and stays on the join screen", async (
   await page.close();
 });
 
+test("a join under way can be cancelled: back to the join screen, no error", async () => {
+  const page = await openJoinScreen();
+  await page.getByTestId("server-url").fill("ws://slow:7880");
+  await page.getByTestId("token").fill("valid.jwt.token");
+  await page.waitForFunction(() => !document.querySelector("[data-testid=join]").disabled);
+  await page.getByTestId("join").click();
+  await page.getByTestId("join").getByText("Joining…").waitFor();
+  await page.getByTestId("cancel-join").click();
+  await page.getByTestId("join").getByText("Join", { exact: true }).waitFor();
+  assert.equal(await page.getByTestId("cancel-join").count(), 0);
+  assert.equal(await page.getByTestId("join-outcome").count(), 0);
+  const left = await page.evaluate(() => window.__ipcCalls.some((c) => c.cmd === "leave_call"));
+  assert.equal(left, true, "Cancel asks the backend to leave");
+  await page.close();
+});
+
 test("the call screen follows participants and shows the connection banners", async () => {
   const page = await openJoinScreen();
   await page.getByTestId("server-url").fill("ws://127.0.0.1:7880");
