@@ -20,6 +20,8 @@ PACKAGES=(
   # TURN server for the relay path tests (run by the tests, never as a service), and the
   # openssl tool for its TLS test certificate
   coturn openssl
+  # the installed-package test checks the desktop entry
+  desktop-file-utils
 )
 
 missing=()

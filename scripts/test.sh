@@ -23,4 +23,7 @@ step "UI in headless Chromium with mocked IPC"
 step "cargo test --workspace (end-to-end tests on a virtual display)"
 xvfb-run -a -s "-screen 0 1280x800x24" cargo test --workspace --locked
 
+step "the .deb installed with dpkg: desktop entry, scheme, dependencies, join screen"
+bash scripts/test-package.sh
+
 step "all gates passed"

@@ -9,8 +9,10 @@ use tauri::{Manager, RunEvent, WindowEvent};
 use crate::call::{CallController, commands as call, deep_link, webview_sink};
 use crate::join::commands as join;
 use crate::local_room::{LocalRoom, commands as local_room};
+use crate::logging::LogFile;
 use crate::settings::SettingsStore;
 use crate::shutdown::{self, Cleanup, SHUTDOWN_BOUND, Shutdown, ShutdownTrigger};
+use crate::support;
 
 /// Test hook: when set, the cleanup never finishes, so tests can prove the shutdown bound
 /// holds against a hung `disconnect`. Never set in normal use.
@@ -60,8 +62,9 @@ fn join_from_deep_link(app: &tauri::AppHandle, args: &[String]) {
     });
 }
 
-/// Builds and runs the app until it exits.
-pub fn run() -> ExitCode {
+/// Builds and runs the app until it exits; logs also go to `log_file`, opened in the OS
+/// log directory at set-up.
+pub fn run(log_file: LogFile) -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let local = Arc::new(LocalRoom::default());
     // In memory until set-up knows the OS config directory.
@@ -78,6 +81,7 @@ pub fn run() -> ExitCode {
         .manage(local)
         .manage(calls)
         .manage(settings)
+        .manage(log_file)
         .invoke_handler(tauri::generate_handler![
             join::check_server_url,
             join::inspect_token,
@@ -98,6 +102,7 @@ pub fn run() -> ExitCode {
             join::recent_servers,
             local_room::start_local_room,
             local_room::invite_test_participant,
+            support::support_report,
         ])
         .on_window_event(|window, event| {
             if let WindowEvent::CloseRequested { api, .. } = event {
@@ -117,6 +122,16 @@ pub fn run() -> ExitCode {
             if let Some(dir) = config_dir {
                 app.state::<Arc<SettingsStore>>()
                     .open(dir.join("settings.json"));
+            }
+            // CONVENE_LOG_DIR overrides the OS log directory.
+            let log_dir = std::env::var_os("CONVENE_LOG_DIR")
+                .map(std::path::PathBuf::from)
+                .or_else(|| app.path().app_log_dir().ok());
+            if let Some(dir) = log_dir {
+                match app.state::<LogFile>().open_in(&dir) {
+                    Ok(path) => tracing::info!(path = %path.display(), "logging to a file"),
+                    Err(error) => tracing::warn!(%error, dir = %dir.display(), "no log file"),
+                }
             }
             let sources: Arc<dyn convene_call::VideoSources> =
                 app.state::<Arc<CallController>>().inner().clone();

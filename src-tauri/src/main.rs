@@ -13,11 +13,12 @@ mod local_room;
 mod logging;
 mod settings;
 mod shutdown;
+mod support;
 
 fn main() -> std::process::ExitCode {
     prefer_software_compositing();
-    logging::init();
-    app::run()
+    let log_file = logging::init();
+    app::run(log_file)
 }
 
 /// On Linux, asks WebKitGTK to paint without its GL compositor unless the user decided

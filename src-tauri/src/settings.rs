@@ -58,6 +58,14 @@ impl SettingsStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(path);
     }
 
+    /// Where the settings are saved (`None`: in memory only).
+    pub fn path(&self) -> Option<PathBuf> {
+        self.path
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
     /// The recent servers, newest first.
     pub fn recent_servers(&self) -> Vec<String> {
         self.lock().recent_servers.clone()

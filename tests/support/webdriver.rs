@@ -62,10 +62,15 @@ impl WebDriver {
 
     /// Starts the app with command-line arguments (e.g. a join link) and a session on it.
     pub async fn launch_app_with(&self, args: &[&str]) -> Client {
+        self.launch_binary(APP_BINARY, args).await
+    }
+
+    /// Starts the app at `binary` (e.g. the installed package's) and a session on it.
+    pub async fn launch_binary(&self, binary: &str, args: &[&str]) -> Client {
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "webkitgtk:browserOptions".into(),
-            json!({ "binary": APP_BINARY, "args": args }),
+            json!({ "binary": binary, "args": args }),
         );
         ClientBuilder::native()
             .capabilities(capabilities)

@@ -241,6 +241,8 @@ export const backend = {
   sendChat: (text: string) => call<ChatMessage>("send_chat", { text }),
   /** The connection now (path, RTT, loss, jitter, bitrates) and every room event so far. */
   diagnostics: () => call<Diagnostics>("diagnostics"),
+  /** Build, settings and log locations, the call's diagnostics and the newest log lines, as text (secrets redacted). */
+  supportReport: () => call<string>("support_report"),
   /** Saves the diagnostics as a JSON file; resolves with its path. */
   exportDiagnostics: () => call<string>("export_diagnostics"),
   /** "canvas" when the window paints in software (draw video with the 2D canvas), else "auto". */

@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from "react";
+import { CopyDiagnostics } from "../CopyDiagnostics";
 import { backend, type Diagnostics } from "../ipc";
 import { describeEntry, summarize } from "./diagnostics";
 
@@ -54,6 +55,7 @@ export function DiagnosticsPanel() {
         <button type="button" className="secondary" data-testid="export-diagnostics" onClick={exportTimeline}>
           Export timeline
         </button>
+        <CopyDiagnostics />
       </div>
       {exported && (
         <p className="hint" data-testid="export-result">

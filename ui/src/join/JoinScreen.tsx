@@ -1,4 +1,5 @@
 import { useEffect, useState } from "react";
+import { CopyDiagnostics } from "../CopyDiagnostics";
 import { DeviceSetup } from "../devices/DeviceSetup";
 import { backend, type JoinedCall, type MediaChoice, onJoinFailed, type UiError } from "../ipc";
 import { describeExpiry } from "./expiry";
@@ -170,6 +171,9 @@ export function JoinScreen({
             {outcome.message}
           </p>
         )}
+        <p className="support">
+          <CopyDiagnostics />
+        </p>
       </section>
       {/* Outside the section: WebKitWebDriver cannot read the text of a section holding one. */}
       <datalist id="recent-servers" data-testid="recent-servers">

@@ -109,6 +109,8 @@ mockIPC((cmd, args) => {
       return window.__recentServers ?? [];
     case "current_call":
       return null;
+    case "support_report":
+      return "Convene 0.1.0 on linux x86_64\nSettings: /home/a/.config/app.convene.desktop/settings.json\n";
     case "leave_call":
       giveUpSlowJoin?.();
       giveUpSlowJoin = null;

@@ -117,6 +117,21 @@ test("a join under way can be cancelled: back to the join screen, no error", asy
   await page.close();
 });
 
+test("copy diagnostics puts the backend's report on the clipboard and says so", async () => {
+  const page = await openJoinScreen();
+  await page.evaluate(() => {
+    window.__copied = null;
+    navigator.clipboard.writeText = async (text) => {
+      window.__copied = text;
+    };
+  });
+  await page.getByTestId("copy-diagnostics").click();
+  await page.getByTestId("copy-diagnostics-outcome").getByText("Diagnostics copied").waitFor();
+  const copied = await page.evaluate(() => window.__copied);
+  assert.match(copied, /^Convene 0\.1\.0 on linux/);
+  await page.close();
+});
+
 test("the call screen follows participants and shows the connection banners", async () => {
   const page = await openJoinScreen();
   await page.getByTestId("server-url").fill("ws://127.0.0.1:7880");

@@ -9,8 +9,16 @@ use cpal::traits::{DeviceTrait, HostTrait};
 
 use super::{AudioDeviceId, AudioDeviceInfo, DeviceError, Direction};
 
-/// The host to list and to take defaults from.
+/// The host to list and to take defaults from: PulseAudio where cpal has it (Linux and the
+/// BSDs) and its server answers, else the platform's default (WASAPI on Windows, CoreAudio
+/// on macOS, ALSA on Linux).
 pub(crate) fn preferred_host() -> cpal::Host {
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "dragonfly",
+        target_os = "freebsd",
+        target_os = "netbsd"
+    ))]
     if cpal::available_hosts().contains(&cpal::HostId::PulseAudio) {
         match cpal::host_from_id(cpal::HostId::PulseAudio) {
             Ok(host) => return host,

@@ -5,7 +5,7 @@
 //! (nokhwa #171). Frames arrive in whatever the camera offers (MJPEG, YUYV, NV12, RGB) and
 //! are converted to I420 here.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use nokhwa::Camera;
 use nokhwa::utils::{
@@ -53,6 +53,7 @@ pub struct NokhwaCamera {
 impl NokhwaCamera {
     /// Opens camera `id` at the format closest to `width` x `height` at `fps`.
     pub fn open(id: &str, width: u32, height: u32, fps: u32) -> Result<Self, CameraError> {
+        ensure_permission(id)?;
         let info = list_cameras()?
             .into_iter()
             .find(|camera| camera.id == id)
@@ -123,10 +124,40 @@ fn id_of(index: &CameraIndex, misc: &str) -> String {
     }
 }
 
+/// How long the system's camera prompt (macOS) may wait for the user's answer.
+const PERMISSION_PROMPT_WAIT: Duration = Duration::from_secs(120);
+
+/// Asks for the camera before the first open. On macOS that shows the system prompt (with
+/// the Info.plist's `NSCameraUsageDescription`) and waits for the answer; nokhwa answers
+/// "allowed" at once elsewhere (Windows and Linux refuse at open instead, see
+/// [`open_error`]).
+fn ensure_permission(id: &str) -> Result<(), CameraError> {
+    if nokhwa::nokhwa_check() {
+        return Ok(());
+    }
+    let (answer, answered) = std::sync::mpsc::sync_channel(1);
+    nokhwa::nokhwa_initialize(move |granted| {
+        let _ = answer.try_send(granted);
+    });
+    match answered.recv_timeout(PERMISSION_PROMPT_WAIT) {
+        Ok(true) => Ok(()),
+        Ok(false) | Err(_) => Err(CameraError::Denied { id: id.to_owned() }),
+    }
+}
+
 /// Maps an open failure to the error a user can act on.
 fn open_error(id: &str, detail: &str) -> CameraError {
     let lower = detail.to_ascii_lowercase();
-    if lower.contains("busy") {
+    // V4L2's EACCES, Media Foundation's E_ACCESSDENIED (0x80070005), AVFoundation's text.
+    let denied = [
+        "permission denied",
+        "access is denied",
+        "0x80070005",
+        "not authorized",
+    ];
+    if denied.iter().any(|words| lower.contains(words)) {
+        CameraError::Denied { id: id.to_owned() }
+    } else if lower.contains("busy") {
         CameraError::Busy { id: id.to_owned() }
     } else if lower.contains("no such file") || lower.contains("not found") {
         CameraError::NotFound { id: id.to_owned() }
@@ -169,5 +200,14 @@ mod tests {
             ),
             CameraError::NotFound { .. }
         ));
+        for refused in [
+            "Failed to open /dev/video0: Permission denied (os error 13)",
+            "MF error: Access is denied. (0x80070005)",
+        ] {
+            assert!(
+                matches!(open_error("cam", refused), CameraError::Denied { .. }),
+                "{refused}"
+            );
+        }
     }
 }

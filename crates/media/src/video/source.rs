@@ -37,6 +37,15 @@ pub enum CameraError {
         /// The id asked for.
         id: String,
     },
+    /// The user or the system refused this app the camera (macOS privacy prompt, Windows
+    /// privacy settings, Linux device permissions).
+    #[error(
+        "the camera {id} is not allowed for Convene: allow it in the system's privacy settings"
+    )]
+    Denied {
+        /// The camera.
+        id: String,
+    },
     /// Another application holds the camera.
     #[error("the camera {id} is in use by another application")]
     Busy {
