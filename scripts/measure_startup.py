@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Start-up time of the Convene window, measured on an X display (run under xvfb-run).
 
 For each run: starts the app, waits for its top-level window to be mapped (X MapNotify:
@@ -6,7 +6,9 @@ For each run: starts the app, waits for its top-level window to be mapped (X Map
 being one flat colour: "content shown"), then ends the app with SIGTERM (its normal,
 bounded shutdown). Prints each run and the medians as JSON on the last line.
 
-    xvfb-run -a -s "-screen 0 1280x800x24" python3 scripts/measure_startup.py /usr/bin/convene 7
+    xvfb-run -a -s "-screen 0 1280x800x24" /usr/bin/python3 scripts/measure_startup.py /usr/bin/convene 7
+
+(/usr/bin/python3: Debian's python3-xlib is installed for the system Python.)
 """
 
 import json
