@@ -24,7 +24,7 @@ use super::{child, first_line, now_ms, token_in, wait_for_stdin_to_close};
 const ROOM: &str = "capacity";
 
 /// Steps of k publishers x k subscribers.
-const STEPS: [usize; 10] = [1, 2, 4, 6, 8, 10, 12, 14, 16, 20];
+const STEPS: [usize; 11] = [1, 2, 4, 6, 8, 10, 12, 14, 16, 20, 24];
 /// A stream holds if it delivers at least this share of 30 pictures per second.
 const HOLDS_FPS: f64 = 28.5;
 const WARM_UP: Duration = Duration::from_secs(4);

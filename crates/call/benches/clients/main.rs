@@ -12,8 +12,9 @@
 //! - reconnect: the client's signaling goes through a proxy that drops it and refuses it for
 //!   1 s; time from the drop to the client's `Reconnected`;
 //! - call: 30 s of a two-party 640x360@30 call (the client publishes its own camera and
-//!   microphone and receives the publisher's): CPU and peak resident memory of the client's
-//!   process tree (for the browser: Chromium's processes, not the Node driver).
+//!   microphone and receives the publisher's): CPU and peak memory (proportional set size,
+//!   so libraries shared between processes count once) of the client's process tree (for
+//!   the browser: Chromium's processes, not the Node driver).
 //!
 //! Set `BENCH_RUNS` (default 5) for the timed runs and `BENCH_CALL_SECONDS` (default 30);
 //! `BENCH_CLIENTS=convene,python` measures some clients only; `BENCH_CAPACITY=0` skips the
@@ -173,6 +174,23 @@ struct Figures {
     call_cpu_percent: Option<f64>,
     call_peak_mib: Option<f64>,
     call_glass_ms: Option<f64>,
+    /// Runs that failed (a peer that never saw the picture, …), by name.
+    failed: Vec<String>,
+}
+
+type SharedFigures = std::sync::Arc<std::sync::Mutex<Figures>>;
+
+/// Runs one measurement on its own task: a run that fails (its peer panics the task) is
+/// counted, and the bench goes on.
+async fn attempt(
+    figures: &SharedFigures,
+    what: String,
+    run: impl Future<Output = ()> + Send + 'static,
+) {
+    if let Err(error) = tokio::spawn(run).await {
+        eprintln!("  {what} failed: {error}");
+        figures.lock().expect("figures").failed.push(what);
+    }
 }
 
 fn median(values: &[f64]) -> Option<f64> {
@@ -208,14 +226,18 @@ async fn measure() {
     let mut results = Vec::new();
     for client in clients {
         eprintln!("measuring {}", client.name());
-        let mut figures = Figures::default();
+        let shared = SharedFigures::default();
         for n in 0..runs {
-            timed_join(client, &url, n, &mut figures).await;
+            let run = timed_join(client, url.clone(), n, shared.clone());
+            attempt(&shared, format!("join {n}"), run).await;
         }
         for n in 0..runs {
-            reconnect(client, signal_target, n, &mut figures).await;
+            let run = reconnect(client, signal_target, n, shared.clone());
+            attempt(&shared, format!("reconnect {n}"), run).await;
         }
-        call(client, &url, call_seconds, &mut figures).await;
+        let run = call(client, url.clone(), call_seconds, shared.clone());
+        attempt(&shared, "call".to_owned(), run).await;
+        let figures = std::mem::take(&mut *shared.lock().expect("figures"));
         eprintln!("  {figures:?}");
         results.push((client, figures));
     }
@@ -234,11 +256,11 @@ async fn measure() {
 }
 
 /// Join, first frame, glass to glass (a few seconds of pictures), leave.
-async fn timed_join(client: Client, url: &str, n: u64, figures: &mut Figures) {
+async fn timed_join(client: Client, url: String, n: u64, figures: SharedFigures) {
     let identity = format!("{}-join-{n}", client.tag());
     let token = token(&identity);
     let run = PeerRun {
-        url,
+        url: &url,
         token: &token,
         from: PUBLISHER,
         publish: false,
@@ -249,6 +271,7 @@ async fn timed_join(client: Client, url: &str, n: u64, figures: &mut Figures) {
     let first = peer.wait_for("first_frame", Duration::from_secs(30)).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let latency = peer.finish().await;
+    let mut figures = figures.lock().expect("figures");
     figures.connect_ms.extend(connected["connect_ms"].as_f64());
     figures
         .first_frame_ms
@@ -259,7 +282,7 @@ async fn timed_join(client: Client, url: &str, n: u64, figures: &mut Figures) {
 }
 
 /// Signaling dropped for 1 s behind a proxy; time to `reconnected`.
-async fn reconnect(client: Client, target: std::net::SocketAddr, n: u64, figures: &mut Figures) {
+async fn reconnect(client: Client, target: std::net::SocketAddr, n: u64, figures: SharedFigures) {
     let proxy = convene_testkit::SignalProxy::start(target).await;
     let identity = format!("{}-reconnect-{n}", client.tag());
     let token = token(&identity);
@@ -276,20 +299,20 @@ async fn reconnect(client: Client, target: std::net::SocketAddr, n: u64, figures
     let dropped_at = now_ms();
     proxy.cut_for(SIGNAL_DROP);
     let back = peer.wait_for("reconnected", Duration::from_secs(60)).await;
-    if let Some(at) = back["at_ms"].as_u64() {
-        figures
-            .reconnect_ms
-            .push(at.saturating_sub(dropped_at) as f64);
+    // Python's clock is a float, the others' whole milliseconds.
+    if let Some(at) = back["at_ms"].as_f64() {
+        let mut figures = figures.lock().expect("figures");
+        figures.reconnect_ms.push(at - dropped_at as f64);
     }
     peer.finish().await;
 }
 
 /// A two-party call: CPU and peak memory of the client's processes.
-async fn call(client: Client, url: &str, seconds: u64, figures: &mut Figures) {
+async fn call(client: Client, url: String, seconds: u64, figures: SharedFigures) {
     let identity = format!("{}-call", client.tag());
     let token = token(&identity);
     let run = PeerRun {
-        url,
+        url: &url,
         token: &token,
         from: PUBLISHER,
         publish: true,
@@ -302,15 +325,16 @@ async fn call(client: Client, url: &str, seconds: u64, figures: &mut Figures) {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let before = usage::tree_usage(pid, skip_root);
     let started = Instant::now();
-    let mut peak = before.resident_mib;
+    let mut peak = before.memory_mib;
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     while started.elapsed() < Duration::from_secs(seconds) {
         tick.tick().await;
-        peak = peak.max(usage::tree_usage(pid, skip_root).resident_mib);
+        peak = peak.max(usage::tree_usage(pid, skip_root).memory_mib);
     }
     let after = usage::tree_usage(pid, skip_root);
     let elapsed = started.elapsed().as_secs_f64();
     let latency = peer.finish().await;
+    let mut figures = figures.lock().expect("figures");
     figures.call_cpu_percent = Some(100.0 * (after.cpu_seconds - before.cpu_seconds) / elapsed);
     figures.call_peak_mib = Some(peak);
     figures.call_glass_ms = latency.and_then(|l| l["median_ms"].as_f64());
@@ -333,17 +357,17 @@ fn print_table(results: &[(Client, Figures)], runs: u64, call_seconds: u64) {
     );
     let _ = writeln!(
         out,
-        "| client | connect | first frame | glass to glass | reconnect after 1 s signal drop | call CPU (one core = 100 %) | call peak memory | glass to glass in the call |"
+        "| client | connect | first frame | glass to glass | reconnect after 1 s signal drop | call CPU (one core = 100 %) | call peak memory | glass to glass in the call | failed runs |"
     );
     let _ = writeln!(
         out,
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
     );
     for (client, f) in results {
         let ours = |pick: fn(&Figures) -> Option<f64>| convene.and_then(pick);
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             client.name(),
             cell(median(&f.connect_ms), "ms", ours(|c| median(&c.connect_ms))),
             cell(
@@ -360,6 +384,11 @@ fn print_table(results: &[(Client, Figures)], runs: u64, call_seconds: u64) {
             cell(f.call_cpu_percent, "%", ours(|c| c.call_cpu_percent)),
             cell(f.call_peak_mib, "MiB", ours(|c| c.call_peak_mib)),
             cell(f.call_glass_ms, "ms", ours(|c| c.call_glass_ms)),
+            if f.failed.is_empty() {
+                "none".to_owned()
+            } else {
+                f.failed.join(", ")
+            },
         );
     }
     let _ = writeln!(
@@ -377,6 +406,7 @@ fn print_table(results: &[(Client, Figures)], runs: u64, call_seconds: u64) {
                     "call_cpu_percent": f.call_cpu_percent,
                     "call_peak_mib": f.call_peak_mib,
                     "call_glass_ms": f.call_glass_ms,
+                    "failed": f.failed,
                 }))
                 .collect::<Vec<_>>()
         )

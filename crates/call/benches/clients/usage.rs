@@ -10,8 +10,9 @@ const TICKS_PER_SECOND: f64 = 100.0;
 pub struct TreeUsage {
     /// CPU seconds used so far (user + system) by the processes alive now.
     pub cpu_seconds: f64,
-    /// Resident memory of those processes together.
-    pub resident_mib: f64,
+    /// Memory of those processes together: the sum of their proportional set sizes (a page
+    /// shared by n processes counts 1/n in each), so shared libraries count once.
+    pub memory_mib: f64,
 }
 
 /// Reads `root` and all its descendants (without `root` itself when `skip_root`: the
@@ -34,7 +35,7 @@ pub fn tree_usage(root: u32, skip_root: bool) -> TreeUsage {
             continue;
         };
         children.entry(parent).or_default().push(pid);
-        stats.insert(pid, (cpu, resident_mib(pid)));
+        stats.insert(pid, (cpu, proportional_mib(pid)));
     }
     let mut usage = TreeUsage::default();
     let mut pending = vec![root];
@@ -43,7 +44,7 @@ pub fn tree_usage(root: u32, skip_root: bool) -> TreeUsage {
             && let Some((cpu, rss)) = stats.get(&pid)
         {
             usage.cpu_seconds += cpu;
-            usage.resident_mib += rss;
+            usage.memory_mib += rss;
         }
         pending.extend(children.get(&pid).into_iter().flatten());
     }
@@ -60,13 +61,13 @@ fn parent_and_cpu(pid: u32) -> Option<(u32, f64)> {
     Some((parent, (ticks(11)? + ticks(12)?) / TICKS_PER_SECOND))
 }
 
-fn resident_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
+fn proportional_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
         .ok()
-        .and_then(|status| {
-            status
+        .and_then(|rollup| {
+            rollup
                 .lines()
-                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .find_map(|line| line.strip_prefix("Pss:"))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         })
         .map_or(0.0, |kib| kib / 1024.0)
