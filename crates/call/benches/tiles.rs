@@ -9,17 +9,19 @@
 //! each tile, capture-to-tile latency (read from the pattern's stamp), and this process's
 //! CPU and memory.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+#[path = "roles/mod.rs"]
+mod roles;
 
-use convene_call::{
-    CallOptions, CallSession, FakeMedia, FakeMediaSettings, FrameServer, VideoRegistry,
-};
+use std::io::{BufRead, BufReader, Write};
+use std::process::Child;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use roles::{child, first_line, now_ms, wait_for_stdin_to_close};
+
+use convene_call::{CallOptions, CallSession, FrameServer, VideoRegistry};
 use convene_media::synthetic::TestPattern;
 use convene_media::video::I420Frame;
-use convene_room::Room;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -59,51 +61,13 @@ async fn serve() {
 async fn publish() {
     let url = std::env::var("TILES_URL").expect("TILES_URL");
     let token = std::env::var("TILES_TOKEN").expect("TILES_TOKEN");
-    let (room, _events) = Room::connect(&url, &token, convene_testkit::loopback_options())
-        .await
-        .expect("the publisher joins");
-    let _media = FakeMedia::publish(&room, FakeMediaSettings::default())
-        .await
-        .expect("publish the test pattern");
-    println!("ready");
-    wait_for_stdin_to_close().await;
-    room.disconnect().await;
+    roles::publish_pattern(&url, &token).await;
 }
 
 fn identities() -> Vec<String> {
     let mut names = vec!["viewer".to_owned()];
     names.extend((0..TILES).map(|n| format!("camera-{n}")));
     names
-}
-
-async fn wait_for_stdin_to_close() {
-    let _ = tokio::task::spawn_blocking(|| {
-        let mut sink = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
-    })
-    .await;
-}
-
-fn child(role: &str, env: &[(&str, &str)]) -> Child {
-    let mut command = Command::new(std::env::current_exe().expect("this binary"));
-    command
-        .env(ROLE_ENV, role)
-        // The test harness logs to stdout, which carries the children's announcements.
-        .env("RUST_LOG", "off")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.spawn().expect("start a child")
-}
-
-fn read_line(child: &mut Child) -> String {
-    let stdout = child.stdout.as_mut().expect("piped");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read");
-    line.trim().to_owned()
 }
 
 /// Reads the whole of a child's announcement: the server's URL and tokens.
@@ -151,12 +115,6 @@ fn resident_mib() -> f64 {
                 .ok()
         })
         .map_or(0.0, |kib| kib / 1024.0)
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis() as u64)
 }
 
 /// What one tile saw while measuring.
@@ -228,15 +186,21 @@ async fn run_tile(
 }
 
 async fn measure() {
-    let mut server = child("server", &[]);
+    let mut server = child(ROLE_ENV, "server", &[]);
     let (url, tokens) = read_server(&mut server);
     let mut publishers: Vec<Child> = tokens
         .iter()
         .filter(|(identity, _)| identity != "viewer")
-        .map(|(_, token)| child("publisher", &[("TILES_URL", &url), ("TILES_TOKEN", token)]))
+        .map(|(_, token)| {
+            child(
+                ROLE_ENV,
+                "publisher",
+                &[("TILES_URL", &url), ("TILES_TOKEN", token)],
+            )
+        })
         .collect();
     for publisher in &mut publishers {
-        assert_eq!(read_line(publisher), "ready");
+        assert_eq!(first_line(publisher), "ready");
     }
 
     let viewer_token = &tokens

@@ -20,21 +20,23 @@
 //! `BENCH_CLIENTS=convene,python` measures some clients only; `BENCH_CAPACITY=0` skips the
 //! server's part (`capacity.rs`).
 
+#[path = "../roles/mod.rs"]
+mod roles;
+
 mod capacity;
 mod convene_peer;
 mod peer;
 mod usage;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::io::Write;
+use std::time::{Duration, Instant};
 
-use convene_call::{FakeMedia, FakeMediaSettings};
 use convene_devserver::DevServerConfig;
-use convene_room::{AccessToken, Room};
+use convene_room::AccessToken;
 use serde_json::{Value, json};
 
 use peer::{Client, Peer, PeerRun};
+use roles::{first_line, now_ms, wait_for_stdin_to_close};
 
 const ROLE_ENV: &str = "CONVENE_BENCH_ROLE";
 const ROOM: &str = "bench";
@@ -51,13 +53,6 @@ fn main() {
         Ok("watchers") => runtime.block_on(capacity::watchers()),
         _ => runtime.block_on(measure()),
     }
-}
-
-/// Milliseconds since the Unix epoch (the clock the test pattern stamps).
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis() as u64)
 }
 
 /// Glass-to-glass samples of one run.
@@ -98,45 +93,12 @@ async fn serve() {
 async fn publish() {
     let url = std::env::var("BENCH_URL").expect("BENCH_URL");
     let token = std::env::var("BENCH_TOKEN").expect("BENCH_TOKEN");
-    let (room, _events) = Room::connect(&url, &token, convene_testkit::loopback_options())
-        .await
-        .expect("the publisher joins");
-    let _media = FakeMedia::publish(&room, FakeMediaSettings::default())
-        .await
-        .expect("publish the test pattern");
-    println!("ready");
-    wait_for_stdin_to_close().await;
-    room.disconnect().await;
+    roles::publish_pattern(&url, &token).await;
 }
 
-async fn wait_for_stdin_to_close() {
-    let _ = tokio::task::spawn_blocking(|| {
-        let mut sink = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
-    })
-    .await;
-}
-
-fn child(role: &str, env: &[(&str, &str)]) -> Child {
-    let mut command = Command::new(std::env::current_exe().expect("this binary"));
-    command
-        .env(ROLE_ENV, role)
-        .env("RUST_LOG", "off")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.spawn().expect("start a child")
-}
-
-fn first_line(child: &mut Child) -> String {
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().expect("piped"))
-        .read_line(&mut line)
-        .expect("read");
-    line.trim().to_owned()
+/// Starts this binary in `role`.
+fn child(role: &str, env: &[(&str, &str)]) -> std::process::Child {
+    roles::child(ROLE_ENV, role, env)
 }
 
 fn token(identity: &str) -> String {
