@@ -13,6 +13,8 @@ PACKAGES=(
   xvfb xauth x11-utils imagemagick webkit2gtk-driver python3-xlib
   # fake audio devices for the real cpal path
   pulseaudio pulseaudio-utils libasound2-plugins
+  # a private D-Bus session bus per app in the end-to-end tests (one instance per bus)
+  dbus-daemon
   # browser and Python peers, UI tests
   chromium python3-venv
   # network-switch lab

@@ -1,5 +1,5 @@
 //! The real app in a real call, under a virtual display: started with a `convene://join`
-//! link and the synthetic devices, it joins, publishes camera and microphone, and when its
+//! link and the synthetic devices, joined with a click, and when its
 //! window is closed (or it gets SIGTERM) the others see it leave within a second, not after
 //! the server's 15 s timeout; and the call screen driven through WebKitWebDriver (tiles
 //! draw the test participant's video, mute, banners, leave).
@@ -14,40 +14,35 @@ use convene_room::room::RoomEvent;
 use convene_room::{Room, RoomEvents};
 use convene_testkit::{SignalProxy, loopback_options, start_server, wait_event};
 use support::webdriver::{WebDriver, click, fill, save_screenshot, wait_for_text};
-use support::{RunningApp, close_window_like_a_window_manager, display_available, send_signal};
+use support::{
+    close_window_like_a_window_manager, display_available, fresh_log_dir, join_link, logged_in,
+    send_signal,
+};
 
 const WAIT: Duration = Duration::from_secs(60);
 /// What the others may wait to see the app leave.
 const LEAVE_SEEN_WITHIN: Duration = Duration::from_secs(1);
 
-/// Percent-encodes a query value (URLs and JWTs only need these few).
-fn encode(value: &str) -> String {
-    value
-        .replace('%', "%25")
-        .replace(':', "%3A")
-        .replace('/', "%2F")
-        .replace('?', "%3F")
-        .replace('&', "%26")
-        .replace('=', "%3D")
-}
-
-/// Waits until the app ("me") is in the room with its camera and microphone published.
+/// Waits until the app ("me") is in the room with its microphone published.
 async fn wait_for_the_app(events: &mut RoomEvents, seen: &mut Vec<String>) {
     wait_event(events, seen, WAIT, |event| match event {
         RoomEvent::ParticipantConnected(p) if p.identity == "me" => Some(()),
         _ => None,
     })
     .await;
-    for _ in 0..2 {
-        wait_event(events, seen, WAIT, |event| match event {
-            RoomEvent::TrackPublished {
-                participant_identity,
-                ..
-            } if participant_identity == "me" => Some(()),
-            _ => None,
-        })
-        .await;
-    }
+    wait_event(events, seen, WAIT, |event| match event {
+        RoomEvent::TrackPublished {
+            participant_identity,
+            ..
+        } if participant_identity == "me" => Some(()),
+        _ => None,
+    })
+    .await;
+}
+
+/// Whether process `pid` still runs.
+fn running(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 async fn leave_is_seen_at_once(ending: fn(u32), test: &str) {
@@ -63,16 +58,23 @@ async fn leave_is_seen_at_once(ending: fn(u32), test: &str) {
             .expect("the watcher joins");
     let mut seen = Vec::new();
 
-    let link = format!(
-        "convene://join?url={}&token={}",
-        encode(&server.url()),
-        encode(app_token.expose())
-    );
-    let mut app = RunningApp::start_with(&[&link], &[("CONVENE_FAKE_MEDIA", "1")]);
-    app.wait_for_log("convene ready", WAIT).await;
+    // The link fills the join screen; the user turns the microphone on and joins.
+    let link = join_link(&server.url(), app_token.expose());
+    let logs = fresh_log_dir();
+    let logs_dir = logs.to_string_lossy().into_owned();
+    let driver = WebDriver::start_with_env(&[
+        ("CONVENE_FAKE_MEDIA", "1"),
+        ("CONVENE_LOG_DIR", logs_dir.as_str()),
+    ])
+    .await;
+    let client = driver.launch_app_with(&[&link]).await;
+    wait_for_text(&client, "link-room", "e2e").await;
+    click(&client, "prejoin-mic").await;
+    click(&client, "join").await;
     wait_for_the_app(&mut events, &mut seen).await;
+    wait_for_text(&client, "state-self", "mic on").await;
 
-    let pid = app.pid();
+    let pid = driver.app_pid().await;
     tokio::task::spawn_blocking(move || ending(pid))
         .await
         .expect("end the app");
@@ -85,16 +87,22 @@ async fn leave_is_seen_at_once(ending: fn(u32), test: &str) {
     })
     .await;
     let took = asked.elapsed();
-    app.wait_for_exit(Duration::from_secs(10)).await;
+    let exit_deadline = Instant::now() + Duration::from_secs(10);
+    while running(pid) {
+        assert!(Instant::now() < exit_deadline, "the app did not exit");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(
         took < LEAVE_SEEN_WITHIN,
         "the others saw the app leave after {took:?}: {seen:#?}"
     );
-    assert!(
-        !app.log.iter().any(|line| line.contains(app_token.expose())),
-        "token logged"
-    );
+    let log = logged_in(&logs);
+    assert!(log.contains("convene ready"), "{log}");
+    assert!(!log.contains(app_token.expose()), "token logged");
+    let _ = std::fs::remove_dir_all(&logs);
 
+    drop(client);
+    drop(driver.process);
     watcher.disconnect().await;
     server.shutdown().await;
 }
@@ -325,11 +333,7 @@ async fn the_banners_follow_a_dropped_connection_and_a_server_shutdown() {
     let server = start_server(Duration::from_secs(15)).await;
     let proxy = SignalProxy::start(server.local_addr()).await;
     let token = server.token("banners", "me", 600).expect("token");
-    let link = format!(
-        "convene://join?url={}&token={}",
-        encode(&proxy.url()),
-        encode(token.expose())
-    );
+    let link = join_link(&proxy.url(), token.expose());
     let exports = std::env::temp_dir().join(format!("convene-e2e-exports-{}", std::process::id()));
     let exports_dir = exports.to_string_lossy().into_owned();
     let driver = WebDriver::start_with_env(&[
@@ -338,6 +342,10 @@ async fn the_banners_follow_a_dropped_connection_and_a_server_shutdown() {
     ])
     .await;
     let client = driver.launch_app_with(&[&link]).await;
+    // A link only fills the join screen: the microphone is turned on and Join pressed.
+    wait_for_text(&client, "link-room", "banners").await;
+    click(&client, "prejoin-mic").await;
+    click(&client, "join").await;
     wait_for_text(&client, "call-room", "banners").await;
     wait_for_text(&client, "state-self", "mic on").await;
 

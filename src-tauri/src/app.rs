@@ -5,9 +5,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use tauri::{Manager, RunEvent, WindowEvent};
+use tauri_plugin_deep_link::DeepLinkExt;
 
-use crate::call::{CallController, commands as call, deep_link, webview_sink};
+use crate::call::{CallController, commands as call};
 use crate::join::commands as join;
+use crate::join::deep_link::{self, LinkInbox};
 use crate::local_room::{LocalRoom, commands as local_room};
 use crate::logging::LogFile;
 use crate::settings::SettingsStore;
@@ -36,30 +38,21 @@ fn exit_cleanup(calls: Arc<CallController>, local_room: Arc<LocalRoom>) -> Clean
     })
 }
 
-/// Joins the room of a `convene://join` link given on the command line (an OS deep link);
-/// a bad link or a failed join is reported to the window as `join-failed`.
-fn join_from_deep_link(app: &tauri::AppHandle, args: &[String]) {
+/// Stages the join link among `args` (a command line: ours at start, or a second
+/// instance's) for the join screen, tells the window, and brings the window to the front;
+/// nothing joins (see [`deep_link`]). A second instance without a link only raises the
+/// window, as meeting apps do when launched again.
+fn receive_command_line(app: &tauri::AppHandle, args: &[String]) {
     use tauri::Emitter;
-    let Some(link) = deep_link::find_join_link(args) else {
-        return;
-    };
-    let app = app.clone();
-    tauri::async_runtime::spawn(async move {
-        let calls = app.state::<Arc<CallController>>().inner().clone();
-        let joined = match link {
-            Ok(link) => {
-                let now = convene_room::clock::unix_now_secs();
-                calls
-                    .join(&link.url, &link.token, None, now, webview_sink(app.clone()))
-                    .await
-            }
-            Err(error) => Err(error),
-        };
-        if let Err(error) = joined {
-            tracing::warn!(%error, "joining from a link failed");
-            let _ = app.emit("join-failed", &error);
-        }
-    });
+    let now = convene_room::clock::unix_now_secs();
+    if app.state::<LinkInbox>().stage(args, now) {
+        let _ = app.emit(deep_link::JOIN_LINK_EVENT, ());
+    }
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+    }
 }
 
 /// Builds and runs the app until it exits; logs also go to `log_file`, opened in the OS
@@ -74,6 +67,13 @@ pub fn run(log_file: LogFile) -> ExitCode {
         Arc::clone(&settings),
     ));
     let app = tauri::Builder::default()
+        // First, so a second instance hands its command line over and exits before any
+        // window or server of its own starts (the token leaves its command line with it).
+        .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
+            receive_command_line(app, &args);
+        }))
+        .plugin(tauri_plugin_deep_link::init())
+        .manage(LinkInbox::default())
         .manage(Shutdown::new(
             exit_cleanup(Arc::clone(&calls), Arc::clone(&local)),
             SHUTDOWN_BOUND,
@@ -100,6 +100,7 @@ pub fn run(log_file: LogFile) -> ExitCode {
             call::diagnostics,
             call::export_diagnostics,
             join::recent_servers,
+            join::take_join_link,
             local_room::start_local_room,
             local_room::invite_test_participant,
             support::support_report,
@@ -137,7 +138,20 @@ pub fn run(log_file: LogFile) -> ExitCode {
                 app.state::<Arc<CallController>>().inner().clone();
             let feed = tauri::async_runtime::block_on(convene_call::FrameServer::start(sources))?;
             app.manage(feed);
-            join_from_deep_link(app.handle(), &args);
+            // We are the one instance (a second one exits in the plugin above): take the
+            // link of our own command line, then blank its token there.
+            receive_command_line(app.handle(), &args);
+            match crate::command_line::hide_arguments_after(deep_link::PREFIX) {
+                Ok(0) => {}
+                Ok(_) => tracing::info!("the join link's token is hidden from the command line"),
+                Err(error) => tracing::warn!(%error, "cannot hide the join link's token"),
+            }
+            // macOS hands links over as an open-URL event, not on the command line.
+            let handle = app.handle().clone();
+            app.deep_link().on_open_url(move |event| {
+                let urls: Vec<String> = event.urls().into_iter().map(String::from).collect();
+                receive_command_line(&handle, &urls);
+            });
             tracing::info!(version = env!("CARGO_PKG_VERSION"), "convene ready");
             Ok(())
         })

@@ -7,6 +7,7 @@
 
 mod app;
 mod call;
+mod command_line;
 mod error;
 mod join;
 mod local_room;

@@ -16,6 +16,8 @@ pub const WAIT: Duration = Duration::from_secs(30);
 pub struct WebDriver {
     pub process: Child,
     port: u16,
+    /// The session bus of the apps it launches (see [`super::PrivateBus`]).
+    pub bus: std::sync::Arc<super::PrivateBus>,
 }
 
 impl WebDriver {
@@ -26,12 +28,14 @@ impl WebDriver {
 
     /// Starts the driver; `env` reaches the app it launches.
     pub async fn start_with_env(env: &[(&str, &str)]) -> Self {
+        let bus = std::sync::Arc::new(super::PrivateBus::start());
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("pick a free port")
             .port();
         let mut command = Command::new("WebKitWebDriver");
         command.env("CONVENE_CONFIG_DIR", super::fresh_config_dir());
+        command.env("DBUS_SESSION_BUS_ADDRESS", bus.address());
         command.envs(env.iter().copied());
         let process = command
             .arg(format!("--port={port}"))
@@ -52,7 +56,27 @@ impl WebDriver {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Self { process, port }
+        Self { process, port, bus }
+    }
+
+    /// The app this driver launched (its child process), once it runs.
+    pub async fn app_pid(&self) -> u32 {
+        let driver = self.process.id().expect("the driver runs");
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let children = super::child_processes(driver);
+            if let Some(app) = children
+                .into_iter()
+                .find(|pid| super::command_line_of(*pid).contains("convene"))
+            {
+                return app;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no app under the driver"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Starts the app and a WebDriver session on its window.
@@ -154,4 +178,24 @@ pub async fn click(client: &Client, test_id: &str) {
         .click()
         .await
         .unwrap_or_else(|e| panic!("click {test_id}: {e}"));
+}
+
+/// Waits until no element `test_id` is on the page (a banner went away).
+pub async fn wait_for_absence(client: &Client, test_id: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let selector = format!("[data-testid='{test_id}']");
+    loop {
+        let found = client
+            .find_all(Locator::Css(&selector))
+            .await
+            .unwrap_or_else(|error| panic!("look for {test_id}: {error}"));
+        if found.is_empty() {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{test_id} still shown after {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

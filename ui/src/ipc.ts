@@ -146,9 +146,23 @@ export function onMicLevel(handler: (level: number) => void): Promise<UnlistenFn
   return listen<number>("mic-level", (message) => handler(message.payload));
 }
 
-/** Calls `handler` when joining from a `convene://join` link failed. */
-export function onJoinFailed(handler: (error: UiError) => void): Promise<UnlistenFn> {
-  return listen<UiError>("join-failed", (message) => handler(message.payload));
+/**
+ * A `convene://join` link opened (src-tauri/src/join/deep_link.rs: LinkOffer). It only fills
+ * the join screen: joining takes a click on Join, with the camera and microphone off.
+ */
+export interface LinkOffer {
+  url: string;
+  token: string;
+  /** The server's host (and port): whom the call would be with. */
+  host: string;
+  /** `ws://` to another computer: the token would cross the network unencrypted. */
+  insecure: boolean;
+  summary: TokenSummary;
+}
+
+/** Calls `handler` when a `convene://join` link was opened; then ask `backend.takeJoinLink`. */
+export function onJoinLink(handler: () => void): Promise<UnlistenFn> {
+  return listen<null>("join-link", () => handler());
 }
 
 /** One ICE candidate (see crates/room: stats.rs). */
@@ -216,6 +230,8 @@ export const backend = {
   checkServerUrl: (url: string) => call<string>("check_server_url", { url }),
   /** Decodes the token field (no signature check). */
   inspectToken: (token: string) => call<TokenSummary>("inspect_token", { token }),
+  /** The `convene://join` link opened and not yet shown, once (null: none); rejects for a malformed link. */
+  takeJoinLink: () => call<LinkOffer | null>("take_join_link"),
   /** Servers joined recently, newest first (tokens are never stored). */
   recentServers: () => call<string[]>("recent_servers"),
   /** Joins the room the token names on the given server with `media` (absent: as last time); events follow. */
@@ -231,7 +247,7 @@ export const backend = {
   stopPreview: () => call<void>("stop_preview"),
   /** Uses another device in the call (null: the default). */
   switchDevice: (kind: DeviceKind, id: string | null) => call<void>("switch_device", { kind, id }),
-  /** The call in progress, if any (e.g. joined from a link before the window loaded). */
+  /** The call in progress, if any (e.g. the window reloaded during a call). */
   currentCall: () => call<JoinedCall | null>("current_call"),
   /** Turns our microphone ("audio") or camera ("video") off or on (publishing it if needed); resolves with whether it is on. */
   setMuted: (kind: "audio" | "video", muted: boolean) => call<boolean>("set_muted", { kind, muted }),

@@ -201,6 +201,9 @@ impl MicrophoneSource {
 pub fn open_microphone(
     id: Option<&str>,
 ) -> Result<(MicrophoneSource, Receiver<AudioFrame>), CallError> {
+    // Logged: what was opened, and when, is part of the app's story (and tests check that
+    // nothing opens before the user asks).
+    tracing::info!(device = id.unwrap_or("default"), "opening the microphone");
     if id == Some(TEST_TONE) {
         let (tone, frames) = ToneMicrophone::start(TEST_TONE_HZ);
         return Ok((MicrophoneSource::Tone(tone), frames));
@@ -238,6 +241,7 @@ pub struct OpenCamera {
 
 /// Opens the camera `id` (`None`: the first camera) and starts capturing.
 pub fn open_camera(id: Option<&str>) -> Result<OpenCamera, CallError> {
+    tracing::info!(device = id.unwrap_or("default"), "opening the camera");
     if id == Some(TEST_PATTERN) {
         let (width, height, fps) = TEST_PATTERN_SIZE;
         let (capture, frames) = VideoCapture::start(Box::new(move || {

@@ -271,6 +271,7 @@ pub async fn wait_event<T>(
 /// make a client's WebSocket drop while its media (direct UDP) keeps going.
 pub struct SignalProxy {
     address: std::net::SocketAddr,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     cut: tokio::sync::watch::Sender<u64>,
     refuse_until: std::sync::Arc<std::sync::Mutex<Option<tokio::time::Instant>>>,
     task: tokio::task::JoinHandle<()>,
@@ -286,8 +287,11 @@ impl SignalProxy {
         let (cut, cuts) = tokio::sync::watch::channel(0u64);
         let refuse_until = std::sync::Arc::new(std::sync::Mutex::new(None));
         let refusing = refuse_until.clone();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = accepted.clone();
         let task = tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let refused = refusing
                     .lock()
                     .ok()
@@ -311,10 +315,17 @@ impl SignalProxy {
         });
         Self {
             address,
+            accepted,
             cut,
             refuse_until,
             task,
         }
+    }
+
+    /// How many TCP connections clients have opened to the proxy so far (signaling and
+    /// `/rtc/validate` alike): a test of "nothing connects before the user asks".
+    pub fn connections(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The URL clients use instead of the server's.

@@ -1,11 +1,10 @@
 //! The call controller: at most one [`CallSession`] at a time, joined from the join screen
-//! or a `convene://join` deep link, left from the Leave button or the shutdown path.
+//! (a `convene://join` link only fills it in), left from the Leave button or the shutdown path.
 //!
 //! Everything a session reports goes to the webview as `call-event` events
 //! ([`convene_call::CallEvent`]); the commands in [`commands`] only delegate here.
 
 pub mod commands;
-pub mod deep_link;
 pub mod diagnostics;
 mod media;
 
@@ -192,6 +191,11 @@ impl CallController {
                 .map(|(kind, error)| format!("{}: {error}", kind.name()))
                 .collect(),
         };
+        tracing::info!(
+            camera = status.camera,
+            microphone = status.microphone,
+            "preview started"
+        );
         self.show_local_picture(Some(started.picture()));
         *preview = Some(started);
         status

@@ -24,3 +24,12 @@ pub fn recent_servers(
 ) -> Vec<String> {
     settings.recent_servers()
 }
+
+/// The `convene://join` link opened and not yet shown, once (`null`: none). The join screen
+/// asks when it loads and on every `join-link` event; it fills its fields, nothing joins.
+#[tauri::command]
+pub fn take_join_link(
+    links: tauri::State<'_, super::deep_link::LinkInbox>,
+) -> Result<Option<super::deep_link::LinkOffer>, UiError> {
+    links.take()
+}

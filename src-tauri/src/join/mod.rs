@@ -4,6 +4,7 @@
 //! jsonwebtoken without its signature (the client has no secret; the server verifies it).
 
 pub mod commands;
+pub mod deep_link;
 
 use convene_room::{ServerUrl, Token, TokenInfo};
 use serde::Serialize;

@@ -1,8 +1,10 @@
 import { useEffect, useState } from "react";
 import { CopyDiagnostics } from "../CopyDiagnostics";
 import { DeviceSetup } from "../devices/DeviceSetup";
-import { backend, type JoinedCall, type MediaChoice, onJoinFailed, type UiError } from "../ipc";
+import { backend, type JoinedCall, type MediaChoice, type UiError } from "../ipc";
 import { describeExpiry } from "./expiry";
+import { type ArrivedLink, mediaForLink } from "./joinLinks";
+import { LinkInvitation } from "./LinkInvitation";
 import { useBackendCheck } from "./useBackendCheck";
 
 const nowSecs = () => Math.floor(Date.now() / 1000);
@@ -11,11 +13,15 @@ const nowSecs = () => Math.floor(Date.now() / 1000);
  * The first screen: join a LiveKit room with a server URL and a token, or start a local room.
  * Every field is checked by the backend as it is typed; problems show inline under the field.
  * Beside the form: the camera preview, microphone level and device choices to join with.
+ * A convene://join `link` fills the form and turns the camera and microphone off; it never
+ * joins by itself.
  */
 export function JoinScreen({
   onJoined,
+  link,
 }: {
   onJoined: (call: JoinedCall, url: string, token: string, local: boolean) => void;
+  link: ArrivedLink | null;
 }) {
   const [url, setUrl] = useState("");
   const [token, setToken] = useState("");
@@ -38,19 +44,28 @@ export function JoinScreen({
       .catch(() => setRecent([]));
   }, []);
 
-  // The devices of the last call, until changed here.
+  // The devices of the last call, until changed here; with a link, camera and microphone
+  // start off (nothing is opened for a page that opened the link).
   const [media, setMedia] = useState<MediaChoice | null>(null);
+  const linked = link?.offer !== undefined;
   useEffect(() => {
-    void backend
-      .rememberedMedia()
-      .then(setMedia, () => setMedia({ devices: {}, microphone: true, camera: true }));
+    const choose = (remembered: MediaChoice) => setMedia(linked ? mediaForLink(remembered) : remembered);
+    void backend.rememberedMedia().then(choose, () => choose({ devices: {}, microphone: true, camera: true }));
+    // Only the first choice: a link arriving later is handled below.
   }, []);
 
-  // A convene://join link that failed shows here.
+  // A link fills the form (and turns the devices off); a malformed one says why.
   useEffect(() => {
-    const unlisten = onJoinFailed((error) => setOutcome(error));
-    return () => void unlisten.then((stop) => stop());
-  }, []);
+    if (!link) return;
+    if (link.error) {
+      setOutcome(link.error);
+      return;
+    }
+    setUrl(link.offer.url);
+    setToken(link.offer.token);
+    setOutcome(null);
+    setMedia((current) => current && mediaForLink(current));
+  }, [link]);
 
   const tokenExpired = tokenCheck.status === "ok" && tokenCheck.value.expired;
   const canJoin = urlCheck.status === "ok" && tokenCheck.status === "ok" && !tokenExpired && !busy;
@@ -73,6 +88,7 @@ export function JoinScreen({
     <div className="join-layout">
       <section className="join" aria-labelledby="join-title" data-testid="join-screen">
         <h1 id="join-title">Join a meeting</h1>
+        {link?.offer && token === link.offer.token && <LinkInvitation offer={link.offer} />}
         <form
           onSubmit={(event) => {
             event.preventDefault();

@@ -105,6 +105,13 @@ mockIPC((cmd, args) => {
       return "auto";
     case "video_feed_url":
       return "ws://127.0.0.1:9/?token=none";
+    case "take_join_link": {
+      // Tests stage a link (or { error }) in window.__joinLink; it is taken once.
+      const link = window.__joinLink ?? null;
+      window.__joinLink = null;
+      if (link?.error) throw link.error;
+      return link;
+    }
     case "recent_servers":
       return window.__recentServers ?? [];
     case "current_call":

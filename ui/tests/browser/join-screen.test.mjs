@@ -44,8 +44,10 @@ after(async () => {
   server?.close();
 });
 
-async function openJoinScreen() {
+async function openJoinScreen({ joinLink } = {}) {
   const page = await browser.newPage();
+  // A convene://join link the app was started with (see the mock's take_join_link).
+  if (joinLink) await page.addInitScript((link) => (window.__joinLink = link), joinLink);
   await page.addInitScript({ path: join(here, ".build", "ipc-mock.js") });
   await page.goto(baseUrl);
   await page.getByTestId("join-screen").waitFor();
@@ -281,5 +283,88 @@ test("in the call: the participant list, a device joined off is turned on, a ref
   await page.getByTestId("export-diagnostics").click();
   await page.getByTestId("export-result").getByText("Saved to /tmp/convene-diagnostics-1.json").waitFor();
   await page.screenshot({ path: join(artifacts, "call-diagnostics.png") });
+  await page.close();
+});
+
+/** What the backend offers for a convene://join link to `url` (src-tauri: LinkOffer). */
+function linkOffer(url, host, insecure = false) {
+  return {
+    url,
+    token: "valid.jwt.token",
+    host,
+    insecure,
+    summary: { room: "standup", identity: "alice", name: "", expiresAt: Math.floor(Date.now() / 1000) + 600, expired: false },
+  };
+}
+
+const previews = (page) =>
+  page.evaluate(() => window.__ipcCalls.filter((c) => c.cmd === "start_preview").map((c) => c.args.media));
+
+test("a link fills the join screen and joins only on a click, camera and microphone off", async () => {
+  const page = await openJoinScreen({ joinLink: linkOffer("wss://meet.example.org", "meet.example.org") });
+  await page.getByTestId("link-offer").waitFor();
+  assert.equal(await page.getByTestId("link-room").textContent(), "standup");
+  assert.equal(await page.getByTestId("link-host").textContent(), "meet.example.org");
+  assert.equal(await page.getByTestId("link-identity").textContent(), "alice");
+  assert.equal(await page.getByTestId("link-insecure").count(), 0);
+  assert.equal(await page.getByTestId("server-url").inputValue(), "wss://meet.example.org");
+  assert.equal(await page.getByTestId("token").inputValue(), "valid.jwt.token");
+  await page.getByTestId("preview-off").getByText("Camera is off").waitFor();
+  await page.waitForFunction(() => !document.querySelector("[data-testid=join]").disabled);
+  // Nothing was opened on, and nothing joined, before the click.
+  const before = await previews(page);
+  assert.ok(before.length > 0);
+  assert.ok(before.every((media) => !media.camera && !media.microphone), JSON.stringify(before));
+  assert.equal(await page.evaluate(() => window.__ipcCalls.some((c) => c.cmd === "join_room")), false);
+  await page.screenshot({ path: join(artifacts, "join-link.png") });
+
+  await page.getByTestId("join").click();
+  await page.getByTestId("call-screen").waitFor();
+  const joined = await page.evaluate(() => window.__ipcCalls.filter((c) => c.cmd === "join_room"));
+  assert.equal(joined.length, 1);
+  assert.deepEqual(joined[0].args, {
+    url: "wss://meet.example.org",
+    token: "valid.jwt.token",
+    media: { devices: {}, microphone: false, camera: false },
+  });
+  await page.close();
+});
+
+test("a link opened while the app runs turns the preview off and calls out an unencrypted server", async () => {
+  const page = await openJoinScreen();
+  await page.getByTestId("preview-video").waitFor();
+  await page.evaluate((link) => {
+    window.__joinLink = link;
+    window.__emit("join-link", null);
+  }, linkOffer("ws://meet.example.org:7880", "meet.example.org:7880", true));
+  await page.getByTestId("link-insecure").getByText("without encryption").waitFor();
+  await page.getByTestId("preview-off").getByText("Camera is off").waitFor();
+  const last = (await previews(page)).at(-1);
+  assert.equal(last.camera || last.microphone, false, JSON.stringify(last));
+  assert.equal(await page.getByTestId("server-url").inputValue(), "ws://meet.example.org:7880");
+  assert.equal(await page.evaluate(() => window.__ipcCalls.some((c) => c.cmd === "join_room")), false);
+  await page.close();
+});
+
+test("a malformed link says why; a link opened during a call waits for the join screen", async () => {
+  const page = await openJoinScreen({
+    joinLink: { error: { kind: "invalidServerUrl", message: "This join link is not usable: the token is missing." } },
+  });
+  await page.getByTestId("join-outcome").getByText("the token is missing").waitFor();
+
+  await page.getByTestId("server-url").fill("ws://127.0.0.1:7880");
+  await page.getByTestId("token").fill("valid.jwt.token");
+  await page.waitForFunction(() => !document.querySelector("[data-testid=join]").disabled);
+  await page.getByTestId("join").click();
+  await page.getByTestId("call-screen").waitFor();
+  await page.evaluate((link) => {
+    window.__joinLink = link;
+    window.__emit("join-link", null);
+  }, linkOffer("wss://other.example.org", "other.example.org"));
+  await page.getByTestId("link-notice").getByText("other.example.org").waitFor();
+  assert.equal(await page.evaluate(() => window.__ipcCalls.filter((c) => c.cmd === "join_room").length), 1);
+  await page.getByTestId("leave").click();
+  await page.getByTestId("link-offer").getByText("other.example.org").waitFor();
+  assert.equal(await page.getByTestId("server-url").inputValue(), "wss://other.example.org");
   await page.close();
 });
