@@ -1,37 +1,32 @@
 //! A subscribed audio track into the speaker's mixer.
 
+use std::sync::Arc;
+
 use convene_media::playout::SharedMixer;
 use convene_room::room::RemoteTrack;
-use std::sync::PoisonError;
 
 /// Feeds `track`'s Opus packets to its own playout buffer in `mixer` (keyed by the track
 /// sid) until the track ends, then removes the stream. Must be called inside a tokio
-/// runtime; abort the task to stop early.
+/// runtime; abort the task to stop early. Never waits on the speaker: packets are queued
+/// lock-free for its callback.
 pub fn play_remote_audio(
     mut track: RemoteTrack,
     mixer: SharedMixer,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let key = track.info.sid.clone();
-        let added = mixer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .add_stream(key.clone());
-        if let Err(error) = added {
+        let key: Arc<str> = Arc::from(track.info.sid.as_str());
+        if let Err(error) = mixer.add_stream(key.as_ref()) {
             tracing::warn!(%error, track = %key, "cannot play audio track");
             return;
         }
         while let Some(packet) = track.recv().await {
-            mixer.lock().unwrap_or_else(PoisonError::into_inner).push(
+            mixer.push(
                 &key,
                 packet.header.sequence_number,
                 packet.header.timestamp,
-                &packet.payload,
+                packet.payload,
             );
         }
-        mixer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove_stream(&key);
+        mixer.remove_stream(&key);
     })
 }

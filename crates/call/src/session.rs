@@ -7,16 +7,14 @@
 
 use std::collections::HashMap;
 use std::sync::mpsc::Receiver;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use convene_media::codec::VideoEncoderSettings;
 use convene_media::codec::vp8::Vp8Encoder;
 use convene_media::devices::{AudioFrame, SpeakerPlayback};
 use convene_media::far_end::FarEnd;
-use convene_media::playout::{
-    Mixer, PlayoutConfig, SharedMixer, playback_source_with_echo_reference,
-};
+use convene_media::playout::{PlayoutConfig, SharedMixer, playback_source_with_echo_reference};
 use convene_media::processing::ProcessingSettings;
 use convene_media::video::source::VideoCapture;
 use convene_room::room::{
@@ -253,7 +251,7 @@ impl CallSession {
             identity: room.local_participant().identity,
             participants: room.remote_participants(),
         });
-        let mixer: SharedMixer = Arc::new(Mutex::new(Mixer::new(PlayoutConfig::default())));
+        let mixer = SharedMixer::new(PlayoutConfig::default());
         let videos = VideoRegistry::default();
         let timeline = Timeline::default();
         timeline.record(serde_json::json!({
@@ -664,10 +662,7 @@ async fn forward_events(
                 registry.remove(&track_sid);
                 if let Some(player) = players.remove(&track_sid) {
                     player.abort();
-                    mixer
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .remove_stream(&track_sid);
+                    mixer.remove_stream(&track_sid);
                 }
             }
             other => {

@@ -8,7 +8,7 @@
 #[allow(dead_code)]
 mod pulse;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use convene_call::{
@@ -16,7 +16,7 @@ use convene_call::{
 };
 use convene_media::analysis::dominant_frequency;
 use convene_media::devices::{AudioDeviceId, MicrophoneCapture, SpeakerPlayback};
-use convene_media::playout::{Mixer, PlayoutConfig, playback_source};
+use convene_media::playout::{PlayoutConfig, SharedMixer, playback_source};
 use convene_media::processing::ProcessingSettings;
 use convene_room::Room;
 use convene_room::room::{LocalTrackOptions, RoomEvent};
@@ -57,7 +57,7 @@ async fn a_captured_tone_is_played_on_the_other_side_through_real_devices() {
         _ => None,
     })
     .await;
-    let mixer = Arc::new(Mutex::new(Mixer::new(PlayoutConfig::default())));
+    let mixer = SharedMixer::new(PlayoutConfig::default());
     let _playing = play_remote_audio(track, mixer.clone());
     let speaker: AudioDeviceId = "pulseaudio:fake_speaker".parse().expect("id");
     let _speaker = SpeakerPlayback::open(Some(&speaker), Box::new(playback_source(mixer)))

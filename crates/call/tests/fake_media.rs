@@ -3,12 +3,11 @@
 //! each frame's counter and colour back, and plays the tone through its playout buffer and
 //! mixer at 440 Hz; a browser running livekit-client decodes both too.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use convene_call::{FakeMedia, FakeMediaSettings, RemoteVideo, play_remote_audio};
 use convene_media::analysis::dominant_frequency;
-use convene_media::playout::{Mixer, PlayoutConfig};
+use convene_media::playout::{PlayoutConfig, SharedMixer};
 use convene_media::synthetic::TestPattern;
 use convene_room::Room;
 use convene_room::room::{RemoteTrack, RoomEvent};
@@ -75,7 +74,7 @@ async fn the_test_pattern_and_tone_are_decoded_by_our_client_and_a_browser() {
     let video = RemoteVideo::start(video_track.expect("video")).expect("decoder");
 
     // Audio: through a playout buffer and the mixer, pulled in 10 ms blocks like a speaker.
-    let mixer = Arc::new(Mutex::new(Mixer::new(PlayoutConfig::default())));
+    let mixer = SharedMixer::new(PlayoutConfig::default());
     let audio_track = audio_track.expect("audio");
     let audio_sid = audio_track.info.sid.clone();
     let _playing = play_remote_audio(audio_track, mixer.clone());
@@ -84,12 +83,12 @@ async fn the_test_pattern_and_tone_are_decoded_by_our_client_and_a_browser() {
     for _ in 0..200 {
         tick.tick().await;
         let mut block = [0.0; 480];
-        mixer.lock().expect("mixer").fill(&mut block);
+        mixer.fill(&mut block);
         played.extend_from_slice(&block);
     }
     let hz = dominant_frequency(&played[48_000..], 48_000);
     assert!((hz - 440.0).abs() < 5.0, "played {hz} Hz");
-    let levels = mixer.lock().expect("mixer").levels();
+    let levels = mixer.levels();
     assert!(
         levels
             .iter()

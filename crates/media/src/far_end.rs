@@ -4,10 +4,12 @@
 //! The speaker side pushes every block it plays ([`FarEnd::push`], any length, never
 //! blocks for long); the microphone side pops 10 ms frames before cleaning each captured
 //! frame ([`FarEnd::pop_frame`]). At most one second is kept: if nobody pops (no microphone
-//! open) the oldest audio is dropped.
+//! open) the oldest audio is dropped. A lock-free queue: the speaker's real-time callback
+//! never waits on the microphone side.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+
+use crossbeam_queue::ArrayQueue;
 
 use crate::processing::FRAME_SAMPLES;
 
@@ -15,29 +17,36 @@ use crate::processing::FRAME_SAMPLES;
 const CAPACITY: usize = 48_000;
 
 /// A shared, bounded queue of played 48 kHz mono samples. Clones share the queue.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FarEnd {
-    queue: Arc<Mutex<VecDeque<f32>>>,
+    queue: Arc<ArrayQueue<f32>>,
+}
+
+impl Default for FarEnd {
+    fn default() -> Self {
+        Self {
+            queue: Arc::new(ArrayQueue::new(CAPACITY)),
+        }
+    }
 }
 
 impl FarEnd {
-    /// Appends samples just handed to the speaker.
+    /// Appends samples just handed to the speaker; when full, the oldest make room.
     pub fn push(&self, played: &[f32]) {
-        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        queue.extend(played);
-        let excess = queue.len().saturating_sub(CAPACITY);
-        queue.drain(..excess);
+        for sample in played {
+            self.queue.force_push(*sample);
+        }
     }
 
     /// Moves the oldest 10 ms into `frame` (480 samples); `false` when less than 10 ms is
     /// queued.
     pub fn pop_frame(&self, frame: &mut [f32; FRAME_SAMPLES]) -> bool {
-        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        if queue.len() < FRAME_SAMPLES {
+        if self.queue.len() < FRAME_SAMPLES {
             return false;
         }
-        for (slot, sample) in frame.iter_mut().zip(queue.drain(..FRAME_SAMPLES)) {
-            *slot = sample;
+        // One consumer: what was counted stays (a full queue only swaps old for new).
+        for slot in frame.iter_mut() {
+            *slot = self.queue.pop().unwrap_or(0.0);
         }
         true
     }

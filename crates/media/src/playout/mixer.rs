@@ -1,9 +1,20 @@
 //! Mixes every remote audio stream into the one signal the speaker plays, and keeps each
 //! participant's level for the active-speaker highlight.
+//!
+//! [`Mixer`] is plain data. [`SharedMixer`] shares it between the network side (streams
+//! added and removed, packets pushed) and the speaker's real-time callback without a lock:
+//! the network side only enqueues into lock-free queues, and the callback that plays owns
+//! the mixer for the length of one fill (it is passed like a baton through a one-slot
+//! queue, so an old and a new speaker overlapping during a switch never wait on each
+//! other: the one without the baton plays silence for that block).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
+
+use bytes::Bytes;
+use crossbeam_queue::{ArrayQueue, SegQueue};
 
 use super::buffer::{PlayoutBuffer, PlayoutConfig, PlayoutStats};
 use super::level::LevelMeter;
@@ -15,6 +26,8 @@ const SOFT_CLIP_KNEE: f32 = 0.8;
 struct Stream {
     buffer: PlayoutBuffer,
     level: LevelMeter,
+    /// Where the level is published for readers outside the callback (f32 bits).
+    published_level: Option<Arc<AtomicU32>>,
 }
 
 /// The streams being played, keyed by the caller's name for them (a track sid).
@@ -37,12 +50,25 @@ impl Mixer {
     /// Starts playing a stream (when a remote audio track is subscribed). Replaces a
     /// stream of the same key, which starts over (e.g. after a full reconnect).
     pub fn add_stream(&mut self, key: impl Into<String>) -> Result<(), CodecError> {
-        let stream = Stream {
-            buffer: PlayoutBuffer::new(self.config)?,
-            level: LevelMeter::default(),
-        };
-        self.streams.insert(key.into(), stream);
+        let buffer = PlayoutBuffer::new(self.config)?;
+        self.insert_stream(key.into(), buffer, None);
         Ok(())
+    }
+
+    /// Starts playing a stream whose buffer was made elsewhere (off the real-time thread),
+    /// publishing its level to `published_level` as well.
+    fn insert_stream(
+        &mut self,
+        key: String,
+        buffer: PlayoutBuffer,
+        published_level: Option<Arc<AtomicU32>>,
+    ) {
+        let stream = Stream {
+            buffer,
+            level: LevelMeter::default(),
+            published_level,
+        };
+        self.streams.insert(key, stream);
     }
 
     /// Stops playing a stream (unsubscribed, participant left).
@@ -53,10 +79,20 @@ impl Mixer {
     /// Hands one RTP packet to its stream's playout buffer; unknown keys are ignored (a
     /// packet racing the stream's removal).
     pub fn push(&mut self, key: &str, sequence: u16, timestamp: u32, payload: &[u8]) {
+        self.push_arrived(key, sequence, timestamp, payload, Instant::now());
+    }
+
+    /// [`Mixer::push`] for a packet that arrived at `arrival` (queued before it got here).
+    pub fn push_arrived(
+        &mut self,
+        key: &str,
+        sequence: u16,
+        timestamp: u32,
+        payload: &[u8],
+        arrival: Instant,
+    ) {
         if let Some(stream) = self.streams.get_mut(key) {
-            stream
-                .buffer
-                .push(sequence, timestamp, payload, Instant::now());
+            stream.buffer.push(sequence, timestamp, payload, arrival);
         }
     }
 
@@ -68,6 +104,9 @@ impl Mixer {
         for stream in self.streams.values_mut() {
             stream.buffer.pull(&mut self.scratch);
             stream.level.update(&self.scratch);
+            if let Some(published) = &stream.published_level {
+                published.store(stream.level.level().to_bits(), Ordering::Relaxed);
+            }
             for (mixed, sample) in out.iter_mut().zip(&self.scratch) {
                 *mixed += sample;
             }
@@ -90,8 +129,160 @@ impl Mixer {
     }
 }
 
-/// A mixer shared between the network side (push) and the speaker callback (fill).
-pub type SharedMixer = Arc<Mutex<Mixer>>;
+/// Packets waiting for the speaker callback, at most (about 1 s for 50 streams, or 20 s of
+/// one): with no speaker running, newer packets are dropped and counted.
+const PACKET_QUEUE: usize = 2_048;
+
+/// What the network side asks of the mixer, applied by the callback that holds it.
+enum Change {
+    Add {
+        key: String,
+        /// Made off the real-time thread (it holds an Opus decoder).
+        buffer: Box<PlayoutBuffer>,
+        level: Arc<AtomicU32>,
+    },
+    Remove {
+        key: String,
+    },
+}
+
+/// One RTP packet for a stream, stamped when it arrived.
+struct QueuedPacket {
+    key: Arc<str>,
+    sequence: u16,
+    timestamp: u32,
+    payload: Bytes,
+    arrival: Instant,
+}
+
+struct Shared {
+    config: PlayoutConfig,
+    /// The mixer, held by at most one fill at a time (a one-slot queue).
+    baton: ArrayQueue<Box<Mixer>>,
+    /// Stream additions and removals, in order. Unbounded but small: two per subscribed
+    /// track, and never dropped (a lost removal would play a dead stream forever).
+    changes: SegQueue<Change>,
+    packets: ArrayQueue<QueuedPacket>,
+    dropped_packets: AtomicU64,
+    /// Each stream's published level. Locked by the network and UI side only, never by
+    /// the callback (which writes the atomics).
+    levels: Mutex<HashMap<String, Arc<AtomicU32>>>,
+}
+
+/// A mixer shared between the network side ([`SharedMixer::add_stream`],
+/// [`SharedMixer::push`], [`SharedMixer::remove_stream`]) and the speaker callback
+/// ([`SharedMixer::fill`]), which never takes a lock (see the module doc). Clones share it.
+#[derive(Clone)]
+pub struct SharedMixer {
+    shared: Arc<Shared>,
+}
+
+impl SharedMixer {
+    /// A shared mixer whose streams use `config`.
+    pub fn new(config: PlayoutConfig) -> Self {
+        let baton = ArrayQueue::new(1);
+        // A fresh one-slot queue has room.
+        let _ = baton.push(Box::new(Mixer::new(config)));
+        Self {
+            shared: Arc::new(Shared {
+                config,
+                baton,
+                changes: SegQueue::new(),
+                packets: ArrayQueue::new(PACKET_QUEUE),
+                dropped_packets: AtomicU64::new(0),
+                levels: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Starts playing a stream (a remote audio track was subscribed); a stream of the same
+    /// key starts over. Its decoder is made here, on the caller's thread.
+    pub fn add_stream(&self, key: impl Into<String>) -> Result<(), CodecError> {
+        let key = key.into();
+        let buffer = Box::new(PlayoutBuffer::new(self.shared.config)?);
+        let level = Arc::new(AtomicU32::new(0));
+        self.shared
+            .levels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.clone(), level.clone());
+        self.shared.changes.push(Change::Add { key, buffer, level });
+        Ok(())
+    }
+
+    /// Stops playing a stream (unsubscribed, participant left).
+    pub fn remove_stream(&self, key: &str) {
+        self.shared
+            .levels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key);
+        self.shared.changes.push(Change::Remove {
+            key: key.to_owned(),
+        });
+    }
+
+    /// Queues one RTP packet for its stream, stamped now. Never blocks: when the queue is
+    /// full (no speaker is playing) the packet is dropped and counted.
+    pub fn push(&self, key: &Arc<str>, sequence: u16, timestamp: u32, payload: Bytes) {
+        let packet = QueuedPacket {
+            key: key.clone(),
+            sequence,
+            timestamp,
+            payload,
+            arrival: Instant::now(),
+        };
+        if self.shared.packets.push(packet).is_err() {
+            self.shared.dropped_packets.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Fills `out` with the mix (see [`Mixer::fill`]) after applying the changes and
+    /// packets queued since the last fill. Lock-free: called from the speaker's callback.
+    /// Silence when another fill holds the mixer (two speakers overlapping in a switch).
+    pub fn fill(&self, out: &mut [f32]) {
+        let Some(mut mixer) = self.shared.baton.pop() else {
+            out.fill(0.0);
+            return;
+        };
+        while let Some(change) = self.shared.changes.pop() {
+            match change {
+                Change::Add { key, buffer, level } => {
+                    mixer.insert_stream(key, *buffer, Some(level));
+                }
+                Change::Remove { key } => mixer.remove_stream(&key),
+            }
+        }
+        while let Some(packet) = self.shared.packets.pop() {
+            mixer.push_arrived(
+                &packet.key,
+                packet.sequence,
+                packet.timestamp,
+                &packet.payload,
+                packet.arrival,
+            );
+        }
+        mixer.fill(out);
+        // We took the only mixer out of the one slot, so the slot is free.
+        let _ = self.shared.baton.push(mixer);
+    }
+
+    /// Each stream's level as of the last fill (0.0..=1.0).
+    pub fn levels(&self) -> Vec<(String, f32)> {
+        self.shared
+            .levels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(key, level)| (key.clone(), f32::from_bits(level.load(Ordering::Relaxed))))
+            .collect()
+    }
+
+    /// Packets dropped because nobody played them in time (no speaker open).
+    pub fn dropped_packets(&self) -> u64 {
+        self.shared.dropped_packets.load(Ordering::Relaxed)
+    }
+}
 
 /// Like [`playback_source`], and also hands every block played to `far_end`, the echo
 /// canceller's reference for the microphone pipeline.
@@ -106,15 +297,10 @@ pub fn playback_source_with_echo_reference(
     }
 }
 
-/// The speaker callback for a shared mixer: fills each buffer the device asks for.
-/// A poisoned lock (a panic elsewhere) still plays: the mixer's state is plain data.
+/// The speaker callback for a shared mixer: fills each buffer the device asks for, taking
+/// no lock.
 pub fn playback_source(mixer: SharedMixer) -> impl FnMut(&mut [f32]) + Send + 'static {
-    move |out: &mut [f32]| {
-        mixer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .fill(out);
-    }
+    move |out: &mut [f32]| mixer.fill(out)
 }
 
 /// Passes quiet signals unchanged and bends peaks above the knee smoothly toward 1.0, so
@@ -177,6 +363,63 @@ mod tests {
         // 25 frames played; the one-second backlog also made it drop some.
         let quiet_stats = mixer.stats("quiet").expect("stats");
         assert!(quiet_stats.decoded >= 25 && quiet_stats.accelerated > 0);
+    }
+
+    #[test]
+    fn the_shared_mixer_plays_what_other_threads_queue_and_overlapping_fills_never_wait() {
+        let mixer = SharedMixer::new(PlayoutConfig::default());
+        let key: Arc<str> = Arc::from("talker");
+        mixer.add_stream("talker").expect("stream");
+        let packets = tone_packets(440.0, 0.5, 50);
+        // The network side runs on its own thread.
+        let network = {
+            let mixer = mixer.clone();
+            let key = key.clone();
+            std::thread::spawn(move || {
+                for (k, packet) in packets.into_iter().enumerate() {
+                    mixer.push(&key, k as u16, k as u32 * 960, packet);
+                }
+            })
+        };
+        network.join().expect("the network thread");
+        // Two speakers at once (a switch): both return; the one without the mixer plays
+        // silence, the other the tone.
+        let mut blocks = [vec![1.0; 48_000 / 2], vec![1.0; 48_000 / 2]];
+        std::thread::scope(|scope| {
+            for block in &mut blocks {
+                let mixer = mixer.clone();
+                scope.spawn(move || mixer.fill(block));
+            }
+        });
+        let played: Vec<&Vec<f32>> = blocks
+            .iter()
+            .filter(|block| block.iter().any(|sample| sample.abs() > 0.01))
+            .collect();
+        assert!(!played.is_empty(), "nobody played the tone");
+        let hz = dominant_frequency(&played[0][4_800..], 48_000);
+        assert!((hz - 440.0).abs() < 5.0, "{hz}");
+        let levels: HashMap<_, _> = mixer.levels().into_iter().collect();
+        assert!(levels["talker"] > 0.3, "{levels:?}");
+
+        mixer.remove_stream("talker");
+        let mut after = vec![1.0; 960];
+        mixer.fill(&mut after);
+        assert!(
+            after.iter().all(|sample| *sample == 0.0),
+            "a removed stream plays on"
+        );
+        assert!(mixer.levels().is_empty());
+    }
+
+    #[test]
+    fn with_no_speaker_the_packet_queue_stays_bounded() {
+        let mixer = SharedMixer::new(PlayoutConfig::default());
+        let key: Arc<str> = Arc::from("talker");
+        mixer.add_stream("talker").expect("stream");
+        for k in 0..PACKET_QUEUE + 10 {
+            mixer.push(&key, k as u16, k as u32 * 960, Bytes::from_static(&[0xf8]));
+        }
+        assert_eq!(mixer.dropped_packets(), 10);
     }
 
     #[test]
