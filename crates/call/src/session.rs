@@ -6,8 +6,8 @@
 //! camera or speaker becomes a [`CallEvent::DeviceProblem`] and the call goes on without it.
 
 use std::collections::HashMap;
-use std::sync::mpsc::Receiver;
 use std::sync::Arc;
+use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use convene_media::codec::VideoEncoderSettings;

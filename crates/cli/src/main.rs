@@ -3,7 +3,7 @@
 //! `token create` signs a development token (defaults match the local room server);
 //! `token inspect` prints what a token says as JSON, without the secret; `server` runs the
 //! local LiveKit-compatible room server; `join` is a headless participant that prints room
-//! events as JSON lines (for QA and tests). The benchmarks join as their issue lands.
+//! events as JSON lines (for QA and tests); the benchmarks spawn it as their peers.
 
 mod join;
 

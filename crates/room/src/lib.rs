@@ -1,10 +1,13 @@
 //! convene-room: Convene's LiveKit client.
 //!
-//! Today it holds access tokens ([`token`]: create for development, inspect without the
-//! secret, verify with it), server addresses ([`server_url`]: what a user may type, and the
-//! signaling URLs derived from it), and the signaling connect with typed errors ([`signal`]).
-//! The peer connections, the room model and reconnection join it as the connection work lands
-//! (see docs/PROTOCOL.md).
+//! [`Room::connect`] joins a LiveKit room (a JWT naming the room and identity, checked
+//! with [`token`]; addresses as users type them, [`server_url`]); the [`room`] module holds
+//! the room model (participants, publications, subscriptions, data), the two peer
+//! connections, keep-alive and reconnection (resume with an ICE restart, full reconnect),
+//! and reports everything as one [`RoomEvent`](room::RoomEvent) stream; [`signal`] is the
+//! WebSocket with typed connect errors; [`webrtc_kit`] the peer-connection toolkit. Media
+//! goes in and out encoded (`LocalTrack::write_frame`, `RemoteTrack::recv`). Coverage of the
+//! protocol: docs/PROTOCOL.md.
 //!
 //! No Tauri and no devices here: the app and the CLI compose this crate with
 //! `convene-media`.

@@ -359,8 +359,6 @@ impl CallController {
     }
 }
 
-/// Room options for `url`: a server on this computer (the local room) is reached over
-/// loopback, which works even with no network at all; anything else from every interface.
 /// What the frame server draws from: our own camera (`local:camera`: the preview's
 /// before joining, the call's during it) and the current call's video tracks.
 impl VideoSources for CallController {
@@ -381,6 +379,8 @@ impl VideoSources for CallController {
     }
 }
 
+/// Room options for `url`: a server on this computer (the local room) is reached over
+/// loopback, which works even with no network at all; anything else from every interface.
 fn room_options(url: &str) -> RoomOptions {
     let loopback = url::Url::parse(url)
         .ok()

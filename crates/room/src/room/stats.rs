@@ -221,8 +221,8 @@ fn relay_protocol(
         .map(str::to_owned)
 }
 
-/// webrtc-rs reports jitter in RTP timestamp units although the W3C says seconds
-/// (media-stack.md): divide by the clock rate (Opus 48 kHz, video 90 kHz).
+/// webrtc-rs 0.21 reports jitter in RTP timestamp units although the W3C says seconds:
+/// divide by the clock rate (Opus 48 kHz, video 90 kHz).
 fn jitter_ms(kind: RtpCodecKind, jitter: f64) -> f64 {
     let clock_rate = if kind == RtpCodecKind::Video {
         90_000.0

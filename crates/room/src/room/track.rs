@@ -294,8 +294,6 @@ pub struct RemoteTrack {
 }
 
 impl RemoteTrack {
-    /// Starts reading `remote` (the read loop runs until the track ends, whether or not the
-    /// application reads the packets).
     /// Starts reading `remote`; dropping (or firing) the returned sender ends the track for
     /// the application (unsubscribed or unpublished), while the read loop keeps draining the
     /// webrtc track until it really ends.

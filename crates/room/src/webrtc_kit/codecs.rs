@@ -4,7 +4,7 @@
 //! An explicit, minimal codec list instead of `MediaEngine::register_default_codecs`: with
 //! the default table, webrtc-rs 0.21.1 generated an answer Chrome rejects for the layout
 //! "audio + video recvonly + video sendonly" (VP9 profile 0/1 both mapped to one payload type,
-//! RTX pointing at an absent codec; see `docs/media-stack.md` 1.4). Only the three codecs
+//! RTX pointing at an absent codec; docs/DESIGN.md, "The local server"). Only the three codecs
 //! LiveKit clients publish by default are registered, with fixed payload types, so the
 //! offers we generate always carry the same numbers.
 
