@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tauri::{Manager, RunEvent, WindowEvent};
 use tauri_plugin_deep_link::DeepLinkExt;
 
-use crate::call::{CallController, commands as call};
+use crate::call::{Calls, commands as call};
 use crate::join::commands as join;
 use crate::join::deep_link::{self, LinkInbox};
 use crate::local_room::{LocalRoom, commands as local_room};
@@ -22,7 +22,7 @@ const HANG_CLEANUP_ENV: &str = "CONVENE_TEST_HANG_CLEANUP";
 
 /// What runs before exit: leave the call (so the others see us go at once), then stop the
 /// local room server if it runs.
-fn exit_cleanup(calls: Arc<CallController>, local_room: Arc<LocalRoom>) -> Cleanup {
+fn exit_cleanup(calls: Arc<Calls>, local_room: Arc<LocalRoom>) -> Cleanup {
     let hang = std::env::var_os(HANG_CLEANUP_ENV).is_some();
     Arc::new(move || {
         let calls = Arc::clone(&calls);
@@ -32,7 +32,7 @@ fn exit_cleanup(calls: Arc<CallController>, local_room: Arc<LocalRoom>) -> Clean
                 tracing::warn!("{HANG_CLEANUP_ENV} is set: the cleanup hangs on purpose");
                 std::future::pending::<()>().await;
             }
-            calls.leave().await;
+            calls.controller.leave().await;
             local_room.stop().await;
         })
     })
@@ -62,10 +62,10 @@ pub fn run(log_file: LogFile) -> ExitCode {
     let local = Arc::new(LocalRoom::default());
     // In memory until set-up knows the OS config directory.
     let settings = Arc::new(SettingsStore::load(None));
-    let calls = Arc::new(CallController::new(
-        CallController::fake_media_requested(&args),
-        Arc::clone(&settings),
-    ));
+    // The call actor runs on Tauri's runtime.
+    let calls = Arc::new(tauri::async_runtime::block_on(async {
+        Calls::start(Calls::fake_media_requested(&args), Arc::clone(&settings))
+    }));
     let app = tauri::Builder::default()
         // First, so a second instance hands its command line over and exits before any
         // window or server of its own starts (the token leaves its command line with it).
@@ -135,7 +135,7 @@ pub fn run(log_file: LogFile) -> ExitCode {
                 }
             }
             let sources: Arc<dyn convene_call::VideoSources> =
-                app.state::<Arc<CallController>>().inner().clone();
+                Arc::new(app.state::<Arc<Calls>>().controller.clone());
             let feed = tauri::async_runtime::block_on(convene_call::FrameServer::start(sources))?;
             app.manage(feed);
             // We are the one instance (a second one exits in the plugin above): take the

@@ -75,6 +75,39 @@ impl UiError {
     }
 }
 
+impl UiError {
+    /// A join (or a look at the call) that failed, as the window shows it.
+    pub fn from_call(error: convene_call::CallError) -> Self {
+        match error {
+            convene_call::CallError::Cancelled => Self::join_cancelled(),
+            convene_call::CallError::NotInCall => Self::not_in_call(),
+            error => Self::JoinFailed {
+                message: error.to_string(),
+            },
+        }
+    }
+
+    /// A device change in the call that failed (the call goes on with what it had).
+    pub fn from_device_change(error: convene_call::CallError) -> Self {
+        match error {
+            convene_call::CallError::NotInCall => Self::not_in_call(),
+            error => Self::DeviceFailed {
+                message: error.to_string(),
+            },
+        }
+    }
+
+    /// A chat message that was not sent.
+    pub fn from_chat(error: convene_call::CallError) -> Self {
+        match error {
+            convene_call::CallError::NotInCall => Self::not_in_call(),
+            error => Self::JoinFailed {
+                message: format!("The message was not sent: {error}"),
+            },
+        }
+    }
+}
+
 impl From<convene_room::ServerUrlError> for UiError {
     fn from(error: convene_room::ServerUrlError) -> Self {
         Self::InvalidServerUrl {

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::call::CallController;
+use crate::call::Calls;
 use crate::logging::LogFile;
 use crate::logging::redact::redact;
 use crate::settings::SettingsStore;
@@ -29,11 +29,7 @@ pub struct SupportFacts {
 
 impl SupportFacts {
     /// Reads everything the report needs from the running app.
-    pub async fn gather(
-        calls: &Arc<CallController>,
-        settings: &SettingsStore,
-        log: &LogFile,
-    ) -> Self {
+    pub async fn gather(calls: &Arc<Calls>, settings: &SettingsStore, log: &LogFile) -> Self {
         let call = match calls.diagnostics().await {
             Ok(diagnostics) => serde_json::to_value(&diagnostics).ok(),
             Err(_) => None,
@@ -78,7 +74,7 @@ impl SupportFacts {
 /// The report for "Copy diagnostics" (the page puts it on the clipboard).
 #[tauri::command]
 pub async fn support_report(
-    calls: tauri::State<'_, Arc<CallController>>,
+    calls: tauri::State<'_, Arc<Calls>>,
     settings: tauri::State<'_, Arc<SettingsStore>>,
     log: tauri::State<'_, LogFile>,
 ) -> Result<String, crate::error::UiError> {

@@ -27,4 +27,10 @@ pub enum CallError {
     /// The join was given up before it finished (see [`crate::CallSession::join_unless`]).
     #[error("the join was cancelled")]
     Cancelled,
+    /// The action needs a call and there is none (it ended meanwhile).
+    #[error("not in a call")]
+    NotInCall,
+    /// The call controller has stopped (the app is exiting).
+    #[error("the call controller has stopped")]
+    Stopped,
 }

@@ -11,8 +11,9 @@
 //!   picture is always available, older ones are never queued.
 //!
 //! - [`FakeMedia`]: the test pattern and test tone published through the same pipelines.
-//! - [`CallSession`]: one call as the app runs it (join, devices, playback, UI events,
-//!   leave), so the app's commands only delegate.
+//! - [`CallSession`]: one call (join, devices, playback, UI events, leave);
+//!   [`CallController`]: the app's one call as an actor (`Idle | Joining | InCall`, the
+//!   join screen's preview, device changes, chat), so the app's commands only delegate.
 //!
 //! - [`list_devices`], [`DeviceChoice`]: the microphones, cameras and speakers by id
 //!   (real, or the synthetic test tone and pattern); [`DevicePreview`]: the camera and a
@@ -24,6 +25,7 @@
 //! only move packets. Every pipeline stops when its handle is dropped.
 
 mod chat;
+mod controller;
 mod device_change;
 mod diagnostics;
 mod error;
@@ -39,6 +41,9 @@ mod session;
 mod video_registry;
 
 pub use chat::{CHAT_TOPIC, ChatMessage, MAX_CHAT_CHARS};
+pub use controller::{
+    CallController, DevicesInCall, JoinRequest, JoinedCall, PreviewRequest, PreviewStatus,
+};
 pub use device_change::{DeviceChange, DeviceOpening, OpenedDevice};
 pub use diagnostics::{
     Diagnostics, StatsReader, TIMELINE_LIMIT, Timeline, TimelineEntry, describe_event,
@@ -58,5 +63,5 @@ pub use receive_audio::play_remote_audio;
 pub use receive_video::{DecodedVideo, RemoteVideo, RemoteVideoStats};
 pub use send_audio::AudioSender;
 pub use send_video::VideoSender;
-pub use session::{CallEvent, CallEventSink, CallOptions, CallSession, LEAVE_BOUND};
+pub use session::{CallEvent, CallEventSink, CallOptions, CallReader, CallSession, LEAVE_BOUND};
 pub use video_registry::{PictureFeed, VideoRegistry, VideoSources};

@@ -203,6 +203,57 @@ pub struct CallSession {
     events_task: tokio::task::JoinHandle<()>,
 }
 
+/// The parts of a call that chat, diagnostics and the self view need; clones share them.
+#[derive(Clone)]
+pub struct CallReader {
+    room: Room,
+    timeline: Timeline,
+    stats: Arc<StatsReader>,
+    self_view: LocalPictures,
+}
+
+impl CallReader {
+    /// The room.
+    pub fn room(&self) -> &Room {
+        &self.room
+    }
+
+    /// Our own camera's newest picture (`None` while it is off).
+    pub fn self_view(&self) -> LocalPicture {
+        self.self_view.subscribe()
+    }
+
+    /// See [`CallSession::diagnostics`].
+    pub fn diagnostics(&self) -> impl Future<Output = Diagnostics> + Send + 'static + use<> {
+        let (room, timeline, stats) =
+            (self.room.clone(), self.timeline.clone(), self.stats.clone());
+        async move {
+            let (stats, publisher_bitrates, subscriber_bitrates) = stats.read(&room).await;
+            Diagnostics {
+                stats,
+                publisher_bitrates,
+                subscriber_bitrates,
+                timeline: timeline.entries(),
+            }
+        }
+    }
+
+    /// See [`CallSession::send_chat`].
+    pub fn send_chat(
+        &self,
+        text: &str,
+        timestamp_ms: u64,
+    ) -> impl Future<Output = Result<ChatMessage, CallError>> + Send + 'static + use<> {
+        let room = self.room.clone();
+        let message = ChatMessage::new(text, timestamp_ms);
+        async move {
+            let options = ChatMessage::send_options();
+            room.send_data(&message.encode(), options).await?;
+            Ok(message)
+        }
+    }
+}
+
 /// One of our published tracks and the pipeline feeding it (`None` while a camera is off).
 struct Published<Pipeline> {
     track: LocalTrack,
@@ -511,17 +562,7 @@ impl CallSession {
     /// The connection now (path, RTT, loss, jitter; bitrates since the previous call) and
     /// every room event so far. The future does not borrow the session.
     pub fn diagnostics(&self) -> impl Future<Output = Diagnostics> + Send + 'static {
-        let (room, timeline, stats) =
-            (self.room.clone(), self.timeline.clone(), self.stats.clone());
-        async move {
-            let (stats, publisher_bitrates, subscriber_bitrates) = stats.read(&room).await;
-            Diagnostics {
-                stats,
-                publisher_bitrates,
-                subscriber_bitrates,
-                timeline: timeline.entries(),
-            }
-        }
+        self.reader().diagnostics()
     }
 
     /// Sends a chat message to everyone (LiveKit's chat format); returns what was sent.
@@ -531,12 +572,17 @@ impl CallSession {
         text: &str,
         timestamp_ms: u64,
     ) -> impl Future<Output = Result<ChatMessage, CallError>> + Send + 'static {
-        let room = self.room.clone();
-        let message = ChatMessage::new(text, timestamp_ms);
-        async move {
-            let options = ChatMessage::send_options();
-            room.send_data(&message.encode(), options).await?;
-            Ok(message)
+        self.reader().send_chat(text, timestamp_ms)
+    }
+
+    /// What chat, diagnostics and the self view need of the call, without the session
+    /// (which may be busy with a device change meanwhile).
+    pub fn reader(&self) -> CallReader {
+        CallReader {
+            room: self.room.clone(),
+            timeline: self.timeline.clone(),
+            stats: self.stats.clone(),
+            self_view: self.self_view.clone(),
         }
     }
 

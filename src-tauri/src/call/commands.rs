@@ -1,4 +1,4 @@
-//! Tauri commands of the call: one-line delegations to [`super::CallController`].
+//! Tauri commands of the call: one-line delegations to [`super::Calls`].
 
 use std::sync::Arc;
 
@@ -8,15 +8,16 @@ use tauri::{AppHandle, State};
 
 use convene_call::{DeviceKind, DeviceList};
 
-use super::{CallController, JoinedCall, MediaChoice, PreviewStatus, level_sink, webview_sink};
+use super::{Calls, MediaChoice, level_sink, webview_sink};
 use crate::error::UiError;
+use convene_call::{JoinedCall, PreviewStatus};
 
 /// Joins the room the token names with the chosen devices (absent: those of the last
 /// call); events follow as `call-event`.
 #[tauri::command]
 pub async fn join_room(
     app: AppHandle,
-    calls: State<'_, Arc<CallController>>,
+    calls: State<'_, Arc<Calls>>,
     url: String,
     token: String,
     media: Option<MediaChoice>,
@@ -28,13 +29,13 @@ pub async fn join_room(
 
 /// The microphones, cameras and speakers present now.
 #[tauri::command]
-pub async fn list_devices(calls: State<'_, Arc<CallController>>) -> Result<DeviceList, UiError> {
+pub async fn list_devices(calls: State<'_, Arc<Calls>>) -> Result<DeviceList, UiError> {
     Ok(calls.devices().await)
 }
 
 /// The devices (and on/off) of the last call, for the join screen.
 #[tauri::command]
-pub fn remembered_media(calls: State<'_, Arc<CallController>>) -> MediaChoice {
+pub fn remembered_media(calls: State<'_, Arc<Calls>>) -> MediaChoice {
     calls.remembered_media()
 }
 
@@ -43,7 +44,7 @@ pub fn remembered_media(calls: State<'_, Arc<CallController>>) -> MediaChoice {
 #[tauri::command]
 pub async fn start_preview(
     app: AppHandle,
-    calls: State<'_, Arc<CallController>>,
+    calls: State<'_, Arc<Calls>>,
     media: MediaChoice,
 ) -> Result<PreviewStatus, UiError> {
     Ok(calls.start_preview(&media, level_sink(app)).await)
@@ -51,15 +52,15 @@ pub async fn start_preview(
 
 /// Stops the preview (the join screen went away).
 #[tauri::command]
-pub async fn stop_preview(calls: State<'_, Arc<CallController>>) -> Result<(), UiError> {
-    calls.stop_preview().await;
+pub async fn stop_preview(calls: State<'_, Arc<Calls>>) -> Result<(), UiError> {
+    calls.controller.stop_preview().await;
     Ok(())
 }
 
 /// Uses another microphone, camera or speaker in the call (`id` absent: the default).
 #[tauri::command]
 pub async fn switch_device(
-    calls: State<'_, Arc<CallController>>,
+    calls: State<'_, Arc<Calls>>,
     kind: DeviceKind,
     id: Option<String>,
 ) -> Result<(), UiError> {
@@ -68,16 +69,14 @@ pub async fn switch_device(
 
 /// The call in progress, if any.
 #[tauri::command]
-pub async fn current_call(
-    calls: State<'_, Arc<CallController>>,
-) -> Result<Option<JoinedCall>, UiError> {
-    Ok(calls.current().await)
+pub async fn current_call(calls: State<'_, Arc<Calls>>) -> Result<Option<JoinedCall>, UiError> {
+    Ok(calls.controller.current().await)
 }
 
 /// Leaves the call (the others see us go at once).
 #[tauri::command]
-pub async fn leave_call(calls: State<'_, Arc<CallController>>) -> Result<(), UiError> {
-    calls.leave().await;
+pub async fn leave_call(calls: State<'_, Arc<Calls>>) -> Result<(), UiError> {
+    calls.controller.leave().await;
     Ok(())
 }
 
@@ -85,7 +84,7 @@ pub async fn leave_call(calls: State<'_, Arc<CallController>>) -> Result<(), UiE
 /// (publishing it if we joined without it); returns whether it is on now.
 #[tauri::command]
 pub async fn set_muted(
-    calls: State<'_, Arc<CallController>>,
+    calls: State<'_, Arc<Calls>>,
     kind: MediaKind,
     muted: bool,
 ) -> Result<bool, UiError> {
@@ -112,7 +111,7 @@ pub fn preferred_renderer() -> &'static str {
 /// bitrates since the previous reading, and the event timeline.
 #[tauri::command]
 pub async fn diagnostics(
-    calls: State<'_, Arc<CallController>>,
+    calls: State<'_, Arc<Calls>>,
 ) -> Result<convene_call::Diagnostics, UiError> {
     calls.diagnostics().await
 }
@@ -122,7 +121,7 @@ pub async fn diagnostics(
 #[tauri::command]
 pub async fn export_diagnostics(
     app: AppHandle,
-    calls: State<'_, Arc<CallController>>,
+    calls: State<'_, Arc<Calls>>,
 ) -> Result<String, UiError> {
     use tauri::Manager;
     let dir = super::diagnostics::export_folder([
@@ -136,7 +135,7 @@ pub async fn export_diagnostics(
 /// Sends a chat message (LiveKit's chat format) to everyone in the call.
 #[tauri::command]
 pub async fn send_chat(
-    calls: State<'_, Arc<CallController>>,
+    calls: State<'_, Arc<Calls>>,
     text: String,
 ) -> Result<convene_call::ChatMessage, UiError> {
     let now_ms = std::time::SystemTime::now()

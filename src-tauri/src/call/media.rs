@@ -31,18 +31,6 @@ impl Default for MediaChoice {
     }
 }
 
-/// What the preview could open.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PreviewStatus {
-    /// The camera is previewed (its pictures are served as `local:camera`).
-    pub camera: bool,
-    /// The microphone is metered ([`MIC_LEVEL_EVENT`]).
-    pub microphone: bool,
-    /// Devices that could not open, for people.
-    pub problems: Vec<String>,
-}
-
 /// The devices to open: with the synthetic devices on (`--fake-media`), an unchosen
 /// microphone or camera is the test tone or pattern; without, a remembered synthetic id
 /// falls back to the default device.

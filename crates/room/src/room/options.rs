@@ -57,6 +57,28 @@ impl Default for RoomOptions {
     }
 }
 
+impl RoomOptions {
+    /// The defaults for a server at `url`, except that a server on this computer (a local
+    /// room) is reached over loopback only, which works even with no network at all.
+    pub fn for_server(url: &str) -> Self {
+        let loopback = url::Url::parse(url)
+            .ok()
+            .is_some_and(|url| match url.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+                None => false,
+            });
+        if !loopback {
+            return Self::default();
+        }
+        Self {
+            bind_addrs: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
+            ..Self::default()
+        }
+    }
+}
+
 impl std::fmt::Debug for RoomOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RoomOptions")
@@ -69,5 +91,28 @@ impl std::fmt::Debug for RoomOptions {
             .field("relay_only", &self.relay_only)
             .field("turn_tls_roots", &self.turn_tls_roots.len())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_on_this_computer_is_reached_over_loopback() {
+        let local = RoomOptions::for_server("ws://127.0.0.1:7880");
+        assert!(local.bind_addrs.iter().all(|addr| addr.ip().is_loopback()));
+        assert!(
+            RoomOptions::for_server("ws://localhost:7880").bind_addrs[0]
+                .ip()
+                .is_loopback()
+        );
+        let cloud = RoomOptions::for_server("wss://demo.livekit.cloud");
+        assert!(
+            cloud
+                .bind_addrs
+                .iter()
+                .all(|addr| addr.ip().is_unspecified())
+        );
     }
 }
