@@ -138,6 +138,14 @@ pub fn run(log_file: LogFile) -> ExitCode {
                 Arc::new(app.state::<Arc<Calls>>().controller.clone());
             let feed = tauri::async_runtime::block_on(convene_call::FrameServer::start(sources))?;
             app.manage(feed);
+            // Hot-plug and lost devices reach the window as `device-notice` events.
+            let calls = app.state::<Arc<Calls>>().inner().clone();
+            let sink = crate::call::device_sink(app.handle().clone());
+            tauri::async_runtime::spawn(async move {
+                if let Err(error) = calls.controller.watch_devices(sink).await {
+                    tracing::warn!(%error, "device changes will not be noticed");
+                }
+            });
             // We are the one instance (a second one exits in the plugin above): take the
             // link of our own command line, then blank its token there.
             receive_command_line(app.handle(), &args);

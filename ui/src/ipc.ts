@@ -141,6 +141,14 @@ export function onCallEvent(handler: (event: CallEvent) => void): Promise<Unlist
   return listen<CallEvent>("call-event", (message) => handler(message.payload));
 }
 
+/** A change to the devices (crates/call: DeviceNotice): list them again, or one in use was lost. */
+export type DeviceNotice = { type: "listChanged" } | { type: "lost"; id: string };
+
+/** Calls `handler` for every device change (hot-plug, a device in use lost) until stopped. */
+export function onDeviceNotice(handler: (notice: DeviceNotice) => void): Promise<UnlistenFn> {
+  return listen<DeviceNotice>("device-notice", (message) => handler(message.payload));
+}
+
 /** Calls `handler` with the previewed microphone's level (0 to 1), 20 times a second. */
 export function onMicLevel(handler: (level: number) => void): Promise<UnlistenFn> {
   return listen<number>("mic-level", (message) => handler(message.payload));

@@ -16,12 +16,14 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use convene_media::devices::{DEFAULT_WATCH_INTERVAL, DeviceEvent, DeviceWatcher};
 use convene_room::room::{RemoteParticipant, TrackInfo};
 use convene_room::webrtc_kit::MediaKind;
 use convene_room::{Room, RoomOptions};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::local_devices::DeviceLosses;
 use crate::session::{CallOptions, CallReader};
 use crate::video_registry::{PictureFeed, VideoRegistry, VideoSources};
 use crate::{
@@ -93,6 +95,22 @@ pub struct DevicesInCall {
     pub camera: bool,
 }
 
+/// What the window hears about devices, as they change (not only during a call).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum DeviceNotice {
+    /// Devices were plugged in or out, or a system default changed: list them again.
+    ListChanged,
+    /// A microphone or speaker in use stopped working (unplugged mid-stream).
+    Lost {
+        /// The device's id (see [`crate::list_devices`]).
+        id: String,
+    },
+}
+
+/// Receives [`DeviceNotice`]s (e.g. emits them to the webview).
+pub type DeviceNoticeSink = Arc<dyn Fn(DeviceNotice) + Send + Sync>;
+
 /// A join: where, as whom, with what, and where its events go.
 pub struct JoinRequest {
     /// Server URL (already checked).
@@ -133,6 +151,7 @@ enum Command {
     ),
     Chat(String, u64, oneshot::Sender<Result<ChatMessage, CallError>>),
     Diagnostics(oneshot::Sender<Result<Diagnostics, CallError>>),
+    WatchDevices(DeviceNoticeSink, oneshot::Sender<Result<(), CallError>>),
 }
 
 /// What the actor's tasks report.
@@ -152,6 +171,13 @@ enum Done {
         result: Option<Result<(), CallError>>,
         reply: oneshot::Sender<Result<DevicesInCall, CallError>>,
     },
+    Watching {
+        result: Result<(DeviceWatcher, std::sync::mpsc::Receiver<DeviceEvent>), CallError>,
+        sink: DeviceNoticeSink,
+        reply: oneshot::Sender<Result<(), CallError>>,
+    },
+    /// What the device watcher saw since the last batch.
+    Devices(Vec<DeviceEvent>),
 }
 
 enum CallState {
@@ -242,6 +268,8 @@ impl CallController {
             preview_attempt: 0,
             join_attempt: 0,
             pending_join: None,
+            watcher: None,
+            device_sink: None,
             deferred: VecDeque::new(),
             sources: sources.clone(),
             done,
@@ -308,6 +336,13 @@ impl CallController {
     pub async fn diagnostics(&self) -> Result<Diagnostics, CallError> {
         self.ask(Command::Diagnostics).await?
     }
+
+    /// Starts watching the devices (polled every [`DEFAULT_WATCH_INTERVAL`]: neither cpal
+    /// nor nokhwa notifies); hot-plug and a call's microphone or speaker losing its device
+    /// go to `sink` from now on. Asked again, only the sink changes.
+    pub async fn watch_devices(&self, sink: DeviceNoticeSink) -> Result<(), CallError> {
+        self.ask(|reply| Command::WatchDevices(sink, reply)).await?
+    }
 }
 
 impl VideoSources for CallController {
@@ -341,6 +376,9 @@ struct Actor {
     join_attempt: u64,
     /// A join waiting for the previous call to wind down.
     pending_join: Option<(JoinRequest, JoinReply)>,
+    /// Polls for hot-plug while somebody listens ([`CallController::watch_devices`]).
+    watcher: Option<DeviceWatcher>,
+    device_sink: Option<DeviceNoticeSink>,
     /// Device changes that arrived while another was carried out, in order.
     deferred: VecDeque<(
         DeviceChange,
@@ -415,6 +453,31 @@ impl Actor {
                     let _ = reply.send(Err(CallError::NotInCall));
                 }
             },
+            Command::WatchDevices(sink, reply) => {
+                if self.watcher.is_some() {
+                    self.device_sink = Some(sink);
+                    let _ = reply.send(Ok(()));
+                    return;
+                }
+                let done = self.done.clone();
+                tokio::spawn(async move {
+                    let started = tokio::task::spawn_blocking(|| {
+                        DeviceWatcher::start(DEFAULT_WATCH_INTERVAL)
+                    })
+                    .await;
+                    let result = match started {
+                        Ok(started) => started.map_err(CallError::from),
+                        Err(error) => Err(CallError::DeviceThread(error.to_string())),
+                    };
+                    let _ = done
+                        .send(Done::Watching {
+                            result,
+                            sink,
+                            reply,
+                        })
+                        .await;
+                });
+            }
             Command::Diagnostics(reply) => match self.reader() {
                 Some(reader) => {
                     let reading = reader.diagnostics();
@@ -472,7 +535,10 @@ impl Actor {
         }
     }
 
-    fn start_join(&mut self, request: JoinRequest, reply: JoinReply) {
+    fn start_join(&mut self, mut request: JoinRequest, reply: JoinReply) {
+        if let Some(watcher) = &self.watcher {
+            request.options.device_losses = Some(DeviceLosses(watcher.event_sender()));
+        }
         self.join_attempt += 1;
         let attempt = self.join_attempt;
         let (cancel, cancelled) = oneshot::channel::<()>();
@@ -629,6 +695,36 @@ impl Actor {
 
     fn on_done(&mut self, done: Done) {
         match done {
+            Done::Watching {
+                result,
+                sink,
+                reply,
+            } => match result {
+                Ok((watcher, events)) => {
+                    self.forward_device_events(events);
+                    self.watcher = Some(watcher);
+                    self.device_sink = Some(sink);
+                    let _ = reply.send(Ok(()));
+                }
+                Err(error) => {
+                    let _ = reply.send(Err(error));
+                }
+            },
+            Done::Devices(events) => {
+                let Some(sink) = &self.device_sink else {
+                    return;
+                };
+                let mut list_changed = false;
+                for event in events {
+                    match event {
+                        DeviceEvent::Lost(id) => sink(DeviceNotice::Lost { id: id.to_string() }),
+                        _ => list_changed = true,
+                    }
+                }
+                if list_changed {
+                    sink(DeviceNotice::ListChanged);
+                }
+            }
             Done::Joined { attempt, result } => self.joined(attempt, result),
             Done::PreviewOpened {
                 attempt,
@@ -682,6 +778,27 @@ impl Actor {
                     self.change(change, reply);
                 }
             }
+        }
+    }
+
+    /// Forwards the watcher's events to the actor in batches (one poll's changes at once),
+    /// from a thread of its own: the watcher's channel is a blocking one. The thread ends
+    /// when the actor is gone.
+    fn forward_device_events(&self, events: std::sync::mpsc::Receiver<DeviceEvent>) {
+        let done = self.done.clone();
+        let spawned = std::thread::Builder::new()
+            .name("convene-device-events".into())
+            .spawn(move || {
+                while let Ok(first) = events.recv() {
+                    let mut batch = vec![first];
+                    batch.extend(events.try_iter());
+                    if done.blocking_send(Done::Devices(batch)).is_err() {
+                        return;
+                    }
+                }
+            });
+        if let Err(error) = spawned {
+            tracing::warn!(%error, "device changes will not be reported");
         }
     }
 

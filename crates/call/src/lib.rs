@@ -42,7 +42,8 @@ mod video_registry;
 
 pub use chat::{CHAT_TOPIC, ChatMessage, MAX_CHAT_CHARS};
 pub use controller::{
-    CallController, DevicesInCall, JoinRequest, JoinedCall, PreviewRequest, PreviewStatus,
+    CallController, DeviceNotice, DeviceNoticeSink, DevicesInCall, JoinRequest, JoinedCall,
+    PreviewRequest, PreviewStatus,
 };
 pub use device_change::{DeviceChange, DeviceOpening, OpenedDevice};
 pub use diagnostics::{
@@ -52,9 +53,9 @@ pub use error::CallError;
 pub use fake::{FakeMedia, FakeMediaSettings};
 pub use frame_server::{FrameServer, encode_for_tile, encode_message, scale_to_fit};
 pub use local_devices::{
-    CAMERA_SIZE, DeviceChoice, DeviceKind, DeviceList, MediaDevice, MicrophoneSource, OpenCamera,
-    TEST_PATTERN, TEST_PATTERN_SIZE, TEST_TONE, TEST_TONE_HZ, list_devices, open_camera,
-    open_microphone, open_speaker, parse_audio_id,
+    CAMERA_SIZE, DeviceChoice, DeviceKind, DeviceList, DeviceLosses, MediaDevice, MicrophoneSource,
+    OpenCamera, TEST_PATTERN, TEST_PATTERN_SIZE, TEST_TONE, TEST_TONE_HZ, list_devices,
+    open_camera, open_microphone, open_speaker, parse_audio_id,
 };
 pub use preview::{
     DevicePreview, LEVEL_INTERVAL, LOCAL_CAMERA_FEED, LevelSink, LocalPicture, LocalPictures,

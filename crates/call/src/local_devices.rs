@@ -8,9 +8,11 @@
 
 use std::sync::mpsc::Receiver;
 
+#[cfg(doc)]
+use convene_media::devices::DeviceWatcher;
 use convene_media::devices::{
-    AudioDeviceId, AudioFrame, DeviceError, Direction, MicrophoneCapture, PlaybackSource,
-    SpeakerPlayback, ToneMicrophone, list_audio_devices,
+    AudioDeviceId, AudioFrame, DeviceError, DeviceEvent, Direction, MicrophoneCapture,
+    PlaybackSource, SpeakerPlayback, ToneMicrophone, list_audio_devices,
 };
 use convene_media::video::camera::{NokhwaCamera, list_cameras};
 use convene_media::video::source::{
@@ -201,6 +203,15 @@ impl MicrophoneSource {
 pub fn open_microphone(
     id: Option<&str>,
 ) -> Result<(MicrophoneSource, Receiver<AudioFrame>), CallError> {
+    open_microphone_reporting(id, None)
+}
+
+/// [`open_microphone`], telling `losses` ([`DeviceEvent::Lost`]) when the device stops
+/// working mid-stream (unplugged).
+pub fn open_microphone_reporting(
+    id: Option<&str>,
+    losses: Option<DeviceLosses>,
+) -> Result<(MicrophoneSource, Receiver<AudioFrame>), CallError> {
     // Logged: what was opened, and when, is part of the app's story (and tests check that
     // nothing opens before the user asks).
     tracing::info!(device = id.unwrap_or("default"), "opening the microphone");
@@ -209,7 +220,8 @@ pub fn open_microphone(
         return Ok((MicrophoneSource::Tone(tone), frames));
     }
     let id = id.map(parse_audio_id).transpose()?;
-    let (capture, frames) = MicrophoneCapture::open(id.as_ref())?;
+    let (capture, frames) =
+        MicrophoneCapture::open_with_events(id.as_ref(), losses.map(|losses| losses.0))?;
     Ok((MicrophoneSource::Device(capture), frames))
 }
 
@@ -218,9 +230,43 @@ pub fn open_speaker(
     id: Option<&str>,
     source: PlaybackSource,
 ) -> Result<SpeakerPlayback, CallError> {
-    let id = id.map(parse_audio_id).transpose()?;
-    Ok(SpeakerPlayback::open(id.as_ref(), source)?)
+    open_speaker_reporting(id, source, None)
 }
+
+/// [`open_speaker`], telling `losses` when the device stops working mid-stream.
+pub fn open_speaker_reporting(
+    id: Option<&str>,
+    source: PlaybackSource,
+    losses: Option<DeviceLosses>,
+) -> Result<SpeakerPlayback, CallError> {
+    tracing::info!(device = id.unwrap_or("default"), "opening the speaker");
+    let id = id.map(parse_audio_id).transpose()?;
+    Ok(SpeakerPlayback::open_with_events(
+        id.as_ref(),
+        source,
+        losses.map(|losses| losses.0),
+    )?)
+}
+
+/// Where a running microphone or speaker reports that it lost its device
+/// ([`DeviceEvent::Lost`]); a device watcher's sender ([`DeviceWatcher::event_sender`]).
+#[derive(Clone)]
+pub struct DeviceLosses(pub std::sync::mpsc::Sender<DeviceEvent>);
+
+impl std::fmt::Debug for DeviceLosses {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeviceLosses")
+    }
+}
+
+impl PartialEq for DeviceLosses {
+    /// Any two are alike: they say where losses go, not what the call is.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for DeviceLosses {}
 
 /// Parses a remembered or picked audio device id; a malformed one is a device not found.
 pub fn parse_audio_id(id: &str) -> Result<AudioDeviceId, DeviceError> {

@@ -30,8 +30,8 @@ use crate::chat::{CHAT_TOPIC, ChatMessage};
 use crate::device_change::{DeviceChange, DeviceOpening, Opened, OpenedDevice};
 use crate::diagnostics::{Diagnostics, StatsReader, Timeline, describe_event};
 use crate::local_devices::{
-    DeviceChoice, DeviceKind, MicrophoneSource, OpenCamera, blocking, open_camera, open_microphone,
-    open_speaker, parse_audio_id,
+    DeviceChoice, DeviceKind, DeviceLosses, MicrophoneSource, OpenCamera, blocking, open_camera,
+    open_microphone_reporting, open_speaker_reporting, parse_audio_id,
 };
 use crate::preview::{LocalPicture, LocalPictures};
 use crate::video_registry::VideoRegistry;
@@ -54,6 +54,9 @@ pub struct CallOptions {
     /// Echo cancellation, noise suppression and gain control for a real microphone (the
     /// test tone never gets them).
     pub processing: ProcessingSettings,
+    /// Where the call's microphone and speaker report losing their device (`None`: not
+    /// reported).
+    pub device_losses: Option<DeviceLosses>,
 }
 
 impl Default for CallOptions {
@@ -65,6 +68,7 @@ impl Default for CallOptions {
             camera: true,
             speaker: true,
             processing: ProcessingSettings::default(),
+            device_losses: None,
         }
     }
 }
@@ -191,6 +195,7 @@ pub struct CallSession {
     room: Room,
     devices: DeviceChoice,
     processing: ProcessingSettings,
+    device_losses: Option<DeviceLosses>,
     mixer: SharedMixer,
     far_end: FarEnd,
     microphone: Option<Published<(MicrophoneSource, AudioSender)>>,
@@ -321,6 +326,7 @@ impl CallSession {
             room,
             devices: options.devices,
             processing: options.processing,
+            device_losses: options.device_losses,
             mixer,
             far_end: FarEnd::default(),
             microphone: None,
@@ -422,10 +428,9 @@ impl CallSession {
             DeviceChange::Enable {
                 kind: MediaKind::Audio,
                 ..
-            } => self
-                .microphone
-                .is_none()
-                .then(|| open_microphone_for(self.devices.microphone.clone())),
+            } => self.microphone.is_none().then(|| {
+                open_microphone_for(self.devices.microphone.clone(), self.device_losses.clone())
+            }),
             DeviceChange::Enable {
                 kind: MediaKind::Video,
                 ..
@@ -435,7 +440,7 @@ impl CallSession {
                 DeviceKind::Microphone => self
                     .microphone
                     .is_some()
-                    .then(|| open_microphone_for(id.clone())),
+                    .then(|| open_microphone_for(id.clone(), self.device_losses.clone())),
                 DeviceKind::Camera => self.camera_running().then(|| open_camera_for(id.clone())),
                 DeviceKind::Speaker => Some(self.speaker_opening(id.clone())),
             },
@@ -521,9 +526,12 @@ impl CallSession {
         let Some(speaker) = &self.speaker else {
             let source =
                 playback_source_with_echo_reference(self.mixer.clone(), self.far_end.clone());
+            let losses = self.device_losses.clone();
             return Box::pin(async move {
-                let playback =
-                    blocking(move || open_speaker(id.as_deref(), Box::new(source))).await?;
+                let playback = blocking(move || {
+                    open_speaker_reporting(id.as_deref(), Box::new(source), losses)
+                })
+                .await?;
                 Ok(OpenedDevice {
                     device: Opened::Speaker(playback),
                 })
@@ -648,9 +656,10 @@ impl CallSession {
 }
 
 /// Opens microphone `id` off the async threads.
-fn open_microphone_for(id: Option<String>) -> DeviceOpening {
+fn open_microphone_for(id: Option<String>, losses: Option<DeviceLosses>) -> DeviceOpening {
     Box::pin(async move {
-        let (source, frames) = blocking(move || open_microphone(id.as_deref())).await?;
+        let (source, frames) =
+            blocking(move || open_microphone_reporting(id.as_deref(), losses)).await?;
         Ok(OpenedDevice {
             device: Opened::Microphone(source, frames),
         })

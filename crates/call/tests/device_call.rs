@@ -203,3 +203,38 @@ async fn switching_the_microphone_in_a_call_changes_what_the_others_hear() {
     pulse::unload_tone_source(&first);
     pulse::unload_tone_source(&second);
 }
+
+/// Hot-plug reaches whoever watches the call's devices: a microphone plugged in (a new
+/// PulseAudio source) and pulled out again each become a "list again" notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugging_a_microphone_in_and_out_is_noticed() {
+    let Some(_pulse) = pulse::pulse() else { return };
+    let controller = convene_call::CallController::start();
+    let (notices, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    controller
+        .watch_devices(Arc::new(move |notice| {
+            let _ = notices.send(notice);
+        }))
+        .await
+        .expect("the devices are watched");
+    let plugged = pulse::load_tone_source("hotplug_mic", 330);
+    list_changed(&mut heard).await;
+    pulse::unload_tone_source(&plugged);
+    list_changed(&mut heard).await;
+}
+
+/// Waits for a "list again" notice among `heard`.
+async fn list_changed(
+    heard: &mut tokio::sync::mpsc::UnboundedReceiver<convene_call::DeviceNotice>,
+) {
+    tokio::time::timeout(WAIT, async {
+        while let Some(notice) = heard.recv().await {
+            if notice == convene_call::DeviceNotice::ListChanged {
+                return;
+            }
+        }
+        panic!("the watcher stopped");
+    })
+    .await
+    .expect("a list change is noticed");
+}

@@ -188,6 +188,15 @@ pub fn webview_sink<R: tauri::Runtime>(app: tauri::AppHandle<R>) -> CallEventSin
     })
 }
 
+/// A sink that emits device changes (hot-plug, a device lost) to the webview as
+/// `device-notice`.
+pub fn device_sink<R: tauri::Runtime>(app: tauri::AppHandle<R>) -> convene_call::DeviceNoticeSink {
+    use tauri::Emitter;
+    Arc::new(move |notice| {
+        let _ = app.emit("device-notice", &notice);
+    })
+}
+
 /// A sink that emits the previewed microphone's level to the webview as `mic-level`.
 pub fn level_sink<R: tauri::Runtime>(app: tauri::AppHandle<R>) -> LevelSink {
     use tauri::Emitter;

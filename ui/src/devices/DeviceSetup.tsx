@@ -1,6 +1,14 @@
 import { useEffect, useState } from "react";
 import { VideoTile } from "../call/VideoTile";
-import { backend, type DeviceKind, type DeviceList, LOCAL_CAMERA_FEED, type MediaChoice, type PreviewStatus } from "../ipc";
+import {
+  backend,
+  type DeviceKind,
+  type DeviceList,
+  LOCAL_CAMERA_FEED,
+  type MediaChoice,
+  onDeviceNotice,
+  type PreviewStatus,
+} from "../ipc";
 import { DevicePicker } from "./DevicePicker";
 import { MicMeter } from "./MicMeter";
 
@@ -12,11 +20,18 @@ const TOGGLES = [
   { kind: "camera", testId: "prejoin-camera", name: "Camera" },
 ] as const;
 
-/** The device list, loaded once the screen shows. */
+/** The device list, loaded once the screen shows and again whenever devices come or go. */
 export function useDeviceList(): DeviceList {
   const [list, setList] = useState<DeviceList>(NO_DEVICES);
   useEffect(() => {
-    void backend.listDevices().then(setList, () => setList(NO_DEVICES));
+    let live = true;
+    const load = () => void backend.listDevices().then((l) => live && setList(l), () => live && setList(NO_DEVICES));
+    const unlisten = onDeviceNotice(load);
+    load();
+    return () => {
+      live = false;
+      void unlisten.then((stop) => stop());
+    };
   }, []);
   return list;
 }

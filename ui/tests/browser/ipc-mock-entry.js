@@ -58,6 +58,7 @@ mockIPC((cmd, args) => {
     case "list_devices":
       return {
         devices: [
+          ...(window.__pluggedDevices ?? []),
           { kind: "microphone", id: "synthetic:tone", label: "Test tone (440 Hz)", isDefault: true },
           { kind: "microphone", id: "pulseaudio:usb", label: "USB microphone", isDefault: false },
           { kind: "speaker", id: "pulseaudio:out", label: "Speakers", isDefault: true },

@@ -368,3 +368,14 @@ test("a malformed link says why; a link opened during a call waits for the join 
   assert.equal(await page.getByTestId("server-url").inputValue(), "wss://other.example.org");
   await page.close();
 });
+
+test("a microphone plugged in shows in the picker without reopening the screen", async () => {
+  const page = await openJoinScreen();
+  await page.getByTestId("device-setup").waitFor();
+  await page.evaluate(() => {
+    window.__pluggedDevices = [{ kind: "microphone", id: "pulseaudio:headset", label: "Headset", isDefault: false }];
+    window.__emit("device-notice", { type: "listChanged" });
+  });
+  await page.getByTestId("pick-microphone").locator("option", { hasText: "Headset" }).waitFor({ state: "attached" });
+  await page.close();
+});
