@@ -24,6 +24,7 @@ pub mod quality;
 pub mod rooms;
 pub mod server;
 pub mod session;
+pub mod speakers;
 pub mod wire;
 
 pub use config::{DevServerConfig, IceServerConfig};
