@@ -21,6 +21,7 @@ pub mod http;
 pub mod ids;
 pub mod media;
 pub mod quality;
+pub mod room_state;
 pub mod rooms;
 pub mod server;
 pub mod session;
