@@ -377,8 +377,12 @@ impl Session {
                     }
                     if interrupt.resyncs != self.resyncs_seen {
                         self.resyncs_seen = interrupt.resyncs;
-                        self.close_socket();
-                        self.detach("the session fell behind; the client must resume for the full state");
+                        if self.socket.is_some() {
+                            tracing::warn!(identity = %self.identity, timeout = ?self.departure_timeout, "the session fell behind: closing its signal connection so the client resumes for the full state");
+                            // The departure timeout runs as for any lost connection.
+                            self.detached_at = Some(Instant::now());
+                            self.close_socket();
+                        }
                     }
                 }
                 frame = next_frame(&mut self.socket) => match frame {
