@@ -21,9 +21,11 @@ pub mod http;
 pub mod ids;
 pub mod media;
 pub mod quality;
+pub mod room_state;
 pub mod rooms;
 pub mod server;
 pub mod session;
+pub mod speakers;
 pub mod wire;
 
 pub use config::{DevServerConfig, IceServerConfig};

@@ -3,6 +3,8 @@
 //! excellent / good / poor. livekit-server scores a MOS from loss, jitter and RTT; loss is
 //! what hurts a call most and the one thing an SFU sees directly, so it is what we use.
 
+use std::collections::HashMap;
+
 use livekit_protocol as lk;
 
 /// How often a publisher's loss is measured and reported.
@@ -70,6 +72,50 @@ pub fn score_for_loss(loss: f64) -> f32 {
     (5.0 - 25.0 * loss as f32).clamp(1.0, 5.0)
 }
 
+/// A participant's connection quality as the room hears it: the latest loss of each of its
+/// published tracks that is sending, and what the room was last told. Its quality is that of
+/// its worst track.
+#[derive(Debug, Clone, Default)]
+pub struct ParticipantQuality {
+    /// The latest loss share of each published track that is sending, by track sid.
+    track_loss: HashMap<String, f64>,
+    /// The quality last announced to the room; `None` before the first measurement.
+    announced: Option<lk::ConnectionQuality>,
+}
+
+impl ParticipantQuality {
+    /// Records the loss of one track (`None`: the track ended); returns the quality and
+    /// score to announce when the participant's quality changed (or is measured the first
+    /// time).
+    pub fn record(
+        &mut self,
+        track_sid: &str,
+        loss: Option<f64>,
+    ) -> Option<(lk::ConnectionQuality, f32)> {
+        match loss {
+            Some(loss) => self.track_loss.insert(track_sid.to_owned(), loss),
+            None => self.track_loss.remove(track_sid),
+        };
+        let quality = quality_for_loss(self.worst_loss());
+        if self.announced == Some(quality) {
+            return None;
+        }
+        self.announced = Some(quality);
+        Some((quality, score_for_loss(self.worst_loss())))
+    }
+
+    /// The quality last announced and the current score, for a newcomer (who should not wait
+    /// for the next change); `None` if nothing was announced yet.
+    pub fn announced(&self) -> Option<(lk::ConnectionQuality, f32)> {
+        let quality = self.announced?;
+        Some((quality, score_for_loss(self.worst_loss())))
+    }
+
+    fn worst_loss(&self) -> f64 {
+        self.track_loss.values().copied().fold(0.0, f64::max)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +144,26 @@ mod tests {
         assert_eq!(quality_for_loss(0.05), lk::ConnectionQuality::Good);
         assert_eq!(quality_for_loss(0.2), lk::ConnectionQuality::Poor);
         assert!(score_for_loss(0.0) > 4.9 && score_for_loss(0.5) <= 1.0);
+    }
+
+    #[test]
+    fn a_participant_is_as_good_as_its_worst_track_and_only_changes_are_announced() {
+        use lk::ConnectionQuality::{Excellent, Good, Poor};
+        // (track, loss, expected announcement)
+        let table: &[(&str, Option<f64>, Option<lk::ConnectionQuality>)] = &[
+            ("TR_a", Some(0.0), Some(Excellent)), // first measurement: announced
+            ("TR_a", Some(0.01), None),           // still excellent
+            ("TR_v", Some(0.05), Some(Good)),     // the worse track decides
+            ("TR_a", Some(0.0), None),            // the better track does not
+            ("TR_v", Some(0.30), Some(Poor)),
+            ("TR_v", None, Some(Excellent)), // the bad track ended
+        ];
+        let mut quality = ParticipantQuality::default();
+        assert_eq!(quality.announced(), None);
+        for (step, &(track, loss, expected)) in table.iter().enumerate() {
+            let got = quality.record(track, loss).map(|(q, _)| q);
+            assert_eq!(got, expected, "step {step}");
+        }
+        assert_eq!(quality.announced().map(|(q, _)| q), Some(Excellent));
     }
 }

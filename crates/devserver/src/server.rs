@@ -20,6 +20,8 @@ pub struct DevServer {
     rooms: Arc<Rooms>,
     stop: Mutex<Option<oneshot::Sender<()>>>,
     task: Mutex<Option<JoinHandle<()>>>,
+    /// Closes rooms left empty at their deadlines; aborted with the server.
+    closer: JoinHandle<()>,
 }
 
 impl DevServer {
@@ -29,6 +31,7 @@ impl DevServer {
         let address = listener.local_addr()?;
         let config = Arc::new(config);
         let rooms = Rooms::new(config.empty_timeout);
+        let closer = tokio::spawn(Rooms::close_empty_rooms(Arc::downgrade(&rooms)));
         let app = http::router(AppState {
             config: Arc::clone(&config),
             rooms: Arc::clone(&rooms),
@@ -49,6 +52,7 @@ impl DevServer {
             rooms,
             stop: Mutex::new(Some(stop)),
             task: Mutex::new(Some(task)),
+            closer,
         })
     }
 
@@ -103,5 +107,6 @@ impl Drop for DevServer {
         if let Some(task) = take(&self.task) {
             task.abort();
         }
+        self.closer.abort();
     }
 }

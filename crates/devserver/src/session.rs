@@ -8,7 +8,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
@@ -17,14 +16,14 @@ use convene_room::TokenInfo;
 use convene_room::clock::unix_now_millis as now_ms;
 use livekit_protocol as lk;
 use prost::Message as _;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::config::{DevServerConfig, PING_INTERVAL_SECS, PING_TIMEOUT_SECS, SERVER_PROTOCOL};
 use crate::ids;
 use crate::media::{MediaConfig, MediaError, MediaEvent, MediaKind, ParticipantMedia, PcTarget};
 use crate::rooms::{
-    ResumeSnapshot, Rooms, SESSION_CHANNEL_CAPACITY, SessionCommand, SessionHandle,
+    Forward, Interrupt, Joined, Member, ResumeSnapshot, Resync, Rooms, SessionCommand,
 };
 use crate::wire::{self, Request, Response};
 
@@ -33,8 +32,6 @@ const MEDIA_EVENT_CAPACITY: usize = 256;
 
 /// How long closing a connection replaced by a resume may take (it runs in its own task).
 const OLD_SOCKET_CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
-
-static NEXT_SESSION_ID: AtomicU64 = AtomicU64::new(1);
 
 /// What the client asked for in the `/rtc` query string.
 #[derive(Debug, Clone, Default)]
@@ -94,9 +91,13 @@ struct Session {
     /// The other participants the client was told about (by identity, last info sent), so a
     /// resume can report those that left while the connection was down.
     known: HashMap<String, lk::ParticipantInfo>,
-    rooms: Arc<Rooms>,
+    /// This participant in the room registry.
+    member: Member,
+    /// The `resyncs` of the last [`Interrupt`] acted on.
+    resyncs_seen: u64,
     media: ParticipantMedia,
-    room: String,
+    /// The tracks (`TR_` sids) forwarded to the client, so a resync can drop stale ones.
+    subscribed: HashSet<String>,
     identity: String,
     sid: String,
     can_publish: bool,
@@ -134,34 +135,30 @@ pub async fn run(
             return;
         }
     };
-    let (commands, mut command_rx) = mpsc::channel(SESSION_CHANNEL_CAPACITY);
-    let session_id = NEXT_SESSION_ID.fetch_add(1, Ordering::Relaxed);
     let info = participant_info(&grant, params.protocol);
+    let Joined {
+        member,
+        snapshot,
+        commands: mut command_rx,
+        mut interrupts,
+    } = rooms.join(&grant.room, info.clone(), params.auto_subscribe);
     let mut session = Session {
         socket: Some(socket),
         detached_at: None,
         last_heard: Instant::now(),
         departure_timeout: config.departure_timeout,
         known: HashMap::new(),
-        rooms,
+        member,
+        resyncs_seen: 0,
         media,
-        room: grant.room.clone(),
+        subscribed: HashSet::new(),
         identity: grant.identity.clone(),
         sid: info.sid.clone(),
         can_publish: grant.grant.may_publish(),
         can_publish_data: grant.grant.may_publish_data(),
         published: HashMap::new(),
     };
-    let snapshot = session.rooms.join(
-        &grant.room,
-        info.clone(),
-        SessionHandle {
-            id: session_id,
-            commands,
-        },
-        params.auto_subscribe,
-    );
-    tracing::info!(identity = %session.identity, room = %session.room, sid = %session.sid, "participant joined");
+    tracing::info!(identity = %session.identity, room = %session.member.room(), sid = %session.sid, "participant joined");
     session.remember(&snapshot.others);
     let join = Response::Join(lk::JoinResponse {
         room: Some(snapshot.room),
@@ -188,9 +185,7 @@ pub async fn run(
         ..Default::default()
     });
     if session.send(join).await.is_err() {
-        session
-            .rooms
-            .leave(&session.room, &session.identity, session_id);
+        session.member.leave();
         session.media.close().await;
         return;
     }
@@ -203,29 +198,20 @@ pub async fn run(
     if let Err(error) = session.media.start_subscriber().await {
         tracing::error!(%error, "cannot start the subscriber connection");
     }
-    if params.auto_subscribe && grant.grant.may_subscribe() {
-        for (track, track_sid, stream_id) in snapshot.tracks {
-            if let Err(error) = session
-                .media
-                .subscribe(&track, &track_sid, &stream_id)
-                .await
-            {
-                tracing::warn!(%error, %track_sid, "cannot subscribe to an existing track");
-            }
-        }
+    // The registry lists tracks only when the participant auto-subscribes and may subscribe.
+    for forward in snapshot.tracks {
+        session.subscribe(forward).await;
     }
 
-    let ending = session.serve(&mut command_rx, &mut media_rx).await;
+    let ending = session
+        .serve(&mut command_rx, &mut interrupts, &mut media_rx)
+        .await;
     match ending {
-        Ending::Left => session
-            .rooms
-            .leave(&session.room, &session.identity, session_id),
+        Ending::Left => session.member.leave(),
         Ending::Evicted => {}
         Ending::Departed => {
             tracing::info!(identity = %session.identity, "no resume within the departure timeout");
-            session
-                .rooms
-                .leave(&session.room, &session.identity, session_id);
+            session.member.leave();
         }
     }
     // The registry no longer lists this session, so no new resume can reach it; the ones
@@ -366,14 +352,39 @@ impl Session {
     async fn serve(
         &mut self,
         commands: &mut mpsc::Receiver<SessionCommand>,
+        interrupts: &mut watch::Receiver<Interrupt>,
         media_events: &mut mpsc::Receiver<MediaEvent>,
     ) -> Ending {
         let silence_limit = Duration::from_secs(PING_TIMEOUT_SECS as u64);
+        // The registry drops its end when it lets the session go; then only commands remain.
+        let mut interruptible = true;
         loop {
             let attached = self.socket.is_some();
             let silence_deadline = self.last_heard + silence_limit;
             let departure = self.detached_at.map(|at| at + self.departure_timeout);
             tokio::select! {
+                // Interrupts first: an eviction must not wait behind queued commands.
+                biased;
+                changed = interrupts.changed(), if interruptible => {
+                    if changed.is_err() {
+                        interruptible = false;
+                        continue;
+                    }
+                    let interrupt = *interrupts.borrow_and_update();
+                    if let Some(reason) = interrupt.evict {
+                        self.evicted(reason).await;
+                        return Ending::Evicted;
+                    }
+                    if interrupt.resyncs != self.resyncs_seen {
+                        self.resyncs_seen = interrupt.resyncs;
+                        if self.socket.is_some() {
+                            tracing::warn!(identity = %self.identity, timeout = ?self.departure_timeout, "the session fell behind: closing its signal connection so the client resumes for the full state");
+                            // The departure timeout runs as for any lost connection.
+                            self.detached_at = Some(Instant::now());
+                            self.close_socket();
+                        }
+                    }
+                }
                 frame = next_frame(&mut self.socket) => match frame {
                     Some(Ok(Message::Binary(bytes))) => {
                         self.last_heard = Instant::now();
@@ -395,10 +406,7 @@ impl Session {
                 },
                 command = commands.recv() => match command {
                     Some(SessionCommand::Evict(reason)) => {
-                        let _ = self.send(wire::leave(reason, lk::leave_request::Action::Disconnect)).await;
-                        if let Some(socket) = self.socket.as_mut() {
-                            let _ = socket.send(Message::Close(None)).await;
-                        }
+                        self.evicted(reason).await;
                         return Ending::Evicted;
                     }
                     Some(SessionCommand::Resume(resumption)) => self.resume(*resumption).await,
@@ -421,20 +429,14 @@ impl Session {
     /// publisher ICE restart arrives as an ordinary `offer`.
     async fn resume(&mut self, resumption: Resumption) {
         let Resumption { socket, params } = resumption;
-        if let Some(mut old) = self.socket.take() {
-            // Closing waits for the peer; the session does not.
-            tokio::spawn(async move {
-                let close = old.send(Message::Close(None));
-                let _ = tokio::time::timeout(OLD_SOCKET_CLOSE_TIMEOUT, close).await;
-            });
-        }
+        self.close_socket();
         if params.sid.as_deref().is_some_and(|sid| sid != self.sid) {
             tracing::info!(identity = %self.identity, sid = %self.sid, asked = ?params.sid, "resume with another participant sid; resuming by identity");
         }
         self.socket = Some(socket);
         self.detached_at = None;
         self.last_heard = Instant::now();
-        let Some(snapshot) = self.rooms.resume_snapshot(&self.room, &self.identity) else {
+        let Some(snapshot) = self.member.resume_snapshot() else {
             // Replaced by a newer join meanwhile (its eviction is queued): start over.
             let leave = wire::leave(
                 lk::DisconnectReason::StateMismatch,
@@ -487,7 +489,90 @@ impl Session {
         self.send(Response::RoomUpdate(lk::RoomUpdate {
             room: Some(snapshot.room),
         }))
-        .await
+        .await?;
+        match snapshot.resync {
+            Some(resync) => self.resync(resync).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Restores what the client and the media may have missed while commands to this
+    /// session were lost: speakers (all of them, so stale ones go), connection qualities,
+    /// and the forwarded tracks (subscribing is idempotent; tracks no longer wanted go).
+    async fn resync(&mut self, resync: Resync) -> Result<(), SendError> {
+        tracing::info!(identity = %self.identity, "resynchronising a session that fell behind");
+        let wanted: HashSet<String> = resync
+            .subscriptions
+            .iter()
+            .map(|forward| forward.track_sid.clone())
+            .collect();
+        let stale: Vec<String> = self.subscribed.difference(&wanted).cloned().collect();
+        for track_sid in stale {
+            self.unsubscribe(track_sid).await;
+        }
+        for forward in resync.subscriptions {
+            self.subscribe(forward).await;
+        }
+        if !resync.speakers.is_empty() {
+            self.send(Response::SpeakersChanged(lk::SpeakersChanged {
+                speakers: resync.speakers,
+            }))
+            .await?;
+        }
+        if !resync.qualities.is_empty() {
+            self.send(Response::ConnectionQuality(lk::ConnectionQualityUpdate {
+                updates: resync.qualities,
+            }))
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Sends `leave` with `reason` and closes the signal connection (duplicate identity,
+    /// shutdown).
+    async fn evicted(&mut self, reason: lk::DisconnectReason) {
+        let _ = self
+            .send(wire::leave(reason, lk::leave_request::Action::Disconnect))
+            .await;
+        if let Some(socket) = self.socket.as_mut() {
+            let _ = socket.send(Message::Close(None)).await;
+        }
+    }
+
+    /// Closes the signal connection, if any, in its own task (closing waits for the peer;
+    /// the session does not).
+    fn close_socket(&mut self) {
+        if let Some(mut old) = self.socket.take() {
+            tokio::spawn(async move {
+                let close = old.send(Message::Close(None));
+                let _ = tokio::time::timeout(OLD_SOCKET_CLOSE_TIMEOUT, close).await;
+            });
+        }
+    }
+
+    /// Forwards a track to the client.
+    async fn subscribe(&mut self, forward: Forward) {
+        let Forward {
+            track,
+            track_sid,
+            stream_id,
+        } = forward;
+        match self.media.subscribe(&track, &track_sid, &stream_id).await {
+            Ok(()) => {
+                self.subscribed.insert(track_sid);
+            }
+            Err(error) => {
+                tracing::warn!(identity = %self.identity, %error, %track_sid, "cannot subscribe")
+            }
+        }
+    }
+
+    /// Stops forwarding a track to the client.
+    async fn unsubscribe(&mut self, track_sid: String) {
+        self.subscribed.remove(&track_sid);
+        if let Err(error) = self.media.unsubscribe(&track_sid).await {
+            tracing::debug!(identity = %self.identity, %error, %track_sid, "unsubscribe");
+        }
     }
 
     /// Handles one client request; returns true when the client left.
@@ -549,25 +634,10 @@ impl Session {
                         .into_iter()
                         .flat_map(|p| p.track_sids),
                 );
-                self.rooms.set_subscription(
-                    &self.room,
-                    &self.identity,
-                    &track_sids,
-                    subscription.subscribe,
-                );
+                self.member
+                    .set_subscription(&track_sids, subscription.subscribe);
             }
-            Request::Mute(mute) => {
-                self.rooms
-                    .update_participant(&self.room, &self.identity, |info| {
-                        for track in info.tracks.iter_mut().filter(|t| t.sid == mute.sid) {
-                            track.muted = mute.muted;
-                        }
-                    });
-                if mute.muted {
-                    // A muted track sends no audio levels: stop showing it as speaking now.
-                    self.rooms.audio_level(&self.room, &self.identity, 0.0);
-                }
-            }
+            Request::Mute(mute) => self.member.mute(&mute.sid, mute.muted),
             Request::Leave(_) => {
                 tracing::info!(identity = %self.identity, "client left");
                 return true;
@@ -614,8 +684,7 @@ impl Session {
             stream: add.stream.clone(),
             ..Default::default()
         };
-        self.rooms
-            .add_pending_track(&self.room, &self.identity, &add.cid, track.clone());
+        self.member.add_pending_track(&add.cid, track.clone());
         let published = lk::TrackPublishedResponse {
             cid: add.cid,
             track: Some(track),
@@ -628,20 +697,8 @@ impl Session {
             SessionCommand::Signal(response) => {
                 let _ = self.send(*response).await;
             }
-            SessionCommand::Subscribe {
-                track,
-                track_sid,
-                stream_id,
-            } => {
-                if let Err(error) = self.media.subscribe(&track, &track_sid, &stream_id).await {
-                    tracing::warn!(identity = %self.identity, %error, %track_sid, "cannot subscribe");
-                }
-            }
-            SessionCommand::Unsubscribe { track_sid } => {
-                if let Err(error) = self.media.unsubscribe(&track_sid).await {
-                    tracing::debug!(identity = %self.identity, %error, %track_sid, "unsubscribe");
-                }
-            }
+            SessionCommand::Subscribe(forward) => self.subscribe(forward).await,
+            SessionCommand::Unsubscribe { track_sid } => self.unsubscribe(track_sid).await,
             SessionCommand::Data { reliable, payload } => {
                 if let Err(error) = self.media.send_data(reliable, payload).await {
                     tracing::debug!(identity = %self.identity, %error, "data not delivered");
@@ -684,13 +741,7 @@ impl Session {
                 ..
             } => {
                 let is_video = matches!(kind, MediaKind::Video);
-                match self.rooms.publish_track(
-                    &self.room,
-                    &self.identity,
-                    &track_id,
-                    is_video,
-                    source,
-                ) {
+                match self.member.publish_track(&track_id, is_video, source) {
                     Some(info) => {
                         tracing::info!(identity = %self.identity, track = %info.sid, "track published");
                         self.published.insert(track_id, info.sid);
@@ -702,22 +753,19 @@ impl Session {
             }
             MediaEvent::TrackEnded { track_id } => {
                 if let Some(track_sid) = self.published.remove(&track_id) {
-                    self.rooms
-                        .unpublish_track(&self.room, &self.identity, &track_sid);
-                    self.rooms.audio_level(&self.room, &self.identity, 0.0);
-                    self.rooms
-                        .track_loss(&self.room, &self.identity, &track_sid, None);
+                    self.member.unpublish_track(&track_sid);
+                    self.member.audio_level(0.0);
+                    self.member.track_loss(&track_sid, None);
                 }
             }
             MediaEvent::PacketLoss { track_id, loss } => {
                 if let Some(track_sid) = self.published.get(&track_id) {
-                    self.rooms
-                        .track_loss(&self.room, &self.identity, track_sid, Some(loss));
+                    self.member.track_loss(track_sid, Some(loss));
                 }
             }
             MediaEvent::AudioLevel { track_id, level } => {
                 if self.published.contains_key(&track_id) {
-                    self.rooms.audio_level(&self.room, &self.identity, level);
+                    self.member.audio_level(level);
                 }
             }
             MediaEvent::DataReceived { reliable, payload } => self.relay_data(reliable, &payload),
@@ -725,10 +773,9 @@ impl Session {
                 tracing::debug!(identity = %self.identity, ?target, %state, "peer connection state");
                 if matches!(target, PcTarget::Subscriber) && state.eq_ignore_ascii_case("connected")
                 {
-                    self.rooms
-                        .update_participant(&self.room, &self.identity, |info| {
-                            info.state = lk::participant_info::State::Active as i32;
-                        });
+                    self.member.update(|info| {
+                        info.state = lk::participant_info::State::Active as i32;
+                    });
                 }
             }
         }
@@ -762,12 +809,7 @@ impl Session {
             }
         }
         let destinations = packet.destination_identities.clone();
-        self.rooms.route_data(
-            &self.room,
-            &self.identity,
-            &destinations,
-            reliable,
-            Bytes::from(packet.encode_to_vec()),
-        );
+        self.member
+            .route_data(&destinations, reliable, Bytes::from(packet.encode_to_vec()));
     }
 }
