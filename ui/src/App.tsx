@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { CallScreen } from "./call/CallScreen";
 import { addChat, type CallState, initialCall, reduceCall } from "./call/callState";
-import { backend, type JoinedCall, onCallEvent } from "./ipc";
+import { backend, type JoinedCall, onCallEvent, type UiError } from "./ipc";
 import { JoinScreen } from "./join/JoinScreen";
 import { useJoinLinks } from "./join/joinLinks";
 
@@ -68,8 +68,8 @@ export function App() {
             // Off when on; on when muted or never published (joined with it off).
             void backend.setMuted(kind, current === "on").then(
               (on) => setCall((c) => (c ? { ...c, [key]: on ? "on" : current === "none" ? "none" : "muted" } : c)),
-              (error: { message?: string }) =>
-                setCall((c) => (c ? { ...c, problems: [...c.problems, error.message ?? String(error)] } : c)),
+              (error: UiError) =>
+                setCall((c) => (c ? { ...c, problems: [...c.problems, error.message] } : c)),
             );
           }}
           onRejoin={() => {

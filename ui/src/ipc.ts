@@ -19,23 +19,41 @@ export interface LocalRoomInfo {
   room: string;
 }
 
+/** Why a join failed, by kind (src-tauri/src/error.rs: JoinFailure). */
+export type JoinFailure =
+  | "unreachable"
+  | "unauthorized"
+  | "forbidden"
+  | "roomNotFound"
+  | "versionMismatch"
+  | "timeout"
+  | "mediaTimeout"
+  | "refused"
+  | "other";
+
+/** Why a device could not be used (src-tauri/src/error.rs: DeviceFailure). */
+export type DeviceFailure = "busy" | "notFound" | "denied" | "lost" | "unsupported" | "other";
+
 /** The backend's error (src-tauri/src/error.rs: UiError). */
 export type UiError =
   | { kind: "invalidServerUrl"; message: string }
   | { kind: "invalidToken"; message: string }
   | { kind: "localRoomFailed"; message: string }
-  | { kind: "joinFailed"; message: string }
+  | { kind: "joinFailed"; cause: JoinFailure; message: string }
   | { kind: "joinCancelled"; message: string }
-  | { kind: "deviceFailed"; message: string }
+  | { kind: "deviceFailed"; cause: DeviceFailure; message: string }
+  | { kind: "chatFailed"; message: string }
   | { kind: "notInCall"; message: string }
-  | { kind: "exportFailed"; message: string };
+  | { kind: "exportFailed"; message: string }
+  /** Not from the backend: a rejection of unknown shape. */
+  | { kind: "unexpected"; message: string };
 
-/** Narrows whatever `invoke` rejected with to a UiError (unknown shapes become a message). */
+/** Narrows whatever `invoke` rejected with to a UiError (unknown shapes become `unexpected`). */
 export function toUiError(raw: unknown): UiError {
   if (typeof raw === "object" && raw !== null && "kind" in raw && "message" in raw) {
     return raw as UiError;
   }
-  return { kind: "joinFailed", message: String(raw) };
+  return { kind: "unexpected", message: String(raw) };
 }
 
 /** A published track (crates/room: TrackInfo). */

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "react";
 import { DevicePicker } from "../devices/DevicePicker";
 import { useDeviceList } from "../devices/DeviceSetup";
-import { backend, type DeviceChoice, type DeviceKind } from "../ipc";
+import { backend, type DeviceChoice, type DeviceKind, type UiError } from "../ipc";
 
 /** Switching microphone, camera or speaker during the call; a refused switch says why. */
 export function CallDevices({ disabled }: { disabled: boolean }) {
@@ -15,7 +15,7 @@ export function CallDevices({ disabled }: { disabled: boolean }) {
     setProblem(null);
     void backend.switchDevice(kind, id || null).then(
       () => setChoice((current) => ({ ...current, [kind]: id })),
-      (error: { message?: string }) => setProblem(error.message ?? String(error)),
+      (error: UiError) => setProblem(error.message),
     );
   };
   return (

@@ -1,3 +1,4 @@
+import type { UiError } from "../ipc";
 import { useState } from "react";
 import type { ChatLine } from "./callState";
 
@@ -28,7 +29,7 @@ export function ChatPanel({ lines, onSend, disabled }: Props) {
           setProblem(null);
           onSend(message)
             .then(() => setText(""))
-            .catch((error: { message?: string }) => setProblem(error.message ?? String(error)));
+            .catch((error: UiError) => setProblem(error.message));
         }}
       >
         <input

@@ -3,6 +3,7 @@ import { CopyDiagnostics } from "../CopyDiagnostics";
 import { DeviceSetup } from "../devices/DeviceSetup";
 import { backend, type JoinedCall, type MediaChoice, type UiError } from "../ipc";
 import { describeExpiry } from "./expiry";
+import { describeJoinError } from "./failures";
 import { type ArrivedLink, mediaForLink } from "./joinLinks";
 import { LinkInvitation } from "./LinkInvitation";
 import { useBackendCheck } from "./useBackendCheck";
@@ -184,7 +185,7 @@ export function JoinScreen({
 
         {outcome && (
           <p className="outcome error" role="alert" data-testid="join-outcome">
-            {outcome.message}
+            {describeJoinError(outcome)}
           </p>
         )}
         <p className="support">

@@ -36,7 +36,7 @@ mockIPC((cmd, args) => {
           giveUpSlowJoin = () => reject({ kind: "joinCancelled", message: "Joining was cancelled." });
         });
       if (args.url.includes("unreachable"))
-        throw { kind: "joinFailed", message: "the server at ws://unreachable:7880 cannot be reached" };
+        throw { kind: "joinFailed", cause: "unreachable", message: "the server at ws://unreachable:7880 cannot be reached: connection refused" };
       return {
         room: "standup",
         identity: "alice",
