@@ -7,14 +7,12 @@ use std::sync::Arc;
 use tauri::{Manager, RunEvent, WindowEvent};
 use tauri_plugin_deep_link::DeepLinkExt;
 
-use crate::call::{Calls, commands as call};
-use crate::join::commands as join;
+use crate::call::Calls;
 use crate::join::deep_link::{self, LinkInbox};
-use crate::local_room::{LocalRoom, commands as local_room};
+use crate::local_room::LocalRoom;
 use crate::logging::LogFile;
 use crate::settings::SettingsStore;
 use crate::shutdown::{self, Cleanup, SHUTDOWN_BOUND, Shutdown, ShutdownTrigger};
-use crate::support;
 
 /// Test hook: when set, the cleanup never finishes, so tests can prove the shutdown bound
 /// holds against a hung `disconnect`. Never set in normal use.
@@ -82,29 +80,7 @@ pub fn run(log_file: LogFile) -> ExitCode {
         .manage(calls)
         .manage(settings)
         .manage(log_file)
-        .invoke_handler(tauri::generate_handler![
-            join::check_server_url,
-            join::inspect_token,
-            call::join_room,
-            call::current_call,
-            call::leave_call,
-            call::set_muted,
-            call::video_feed_url,
-            call::preferred_renderer,
-            call::send_chat,
-            call::list_devices,
-            call::remembered_media,
-            call::start_preview,
-            call::stop_preview,
-            call::switch_device,
-            call::diagnostics,
-            call::export_diagnostics,
-            join::recent_servers,
-            join::take_join_link,
-            local_room::start_local_room,
-            local_room::invite_test_participant,
-            support::support_report,
-        ])
+        .invoke_handler(crate::contract::builder().invoke_handler())
         .on_window_event(|window, event| {
             if let WindowEvent::CloseRequested { api, .. } = event {
                 let app = window.app_handle();

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 /// An error the UI can act on. `kind` is the contract; `message` is for people.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error, specta::Type)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum UiError {
     /// The server URL field holds something that is not a LiveKit server address.
@@ -70,7 +70,7 @@ pub enum UiError {
 }
 
 /// Why a join failed, by kind: the join screen says what to do about each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub enum JoinFailure {
     /// The server cannot be reached (offline, wrong address, firewall).
@@ -119,7 +119,7 @@ impl JoinFailure {
 }
 
 /// Why a device could not be used, by kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub enum DeviceFailure {
     /// Another program holds it.

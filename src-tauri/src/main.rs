@@ -8,6 +8,7 @@
 mod app;
 mod call;
 mod command_line;
+mod contract;
 mod error;
 mod join;
 mod local_room;

@@ -73,6 +73,7 @@ impl SupportFacts {
 
 /// The report for "Copy diagnostics" (the page puts it on the clipboard).
 #[tauri::command]
+#[specta::specta]
 pub async fn support_report(
     calls: tauri::State<'_, Arc<Calls>>,
     settings: tauri::State<'_, Arc<SettingsStore>>,

@@ -2,51 +2,40 @@
 // errors arrive as the tagged `UiError` and are narrowed here so screens can switch on `kind`.
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import type * as Contract from "./bindings.gen";
 
-/** What a pasted token says (src-tauri/src/join/mod.rs: TokenSummary). */
-export interface TokenSummary {
-  room: string;
-  identity: string;
-  name: string;
-  expiresAt: number | null;
-  expired: boolean;
-}
+// The shapes come from the Rust types (bindings.gen.ts, generated and checked by a test in
+// src-tauri/src/contract.rs); what the backend sends is the `_Serialize` side.
+export type TokenSummary = Contract.TokenSummary_Serialize;
+export type LocalRoomInfo = Contract.LocalRoomInfo;
+export type JoinFailure = Contract.JoinFailure;
+export type DeviceFailure = Contract.DeviceFailure;
+export type TrackInfo = Contract.TrackInfo;
+export type Participant = Contract.RemoteParticipant;
+export type JoinedCall = Contract.JoinedCall;
+/** How a call starts: the `joined` event (before our tracks are published) or a join's answer. */
+export type CallStart = Omit<JoinedCall, "localTracks"> & Partial<Pick<JoinedCall, "localTracks">>;
+export type DisconnectReason = Contract.DisconnectReason;
+export type CallEvent = Contract.CallEvent_Serialize;
+export type DeviceKind = Contract.DeviceKind;
+export type MediaDevice = Contract.MediaDevice;
+export type DeviceList = Contract.DeviceList;
+// What the UI sends: fields it leaves out are the defaults (serde `default` on the Rust side).
+export type DeviceChoice = Contract.DeviceChoice_Deserialize;
+export type MediaChoice = Required<Omit<Contract.MediaChoice_Deserialize, "devices">> & { devices: DeviceChoice };
+export type PreviewStatus = Contract.PreviewStatus;
+export type ChatMessage = Contract.ChatMessage;
+export type DeviceNotice = Contract.DeviceNotice;
+export type LinkOffer = Contract.LinkOffer_Serialize;
+export type Candidate = Contract.Candidate_Serialize;
+export type StreamStats = Contract.StreamStats_Serialize;
+export type TransportStats = Contract.TransportStats_Serialize;
+export type Bitrates = Contract.Bitrates;
+export type TimelineEntry = Contract.TimelineEntry;
+export type Diagnostics = Contract.Diagnostics_Serialize;
 
-/** How to join the embedded local room (src-tauri/src/local_room/mod.rs: LocalRoomInfo). */
-export interface LocalRoomInfo {
-  url: string;
-  token: string;
-  room: string;
-}
-
-/** Why a join failed, by kind (src-tauri/src/error.rs: JoinFailure). */
-export type JoinFailure =
-  | "unreachable"
-  | "unauthorized"
-  | "forbidden"
-  | "roomNotFound"
-  | "versionMismatch"
-  | "timeout"
-  | "mediaTimeout"
-  | "refused"
-  | "other";
-
-/** Why a device could not be used (src-tauri/src/error.rs: DeviceFailure). */
-export type DeviceFailure = "busy" | "notFound" | "denied" | "lost" | "unsupported" | "other";
-
-/** The backend's error (src-tauri/src/error.rs: UiError). */
-export type UiError =
-  | { kind: "invalidServerUrl"; message: string }
-  | { kind: "invalidToken"; message: string }
-  | { kind: "localRoomFailed"; message: string }
-  | { kind: "joinFailed"; cause: JoinFailure; message: string }
-  | { kind: "joinCancelled"; message: string }
-  | { kind: "deviceFailed"; cause: DeviceFailure; message: string }
-  | { kind: "chatFailed"; message: string }
-  | { kind: "notInCall"; message: string }
-  | { kind: "exportFailed"; message: string }
-  /** Not from the backend: a rejection of unknown shape. */
-  | { kind: "unexpected"; message: string };
+/** The backend's error, or (not from the backend) a rejection of unknown shape. */
+export type UiError = Contract.UiError | { kind: "unexpected"; message: string };
 
 /** Narrows whatever `invoke` rejected with to a UiError (unknown shapes become `unexpected`). */
 export function toUiError(raw: unknown): UiError {
@@ -56,111 +45,13 @@ export function toUiError(raw: unknown): UiError {
   return { kind: "unexpected", message: String(raw) };
 }
 
-/** A published track (crates/room: TrackInfo). */
-export interface TrackInfo {
-  sid: string;
-  name: string;
-  kind: "audio" | "video";
-  source: string;
-  muted: boolean;
-}
-
-/** Another participant (crates/room: RemoteParticipant). */
-export interface Participant {
-  sid: string;
-  identity: string;
-  name: string;
-  tracks: TrackInfo[];
-}
-
-/** What the call screen starts from (src-tauri/src/call: JoinedCall). */
-export interface JoinedCall {
-  room: string;
-  identity: string;
-  participants: Participant[];
-  /** Our published tracks; absent in the `joined` event (media is published after it). */
-  localTracks?: TrackInfo[];
-}
-
-/** Why a call ended (crates/room: DisconnectReason, tagged). */
-export interface DisconnectReason {
-  kind: string;
-  detail?: unknown;
-}
-
-/** Everything the backend reports about the call (crates/call: CallEvent). */
-export type CallEvent =
-  | { type: "joined"; room: string; identity: string; participants: Participant[] }
-  | { type: "participantJoined"; participant: Participant }
-  | { type: "participantLeft"; identity: string }
-  | { type: "trackPublished"; identity: string; track: TrackInfo }
-  | { type: "trackUnpublished"; identity: string; trackSid: string }
-  | { type: "trackMuted"; identity: string; trackSid: string; muted: boolean }
-  | { type: "localTrackPublished"; track: TrackInfo }
-  | { type: "localTrackUnpublished"; track: TrackInfo }
-  | { type: "activeSpeakers"; identities: string[] }
-  | { type: "connectionQuality"; identity: string; quality: "excellent" | "good" | "poor" | "lost" }
-  | { type: "reconnecting"; kind: "resume" | "full" }
-  | { type: "reconnected" }
-  | { type: "disconnected"; reason: DisconnectReason; message: string }
-  | { type: "chat"; from: string | null; message: ChatMessage }
-  | { type: "deviceProblem"; device: string; message: string };
-
-/** What a device is for (crates/call: DeviceKind). */
-export type DeviceKind = "microphone" | "camera" | "speaker";
-
-/** A device as the pickers show it (crates/call: MediaDevice). */
-export interface MediaDevice {
-  kind: DeviceKind;
-  id: string;
-  label: string;
-  isDefault: boolean;
-}
-
-/** The devices present (crates/call: DeviceList); `problems` name kinds that could not be listed. */
-export interface DeviceList {
-  devices: MediaDevice[];
-  problems: string[];
-}
-
-/** Which device of each kind; null or absent: the default (crates/call: DeviceChoice). */
-export interface DeviceChoice {
-  microphone?: string | null;
-  camera?: string | null;
-  speaker?: string | null;
-}
-
-/** Devices and whether the microphone and camera start on (src-tauri/src/call: MediaChoice). */
-export interface MediaChoice {
-  devices: DeviceChoice;
-  microphone: boolean;
-  camera: boolean;
-}
-
-/** What the preview could open (src-tauri/src/call: PreviewStatus). */
-export interface PreviewStatus {
-  camera: boolean;
-  microphone: boolean;
-  problems: string[];
-}
-
 /** The frame server's name for our own camera, before and during a call. */
 export const LOCAL_CAMERA_FEED = "local:camera";
-
-/** A chat message (crates/call: ChatMessage, LiveKit's chat format). */
-export interface ChatMessage {
-  id: string;
-  timestamp: number;
-  message: string;
-}
 
 /** Calls `handler` for every call event until the returned function is called. */
 export function onCallEvent(handler: (event: CallEvent) => void): Promise<UnlistenFn> {
   return listen<CallEvent>("call-event", (message) => handler(message.payload));
 }
-
-/** A change to the devices (crates/call: DeviceNotice): list them again, or one in use was lost. */
-export type DeviceNotice = { type: "listChanged" } | { type: "lost"; id: string };
 
 /** Calls `handler` for every device change (hot-plug, a device in use lost) until stopped. */
 export function onDeviceNotice(handler: (notice: DeviceNotice) => void): Promise<UnlistenFn> {
@@ -172,75 +63,9 @@ export function onMicLevel(handler: (level: number) => void): Promise<UnlistenFn
   return listen<number>("mic-level", (message) => handler(message.payload));
 }
 
-/**
- * A `convene://join` link opened (src-tauri/src/join/deep_link.rs: LinkOffer). It only fills
- * the join screen: joining takes a click on Join, with the camera and microphone off.
- */
-export interface LinkOffer {
-  url: string;
-  token: string;
-  /** The server's host (and port): whom the call would be with. */
-  host: string;
-  /** `ws://` to another computer: the token would cross the network unencrypted. */
-  insecure: boolean;
-  summary: TokenSummary;
-}
-
 /** Calls `handler` when a `convene://join` link was opened; then ask `backend.takeJoinLink`. */
 export function onJoinLink(handler: () => void): Promise<UnlistenFn> {
   return listen<null>("join-link", () => handler());
-}
-
-/** One ICE candidate (see crates/room: stats.rs). */
-export interface Candidate {
-  kind: "host" | "srflx" | "prflx" | "relay" | string;
-  protocol: "udp" | "tcp" | string;
-  relayProtocol: "udp" | "tcp" | "tls" | null;
-  address: string;
-  port: number;
-}
-
-/** One RTP stream, sent or received. */
-export interface StreamStats {
-  direction: "outbound" | "inbound";
-  kind: "audio" | "video" | string;
-  ssrc: number;
-  packets: number;
-  bytes: number;
-  packetsLost: number | null;
-  fractionLost: number | null;
-  jitterMs: number | null;
-  roundTripMs: number | null;
-  framesPerSecond: number | null;
-}
-
-/** One peer connection. */
-export interface TransportStats {
-  path: { local: Candidate; remote: Candidate | null } | null;
-  roundTripMs: number | null;
-  bytesSent: number;
-  bytesReceived: number;
-  streams: StreamStats[];
-}
-
-/** Bits per second since the previous reading. */
-export interface Bitrates {
-  sent: number;
-  received: number;
-}
-
-/** A room event and when it happened (ms since the epoch). */
-export interface TimelineEntry {
-  atMs: number;
-  event: { event: string } & Record<string, unknown>;
-}
-
-/** The diagnostics panel's reading. */
-export interface Diagnostics {
-  stats: { takenAtMs: number; publisher: TransportStats | null; subscriber: TransportStats | null };
-  publisherBitrates: Bitrates | null;
-  subscriberBitrates: Bitrates | null;
-  timeline: TimelineEntry[];
 }
 
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {

@@ -12,10 +12,12 @@ pub const MAX_CHAT_CHARS: usize = 4_000;
 
 /// One chat message as it travels.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 pub struct ChatMessage {
     /// Unique per message.
     pub id: String,
     /// When it was sent, milliseconds since the Unix epoch.
+    #[cfg_attr(feature = "ui", specta(type = specta_typescript::Number))]
     pub timestamp: u64,
     /// The text.
     pub message: String,

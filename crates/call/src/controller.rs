@@ -38,6 +38,7 @@ const DONE_CAPACITY: usize = 8;
 
 /// What the call screen starts from.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct JoinedCall {
     /// Room name.
@@ -64,6 +65,7 @@ impl JoinedCall {
 
 /// What the join screen's preview could open.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct PreviewStatus {
     /// The camera is previewed (its pictures are served as [`LOCAL_CAMERA_FEED`]).
@@ -97,6 +99,7 @@ pub struct DevicesInCall {
 
 /// What the window hears about devices, as they change (not only during a call).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum DeviceNotice {
     /// Devices were plugged in or out, or a system default changed: list them again.

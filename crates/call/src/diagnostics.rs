@@ -20,11 +20,17 @@ const DATA_PREVIEW_CHARS: usize = 200;
 
 /// One room event and when it happened.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct TimelineEntry {
     /// Milliseconds since the Unix epoch.
+    #[cfg_attr(feature = "ui", specta(type = specta_typescript::Number))]
     pub at_ms: u64,
-    /// The event (see [`describe_event`]).
+    /// The event (see [`describe_event`]): `{"event": name, …}`.
+    #[cfg_attr(
+        feature = "ui",
+        specta(type = std::collections::HashMap<String, specta_typescript::Unknown>)
+    )]
     pub event: Value,
 }
 
@@ -57,6 +63,7 @@ impl Timeline {
 
 /// The connection and the timeline at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct Diagnostics {
     /// Both peer connections now.

@@ -35,6 +35,7 @@ pub const CAMERA_SIZE: (u32, u32, u32) = (1280, 720, 30);
 
 /// What a device is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub enum DeviceKind {
     /// Records our voice.
@@ -58,6 +59,7 @@ impl DeviceKind {
 
 /// One device as the pickers show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct MediaDevice {
     /// What it is for.
@@ -73,6 +75,7 @@ pub struct MediaDevice {
 /// The devices present now, and why some kind could not be listed (the sound system is
 /// down, no camera subsystem): listing never fails as a whole.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceList {
     /// Every device, microphones then speakers then cameras.
@@ -84,6 +87,7 @@ pub struct DeviceList {
 /// Which device to use for each kind; `None` is the default (the system's default
 /// microphone and speaker, the first camera, or the synthetic devices with `--fake-media`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 #[serde(rename_all = "camelCase", default)]
 pub struct DeviceChoice {
     /// Microphone id.

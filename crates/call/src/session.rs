@@ -85,6 +85,7 @@ impl CallOptions {
 
 /// Everything the UI is told, as JSON (`{"type": "participantJoined", …}`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 #[serde(
     tag = "type",
     rename_all = "camelCase",

@@ -15,6 +15,7 @@ use convene_call::{JoinedCall, PreviewStatus};
 /// Joins the room the token names with the chosen devices (absent: those of the last
 /// call); events follow as `call-event`.
 #[tauri::command]
+#[specta::specta]
 pub async fn join_room(
     app: AppHandle,
     calls: State<'_, Arc<Calls>>,
@@ -29,12 +30,14 @@ pub async fn join_room(
 
 /// The microphones, cameras and speakers present now.
 #[tauri::command]
+#[specta::specta]
 pub async fn list_devices(calls: State<'_, Arc<Calls>>) -> Result<DeviceList, UiError> {
     Ok(calls.devices().await)
 }
 
 /// The devices (and on/off) of the last call, for the join screen.
 #[tauri::command]
+#[specta::specta]
 pub fn remembered_media(calls: State<'_, Arc<Calls>>) -> MediaChoice {
     calls.remembered_media()
 }
@@ -42,6 +45,7 @@ pub fn remembered_media(calls: State<'_, Arc<Calls>>) -> MediaChoice {
 /// Previews the chosen camera and microphone on the join screen; the level follows as
 /// `mic-level` events.
 #[tauri::command]
+#[specta::specta]
 pub async fn start_preview(
     app: AppHandle,
     calls: State<'_, Arc<Calls>>,
@@ -52,6 +56,7 @@ pub async fn start_preview(
 
 /// Stops the preview (the join screen went away).
 #[tauri::command]
+#[specta::specta]
 pub async fn stop_preview(calls: State<'_, Arc<Calls>>) -> Result<(), UiError> {
     calls.controller.stop_preview().await;
     Ok(())
@@ -59,6 +64,7 @@ pub async fn stop_preview(calls: State<'_, Arc<Calls>>) -> Result<(), UiError> {
 
 /// Uses another microphone, camera or speaker in the call (`id` absent: the default).
 #[tauri::command]
+#[specta::specta]
 pub async fn switch_device(
     calls: State<'_, Arc<Calls>>,
     kind: DeviceKind,
@@ -69,12 +75,14 @@ pub async fn switch_device(
 
 /// The call in progress, if any.
 #[tauri::command]
+#[specta::specta]
 pub async fn current_call(calls: State<'_, Arc<Calls>>) -> Result<Option<JoinedCall>, UiError> {
     Ok(calls.controller.current().await)
 }
 
 /// Leaves the call (the others see us go at once).
 #[tauri::command]
+#[specta::specta]
 pub async fn leave_call(calls: State<'_, Arc<Calls>>) -> Result<(), UiError> {
     calls.controller.leave().await;
     Ok(())
@@ -83,6 +91,7 @@ pub async fn leave_call(calls: State<'_, Arc<Calls>>) -> Result<(), UiError> {
 /// Turns our microphone (`kind: "audio"`) or camera (`"video"`) off (`muted: true`) or on
 /// (publishing it if we joined without it); returns whether it is on now.
 #[tauri::command]
+#[specta::specta]
 pub async fn set_muted(
     calls: State<'_, Arc<Calls>>,
     kind: MediaKind,
@@ -93,6 +102,7 @@ pub async fn set_muted(
 
 /// Where the call's video pictures are served (a token-protected 127.0.0.1 WebSocket).
 #[tauri::command]
+#[specta::specta]
 pub fn video_feed_url(feed: State<'_, convene_call::FrameServer>) -> String {
     feed.url()
 }
@@ -101,6 +111,7 @@ pub fn video_feed_url(feed: State<'_, convene_call::FrameServer>) -> String {
 /// compositor (see `prefer_software_compositing` in main.rs: a WebGL picture would be read
 /// back from the GPU for every paint), else `"auto"` (WebGL unless it runs on the CPU).
 #[tauri::command]
+#[specta::specta]
 pub fn preferred_renderer() -> &'static str {
     let software_painting = cfg!(target_os = "linux")
         && std::env::var("WEBKIT_DISABLE_COMPOSITING_MODE").is_ok_and(|value| value == "1");
@@ -110,6 +121,7 @@ pub fn preferred_renderer() -> &'static str {
 /// The diagnostics panel's reading: the candidate pair in use, RTT, loss, jitter,
 /// bitrates since the previous reading, and the event timeline.
 #[tauri::command]
+#[specta::specta]
 pub async fn diagnostics(
     calls: State<'_, Arc<Calls>>,
 ) -> Result<convene_call::Diagnostics, UiError> {
@@ -119,6 +131,7 @@ pub async fn diagnostics(
 /// Saves the diagnostics as a JSON file (in `CONVENE_EXPORT_DIR`, the Downloads folder or
 /// the log folder); returns where.
 #[tauri::command]
+#[specta::specta]
 pub async fn export_diagnostics(
     app: AppHandle,
     calls: State<'_, Arc<Calls>>,
@@ -134,6 +147,7 @@ pub async fn export_diagnostics(
 
 /// Sends a chat message (LiveKit's chat format) to everyone in the call.
 #[tauri::command]
+#[specta::specta]
 pub async fn send_chat(
     calls: State<'_, Arc<Calls>>,
     text: String,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 pub const MIC_LEVEL_EVENT: &str = "mic-level";
 
 /// Devices and on/off, from the join screen (or remembered, for a `convene://` link).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase", default)]
 pub struct MediaChoice {
     /// Which devices (`None`: the default).

@@ -42,7 +42,7 @@ impl fmt::Debug for JoinLink {
 }
 
 /// What the join screen shows for a link before anybody presses Join.
-#[derive(Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkOffer {
     /// The server URL, normalised as the join form would.

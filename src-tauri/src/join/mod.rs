@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::error::UiError;
 
 /// What the join screen shows about a pasted token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenSummary {
     /// The room the token admits to.
@@ -22,6 +22,7 @@ pub struct TokenSummary {
     /// The display name (may be empty).
     pub name: String,
     /// Expiry, seconds since the Unix epoch.
+    #[specta(type = Option<specta_typescript::Number>)]
     pub expires_at: Option<u64>,
     /// True when the token has already expired: the UI flags it and refuses to join.
     pub expired: bool,

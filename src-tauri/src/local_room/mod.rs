@@ -26,7 +26,7 @@ pub const LOCAL_IDENTITY: &str = "me";
 const TOKEN_TTL_SECS: u64 = 12 * 60 * 60;
 
 /// What the join screen needs to join the local room.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct LocalRoomInfo {
     /// The server URL, e.g. `ws://127.0.0.1:7880`.

@@ -6,7 +6,8 @@ const bob: Participant = {
   sid: "PA_b",
   identity: "bob",
   name: "Bob",
-  tracks: [{ sid: "TR_mic", name: "microphone", kind: "audio", source: "microphone", muted: false }],
+  metadata: "",
+  tracks: [{ sid: "TR_mic", name: "microphone", kind: "audio", source: "microphone", muted: false, mimeType: "", width: 0, height: 0 }],
 };
 
 describe("the call state", () => {
@@ -21,7 +22,7 @@ describe("the call state", () => {
     state = reduceCall(state, {
       type: "trackPublished",
       identity: "bob",
-      track: { sid: "TR_cam", name: "camera", kind: "video", source: "camera", muted: false },
+      track: { sid: "TR_cam", name: "camera", kind: "video", source: "camera", muted: false, mimeType: "", width: 0, height: 0 },
     });
     expect(isOn(state.participants[0], "video")).toBe(true);
     state = reduceCall(state, { type: "activeSpeakers", identities: ["bob"] });
@@ -55,7 +56,7 @@ describe("local devices", () => {
       room: "r",
       identity: "me",
       participants: [],
-      localTracks: [{ sid: "TR_a", name: "microphone", kind: "audio", source: "microphone", muted: false }],
+      localTracks: [{ sid: "TR_a", name: "microphone", kind: "audio", source: "microphone", muted: false, mimeType: "", width: 0, height: 0 }],
     });
     expect(state.microphone).toBe("on");
     expect(state.camera).toBe("none");
@@ -80,7 +81,7 @@ describe("chat", () => {
 describe("our own tracks", () => {
   it("follow publish and unpublish events (joining from a link, full reconnects)", () => {
     let state = initialCall({ room: "r", identity: "me", participants: [] });
-    const mic = { sid: "TR_m", name: "microphone", kind: "audio" as const, source: "microphone", muted: false };
+    const mic = { sid: "TR_m", name: "microphone", kind: "audio" as const, source: "microphone" as const, muted: false, mimeType: "", width: 0, height: 0 };
     state = reduceCall(state, { type: "localTrackPublished", track: mic });
     expect(state.microphone).toBe("on");
     state = reduceCall(state, { type: "localTrackUnpublished", track: mic });

@@ -1,5 +1,5 @@
 // The call screen's state, derived from the backend's events by one pure reducer.
-import type { CallEvent, ChatMessage, JoinedCall, Participant } from "../ipc";
+import type { CallEvent, CallStart, ChatMessage, Participant } from "../ipc";
 
 /** A chat line: who wrote it (null: us) and what. */
 export interface ChatLine {
@@ -31,7 +31,7 @@ export interface CallState {
 }
 
 /** The state right after joining. */
-export function initialCall(joined: JoinedCall): CallState {
+export function initialCall(joined: CallStart): CallState {
   const device = (kind: "audio" | "video"): LocalDevice => {
     const track = joined.localTracks?.find((t) => t.kind === kind);
     if (!track) return "none";

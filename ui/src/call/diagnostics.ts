@@ -14,7 +14,8 @@ export function describeCandidate(candidate: Candidate): string {
 }
 
 /** "1.23 Mbit/s", "96 kbit/s". */
-export function formatBitrate(bitsPerSecond: number): string {
+export function formatBitrate(bitsPerSecond: number | null): string {
+  if (bitsPerSecond === null) return "-";
   if (bitsPerSecond >= 1_000_000) return `${(bitsPerSecond / 1_000_000).toFixed(2)} Mbit/s`;
   return `${Math.round(bitsPerSecond / 1000)} kbit/s`;
 }

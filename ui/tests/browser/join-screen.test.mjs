@@ -87,7 +87,7 @@ test("a valid token shows its room and identity and enables Join", async () => {
   assert.deepEqual(calls[0].args, {
     url: "ws://127.0.0.1:7880",
     token: "valid.jwt.token",
-    media: { devices: {}, microphone: true, camera: true },
+    media: { devices: { microphone: null, camera: null, speaker: null }, microphone: true, camera: true },
   });
   await page.close();
 });
@@ -229,7 +229,11 @@ test("before joining: preview, meter, pickers and toggles; the choice goes with 
   await page.getByTestId("prejoin-camera").click();
   await page.getByTestId("preview-off").getByText("Camera is off").waitFor();
   const last = await page.evaluate(() => window.__ipcCalls.filter((c) => c.cmd === "start_preview").at(-1).args.media);
-  assert.deepEqual(last, { devices: { microphone: "pulseaudio:usb" }, microphone: true, camera: false });
+  assert.deepEqual(last, {
+    devices: { microphone: "pulseaudio:usb", camera: null, speaker: null },
+    microphone: true,
+    camera: false,
+  });
   await page.screenshot({ path: join(artifacts, "pre-join.png") });
 
   await page.getByTestId("server-url").fill("ws://127.0.0.1:7880");
@@ -325,7 +329,7 @@ test("a link fills the join screen and joins only on a click, camera and microph
   assert.deepEqual(joined[0].args, {
     url: "wss://meet.example.org",
     token: "valid.jwt.token",
-    media: { devices: {}, microphone: false, camera: false },
+    media: { devices: { microphone: null, camera: null, speaker: null }, microphone: false, camera: false },
   });
   await page.close();
 });

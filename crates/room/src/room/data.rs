@@ -6,6 +6,7 @@ use prost::Message as _;
 
 /// Which data channel carries a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub enum DataKind {
     /// `_reliable`: ordered, retransmitted (chat, control).
@@ -60,6 +61,7 @@ pub const MAX_DATA_PAYLOAD: usize = 64_000 - 1_000;
 
 /// A user data message from another participant (or the server).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct DataMessage {
     /// The bytes sent.

@@ -8,6 +8,7 @@ use super::track::{RemoteTrack, TrackInfo};
 
 /// The room connection's state, for a status line or banner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub enum ConnectionState {
     /// Joined; media and data flow.
@@ -20,6 +21,7 @@ pub enum ConnectionState {
 
 /// How a reconnection is being attempted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub enum ReconnectKind {
     /// Same session, new signaling connection and an ICE restart: nobody notices.
@@ -30,6 +32,7 @@ pub enum ReconnectKind {
 
 /// A participant's connection quality as the server rates it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub enum ConnectionQuality {
     /// Very good.
@@ -55,6 +58,7 @@ impl ConnectionQuality {
 
 /// Why we are no longer in the room. Safe to show to a user (no tokens).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, thiserror::Error)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 #[serde(tag = "kind", content = "detail", rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum DisconnectReason {

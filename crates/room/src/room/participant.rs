@@ -6,6 +6,7 @@ use super::track::TrackInfo;
 
 /// Another participant, as of the last update from the server.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct RemoteParticipant {
     /// Server id (`PA_…`); changes when the participant rejoins.
@@ -47,6 +48,7 @@ impl RemoteParticipant {
 
 /// Ourselves in the room.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct LocalParticipant {
     /// Server id (`PA_…`); a new one after a full reconnect.

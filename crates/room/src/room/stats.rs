@@ -14,9 +14,11 @@ use crate::webrtc_kit::turn_tunnel::TurnTunnels;
 
 /// Both peer connections of a room (LiveKit's v0 "dual PC"); `None` while not connected.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionStats {
     /// When read, milliseconds since the Unix epoch.
+    #[cfg_attr(feature = "ui", specta(type = specta_typescript::Number))]
     pub taken_at_ms: u64,
     /// The connection we send on.
     pub publisher: Option<TransportStats>,
@@ -26,6 +28,7 @@ pub struct ConnectionStats {
 
 /// One peer connection.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct TransportStats {
     /// The candidate pair in use; `None` before ICE selects one.
@@ -33,8 +36,10 @@ pub struct TransportStats {
     /// Round-trip time of the pair in use (STUN consent checks), milliseconds.
     pub round_trip_ms: Option<f64>,
     /// Bytes sent on the pair in use.
+    #[cfg_attr(feature = "ui", specta(type = specta_typescript::Number))]
     pub bytes_sent: u64,
     /// Bytes received on the pair in use.
+    #[cfg_attr(feature = "ui", specta(type = specta_typescript::Number))]
     pub bytes_received: u64,
     /// Every RTP stream, sent and received.
     pub streams: Vec<StreamStats>,
@@ -42,6 +47,7 @@ pub struct TransportStats {
 
 /// The two ends of the candidate pair in use.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct CandidatePath {
     /// Ours.
@@ -53,6 +59,7 @@ pub struct CandidatePath {
 
 /// One ICE candidate.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct Candidate {
     /// `host`, `srflx`, `prflx` or `relay`.
@@ -69,6 +76,7 @@ pub struct Candidate {
 
 /// Sent or received.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub enum Direction {
     /// We send it.
@@ -79,6 +87,7 @@ pub enum Direction {
 
 /// One RTP stream.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct StreamStats {
     /// Sent or received.
@@ -88,10 +97,13 @@ pub struct StreamStats {
     /// The stream's SSRC.
     pub ssrc: u32,
     /// Packets sent or received.
+    #[cfg_attr(feature = "ui", specta(type = specta_typescript::Number))]
     pub packets: u64,
     /// Payload bytes sent or received.
+    #[cfg_attr(feature = "ui", specta(type = specta_typescript::Number))]
     pub bytes: u64,
     /// Received: packets lost (from sequence numbers). Sent: as the receiver reported.
+    #[cfg_attr(feature = "ui", specta(type = Option<specta_typescript::Number>))]
     pub packets_lost: Option<i64>,
     /// Sent: the share of packets the receiver reported lost in its last report.
     pub fraction_lost: Option<f64>,
@@ -105,6 +117,7 @@ pub struct StreamStats {
 
 /// Bits per second sent and received between two readings of the same connection.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct Bitrates {
     /// Sent, bits per second.

@@ -17,6 +17,7 @@ use crate::webrtc_kit::MediaKind;
 
 /// Where a track comes from, as LiveKit names it (`TrackSource`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub enum TrackSource {
     /// Not said.
@@ -57,6 +58,7 @@ impl TrackSource {
 
 /// A published track as the server describes it (ours or someone else's).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ui", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct TrackInfo {
     /// Server id (`TR_…`).
