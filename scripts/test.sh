@@ -11,6 +11,9 @@ export CONVENE_REQUIRE_E2E=1
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+step "crate graph (which crate may depend on which)"
+python3 scripts/check-crate-graph.py
+
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 

@@ -1,8 +1,8 @@
 //! Join authorisation: the token from `access_token` or `Authorization: Bearer`, verified
 //! like livekit-server, with its refusals mapped to the same HTTP statuses and texts.
 
-use convene_room::token::TokenInfo;
-use convene_room::{Token, TokenError};
+use convene_rtc::token::TokenInfo;
+use convene_rtc::token::{Token, TokenError};
 
 use crate::config::DevServerConfig;
 
@@ -68,7 +68,7 @@ pub fn authorize(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use convene_room::AccessToken;
+    use convene_rtc::token::AccessToken;
 
     #[test]
     fn header_wins_and_must_be_bearer() {

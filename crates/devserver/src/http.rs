@@ -10,8 +10,8 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use convene_room::TokenInfo;
-use convene_room::clock::unix_now_secs as unix_now;
+use convene_rtc::clock::unix_now_secs as unix_now;
+use convene_rtc::token::TokenInfo;
 
 use crate::auth::{self, AuthError};
 use crate::config::{DevServerConfig, MAX_SIGNAL_MESSAGE_BYTES};

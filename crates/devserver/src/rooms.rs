@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use convene_room::clock::unix_now_millis as now_ms;
+use convene_rtc::clock::unix_now_millis as now_ms;
 use livekit_protocol as lk;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{Notify, mpsc, watch};

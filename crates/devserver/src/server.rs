@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use convene_room::{AccessToken, Token, TokenError};
+use convene_rtc::token::{AccessToken, Token, TokenError};
 use livekit_protocol as lk;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -68,7 +68,7 @@ impl DevServer {
 
     /// A token for this server, valid for `ttl_secs`, joining `room` as `identity`.
     pub fn token(&self, room: &str, identity: &str, ttl_secs: u64) -> Result<Token, TokenError> {
-        let now = convene_room::clock::unix_now_secs();
+        let now = convene_rtc::clock::unix_now_secs();
         AccessToken::new(&self.config.api_key, &self.config.api_secret)
             .identity(identity)
             .name(identity)

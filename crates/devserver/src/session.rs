@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
 use bytes::Bytes;
-use convene_room::TokenInfo;
-use convene_room::clock::unix_now_millis as now_ms;
+use convene_rtc::clock::unix_now_millis as now_ms;
+use convene_rtc::token::TokenInfo;
 use livekit_protocol as lk;
 use prost::Message as _;
 use tokio::sync::{mpsc, watch};

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use convene_room::{AccessToken, VideoGrant};
+use convene_rtc::token::{AccessToken, VideoGrant};
 use livekit_protocol as lk;
 use lk::signal_request::Message as Req;
 use lk::signal_response::Message as Resp;

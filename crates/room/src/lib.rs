@@ -12,12 +12,12 @@
 //! No Tauri and no devices here: the app and the CLI compose this crate with
 //! `convene-media`.
 
-pub mod clock;
 pub mod room;
 pub mod server_url;
 pub mod signal;
-pub mod token;
-pub mod webrtc_kit;
+
+// Shared with the local server (convene-rtc); re-exported under their old paths.
+pub use convene_rtc::{clock, token, webrtc_kit};
 
 pub use room::{Room, RoomError, RoomEvent, RoomEvents, RoomOptions};
 pub use server_url::{ServerUrl, ServerUrlError};

@@ -1,12 +1,12 @@
-//! The SFU's codec setup: the shared table from `convene_room::webrtc_kit::codecs` (Opus
+//! The SFU's codec setup: the shared table from `convene_rtc::webrtc_kit::codecs` (Opus
 //! 111, VP8 96, H.264 108, explicit to avoid webrtc-rs's default-table answer bug), with the
 //! per-PC choices of the SFU.
 
 use rtc::interceptor::Registry;
 use rtc::peer_connection::configuration::media_engine::MediaEngine;
 
-pub(crate) use convene_room::webrtc_kit::codecs::codec_for_mime;
-use convene_room::webrtc_kit::codecs::{AudioLevels, ReceiverReports};
+pub(crate) use convene_rtc::webrtc_kit::codecs::codec_for_mime;
+use convene_rtc::webrtc_kit::codecs::{AudioLevels, ReceiverReports};
 
 use super::error::MediaError;
 use super::events::PcTarget;
@@ -25,7 +25,7 @@ pub(crate) fn media_engine_and_registry(
         PcTarget::Publisher => (AudioLevels::Negotiate, ReceiverReports::Omit),
         PcTarget::Subscriber => (AudioLevels::Omit, ReceiverReports::Send),
     };
-    Ok(convene_room::webrtc_kit::codecs::media_engine_and_registry(
+    Ok(convene_rtc::webrtc_kit::codecs::media_engine_and_registry(
         levels, reports,
     )?)
 }

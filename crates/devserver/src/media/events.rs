@@ -2,7 +2,7 @@
 
 use super::forward::PublishedTrack;
 
-pub use convene_room::webrtc_kit::{MediaKind, PcTarget};
+pub use convene_rtc::webrtc_kit::{MediaKind, PcTarget};
 
 /// Events from one participant's media to its signaling session.
 ///

@@ -16,7 +16,7 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 
 use super::events::MediaKind;
-use convene_room::webrtc_kit::keyframe::is_keyframe_request;
+use convene_rtc::webrtc_kit::keyframe::is_keyframe_request;
 
 /// Packets buffered per subscriber before it starts losing them (a subscriber that lags
 /// further skips ahead and asks for a keyframe). About 1 s of 720p video.

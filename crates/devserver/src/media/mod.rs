@@ -9,7 +9,7 @@
 //! Built on webrtc-rs 0.21 (the async layer over the sans-IO `rtc` crate). Layout:
 //! `codecs` (the shared codec table with the SFU's per-PC choices), `pc` (PC builder,
 //! handler, candidate queue; trickle JSON and PLI/FIR surfacing come from
-//! `convene_room::webrtc_kit`), `datachannel`, `publisher`,
+//! `convene_rtc::webrtc_kit`), `datachannel`, `publisher`,
 //! `audio_level` (RFC 6464 levels for [`MediaEvent::AudioLevel`]), `subscriber`, `forward`
 //! (fan-out + RTP rewriting), `participant` (the facade).
 //!

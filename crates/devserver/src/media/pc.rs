@@ -17,10 +17,10 @@ use super::config::MediaConfig;
 use super::datachannel::read_client_channel;
 use super::error::MediaError;
 use super::events::{MediaEvent, PcTarget};
-use convene_room::webrtc_kit::candidate::{
+use convene_rtc::webrtc_kit::candidate::{
     EarlyCandidates, first_mid, local_candidate_json, parse_remote_candidate,
 };
-use convene_room::webrtc_kit::transport::setting_engine;
+use convene_rtc::webrtc_kit::transport::setting_engine;
 
 /// The ordered, never-blocking queue in front of the session's event channel (see
 /// [`MediaEvent`] and the pump in `participant.rs`).

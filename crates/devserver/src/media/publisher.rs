@@ -20,7 +20,7 @@ use super::events::{MediaEvent, MediaKind, PcTarget};
 use super::forward::PublishedTrack;
 use super::pc::{Outbox, PcSide, TrackSink};
 use crate::quality::{LossWindow, QUALITY_WINDOW};
-use convene_room::webrtc_kit::sdp::sending_track_ids;
+use convene_rtc::webrtc_kit::sdp::sending_track_ids;
 
 /// Minimum spacing of upstream PLIs for one track; requests in between are coalesced.
 const KEYFRAME_MIN_INTERVAL: Duration = Duration::from_millis(500);

@@ -19,7 +19,7 @@ use super::error::MediaError;
 use super::events::{MediaEvent, PcTarget};
 use super::forward::{Forward, PublishedTrack, run_forward};
 use super::pc::{Outbox, PcSide};
-use convene_room::webrtc_kit::codecs::{negotiated_payload_type, single_encoding_track};
+use convene_rtc::webrtc_kit::codecs::{negotiated_payload_type, single_encoding_track};
 
 /// Offer/answer state of the subscriber PC (we are the only offerer).
 #[derive(Debug)]

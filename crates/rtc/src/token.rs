@@ -310,7 +310,7 @@ fn shape_checked(token: &Token) -> Result<&str, TokenError> {
 /// Builds and signs a LiveKit access token, e.g. for the local room or a test participant.
 ///
 /// ```
-/// use convene_room::{AccessToken, Token, TokenInfo};
+/// use convene_rtc::token::{AccessToken, Token, TokenInfo};
 /// let now = 1_700_000_000;
 /// let jwt = AccessToken::new("devkey", "secret")
 ///     .identity("alice")
