@@ -61,12 +61,7 @@ async fn leave_is_seen_at_once(ending: fn(u32), test: &str) {
     // The link fills the join screen; the user turns the microphone on and joins.
     let link = join_link(&server.url(), app_token.expose());
     let logs = fresh_log_dir();
-    let logs_dir = logs.to_string_lossy().into_owned();
-    let driver = WebDriver::start_with_env(&[
-        ("CONVENE_FAKE_MEDIA", "1"),
-        ("CONVENE_LOG_DIR", logs_dir.as_str()),
-    ])
-    .await;
+    let driver = WebDriver::start_with_fake_media_logging_to(&logs).await;
     let client = driver.launch_app_with(&[&link]).await;
     wait_for_text(&client, "link-room", "e2e").await;
     click(&client, "prejoin-mic").await;

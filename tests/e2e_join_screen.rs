@@ -121,12 +121,7 @@ async fn a_link_opens_no_device_and_no_socket_until_join_is_clicked() {
     let token = server.token("linked", "me", 600).expect("token");
     let link = join_link(&proxy.url(), token.expose());
     let logs = fresh_log_dir();
-    let logs_dir = logs.to_string_lossy().into_owned();
-    let driver = WebDriver::start_with_env(&[
-        ("CONVENE_FAKE_MEDIA", "1"),
-        ("CONVENE_LOG_DIR", logs_dir.as_str()),
-    ])
-    .await;
+    let driver = WebDriver::start_with_fake_media_logging_to(&logs).await;
     let client = driver.launch_app_with(&[&link]).await;
 
     // What the link asks for is shown: whose server, which room, as whom.

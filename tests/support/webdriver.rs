@@ -79,6 +79,17 @@ impl WebDriver {
         }
     }
 
+    /// Starts the driver for apps with the synthetic devices that log to `logs` (read it
+    /// with [`super::logged_in`]).
+    pub async fn start_with_fake_media_logging_to(logs: &std::path::Path) -> Self {
+        let logs = logs.to_string_lossy().into_owned();
+        Self::start_with_env(&[
+            ("CONVENE_FAKE_MEDIA", "1"),
+            ("CONVENE_LOG_DIR", logs.as_str()),
+        ])
+        .await
+    }
+
     /// Starts the app and a WebDriver session on its window.
     pub async fn launch_app(&self) -> Client {
         self.launch_app_with(&[]).await

@@ -20,12 +20,7 @@ pub fn play_remote_audio(
             return;
         }
         while let Some(packet) = track.recv().await {
-            mixer.push(
-                &key,
-                packet.header.sequence_number,
-                packet.header.timestamp,
-                packet.payload,
-            );
+            mixer.push(&key, packet.sequence, packet.timestamp, packet.payload);
         }
         mixer.remove_stream(&key);
     })

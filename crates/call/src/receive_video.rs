@@ -11,18 +11,11 @@ use convene_media::codec::vp8::Vp8Decoder;
 use convene_media::codec::{CodecError, VideoDecoder};
 use convene_media::video::I420Frame;
 use convene_room::room::RemoteTrack;
-use rtc::media::io::sample_builder::SampleBuilder;
-use rtc::rtp::codec::h264::H264Packet;
-use rtc::rtp::codec::vp8::Vp8Packet;
 use tokio::sync::{mpsc, watch};
 
 /// Whole frames waiting for the decoder at most; beyond it frames are skipped and a
 /// keyframe is requested (a decoder cannot continue after a gap).
 const DECODE_QUEUE: usize = 4;
-/// Packets the reassembler waits for a late one before giving up on a frame.
-const MAX_LATE_PACKETS: u16 = 128;
-/// RTP clock of every video codec.
-const VIDEO_CLOCK_HZ: u32 = 90_000;
 
 /// One decoded picture of a remote track.
 #[derive(Debug, Clone)]
@@ -130,7 +123,8 @@ impl Drop for RemoteVideo {
     }
 }
 
-/// RTP packets to whole frames, on the tokio side.
+/// Whole frames (reassembled by the room) to the decoder, on the tokio side: frames after a
+/// loss wait for a keyframe, and a decoder that falls behind skips to the next one.
 struct Reassembly {
     track: RemoteTrack,
     h264: bool,
@@ -142,14 +136,12 @@ struct Reassembly {
 
 impl Reassembly {
     async fn run(mut self) {
-        let mut vp8 = SampleBuilder::new(MAX_LATE_PACKETS, Vp8Packet::default(), VIDEO_CLOCK_HZ);
-        let mut h264 = SampleBuilder::new(MAX_LATE_PACKETS, H264Packet::default(), VIDEO_CLOCK_HZ);
         // Decoding can only start at a keyframe.
         let mut waiting_for_keyframe = true;
         loop {
-            let packet = tokio::select! {
-                packet = self.track.recv() => match packet {
-                    Some(packet) => packet,
+            let frame = tokio::select! {
+                frame = self.track.recv_frame() => match frame {
+                    Some(frame) => frame,
                     None => return,
                 },
                 Some(()) = self.keyframe_requests.recv() => {
@@ -158,38 +150,27 @@ impl Reassembly {
                     continue;
                 }
             };
-            let now = Instant::now();
-            let mut complete = Vec::new();
-            if self.h264 {
-                h264.push(now, packet);
-                complete.extend(std::iter::from_fn(|| h264.pop(now)));
-            } else {
-                vp8.push(now, packet);
-                complete.extend(std::iter::from_fn(|| vp8.pop(now)));
+            // After a gap the next frames reference pictures we never got: decoding
+            // them shows stale or smeared content. Wait for a keyframe instead.
+            if frame.after_loss {
+                waiting_for_keyframe = true;
             }
-            for sample in complete {
-                // After a gap the next frames reference pictures we never got: decoding
-                // them shows stale or smeared content. Wait for a keyframe instead.
-                if sample.prev_dropped_packets > 0 {
+            if waiting_for_keyframe {
+                if !is_keyframe(&frame.data, self.h264) {
+                    self.counters.skipped.fetch_add(1, Ordering::Relaxed);
+                    let _ = self.keyframes.try_send(());
+                    continue;
+                }
+                waiting_for_keyframe = false;
+            }
+            match self.frames.try_send(frame.data) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => {
+                    self.counters.skipped.fetch_add(1, Ordering::Relaxed);
                     waiting_for_keyframe = true;
+                    let _ = self.keyframes.try_send(());
                 }
-                if waiting_for_keyframe {
-                    if !is_keyframe(&sample.data, self.h264) {
-                        self.counters.skipped.fetch_add(1, Ordering::Relaxed);
-                        let _ = self.keyframes.try_send(());
-                        continue;
-                    }
-                    waiting_for_keyframe = false;
-                }
-                match self.frames.try_send(sample.data) {
-                    Ok(()) => {}
-                    Err(TrySendError::Full(_)) => {
-                        self.counters.skipped.fetch_add(1, Ordering::Relaxed);
-                        waiting_for_keyframe = true;
-                        let _ = self.keyframes.try_send(());
-                    }
-                    Err(TrySendError::Disconnected(_)) => return,
-                }
+                Err(TrySendError::Disconnected(_)) => return,
             }
         }
     }

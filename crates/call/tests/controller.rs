@@ -47,6 +47,25 @@ fn own_tile(controller: &CallController) -> Option<LocalPicture> {
     controller.find(LOCAL_CAMERA_FEED)
 }
 
+/// Joins `url` with the camera and microphone off.
+async fn join_with_devices_off(controller: &CallController, url: &str, token: &str) {
+    controller
+        .join(request(url, token, false, false, ignore_events()))
+        .await
+        .expect("joins");
+}
+
+/// Turns our microphone or camera on or off in the call.
+async fn enable(
+    controller: &CallController,
+    kind: MediaKind,
+    enabled: bool,
+) -> Result<convene_call::DevicesInCall, CallError> {
+    controller
+        .change_device(DeviceChange::Enable { kind, enabled })
+        .await
+}
+
 fn preview(camera: bool, microphone: bool) -> PreviewRequest {
     let ignore_levels: LevelSink = Arc::new(|_| ());
     PreviewRequest {
@@ -200,23 +219,10 @@ async fn devices_change_in_the_call_and_changes_after_leaving_are_refused() {
     let server = start_server(Duration::from_secs(15)).await;
     let token = server.token("devices", "app", 600).expect("token");
     let controller = CallController::start();
-    controller
-        .join(request(
-            &server.url(),
-            token.expose(),
-            false,
-            false,
-            ignore_events(),
-        ))
-        .await
-        .expect("joins");
+    join_with_devices_off(&controller, &server.url(), token.expose()).await;
 
     // The camera joined off opens (on a task of its own) and shows in our tile.
-    let on = controller
-        .change_device(DeviceChange::Enable {
-            kind: MediaKind::Video,
-            enabled: true,
-        })
+    let on = enable(&controller, MediaKind::Video, true)
         .await
         .expect("on");
     assert!(on.camera && !on.microphone, "{on:?}");
@@ -234,23 +240,14 @@ async fn devices_change_in_the_call_and_changes_after_leaving_are_refused() {
         })
         .await;
     assert!(refused.is_err(), "{refused:?}");
-    let off = controller
-        .change_device(DeviceChange::Enable {
-            kind: MediaKind::Video,
-            enabled: false,
-        })
+    let off = enable(&controller, MediaKind::Video, false)
         .await
         .expect("off");
     assert!(!off.camera);
     assert_eq!(off.devices.camera, DeviceChoice::synthetic().camera);
 
     controller.leave().await;
-    let after = controller
-        .change_device(DeviceChange::Enable {
-            kind: MediaKind::Video,
-            enabled: true,
-        })
-        .await;
+    let after = enable(&controller, MediaKind::Video, true).await;
     assert!(matches!(after, Err(CallError::NotInCall)), "{after:?}");
 }
 
@@ -263,16 +260,7 @@ async fn a_slow_device_change_holds_up_neither_the_diagnostics_nor_leave() {
     let proxy = SignalProxy::start(server.local_addr()).await;
     let token = server.token("slow", "app", 600).expect("token");
     let controller = CallController::start();
-    controller
-        .join(request(
-            &proxy.url(),
-            token.expose(),
-            false,
-            false,
-            ignore_events(),
-        ))
-        .await
-        .expect("joins");
+    join_with_devices_off(&controller, &proxy.url(), token.expose()).await;
 
     proxy.cut_for(Duration::from_secs(8));
     let changing = {

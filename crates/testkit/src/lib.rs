@@ -11,13 +11,10 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use convene_devserver::{DevServer, DevServerConfig};
 use convene_room::room::{LocalTrack, RemoteTrack};
-use rtc::media::io::sample_builder::SampleBuilder;
-use rtc::rtp::codec::opus::OpusPacket;
-use rtc::rtp::codec::vp8::Vp8Packet;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
@@ -173,7 +170,8 @@ pub async fn python_report(child: Child) -> Value {
 pub struct RelayStats {
     /// For audio: the dominant frequency of the peer's audio, decoded (0 if not measured).
     pub audio_hz: f32,
-    /// RTP packets received.
+    /// RTP packets received ([`measure_tone`]); whole frames for [`relay_frames`], which
+    /// reads frames the room reassembled.
     pub packets: u64,
     /// Whole frames reassembled and republished.
     pub frames: u64,
@@ -188,24 +186,15 @@ pub async fn relay_frames(
     local: LocalTrack,
     limit: Duration,
 ) -> RelayStats {
-    enum Builder {
-        Vp8(SampleBuilder<Vp8Packet>),
-        Opus(SampleBuilder<OpusPacket>),
-    }
-    let mut builder = if remote.info.mime_type.to_ascii_lowercase().contains("opus") {
-        Builder::Opus(SampleBuilder::new(16, OpusPacket, 48_000))
-    } else {
-        Builder::Vp8(SampleBuilder::new(64, Vp8Packet::default(), 90_000))
-    };
     let mut stats = RelayStats::default();
     let deadline = tokio::time::Instant::now() + limit;
     // Our receivers' keyframe requests go upstream to the original publisher: a relay
     // cannot make keyframes itself.
     let mut keyframe_requests = local.keyframe_requests();
     loop {
-        let packet = tokio::select! {
-            packet = tokio::time::timeout_at(deadline, remote.recv()) => match packet {
-                Ok(Some(packet)) => packet,
+        let frame = tokio::select! {
+            frame = tokio::time::timeout_at(deadline, remote.recv_frame()) => match frame {
+                Ok(Some(frame)) => frame,
                 _ => break,
             },
             changed = keyframe_requests.changed() => {
@@ -215,32 +204,15 @@ pub async fn relay_frames(
                 continue;
             }
         };
+        // Reassembled by the room: `packets` counts what arrived, here whole frames.
         stats.packets += 1;
-        let now = Instant::now();
-        let mut frames = Vec::new();
-        match &mut builder {
-            Builder::Vp8(b) => {
-                b.push(now, packet);
-                while let Some(sample) = b.pop(now) {
-                    frames.push(sample);
-                }
-            }
-            Builder::Opus(b) => {
-                b.push(now, packet);
-                while let Some(sample) = b.pop(now) {
-                    frames.push(sample);
-                }
-            }
-        }
-        for sample in frames {
-            stats.frames += 1;
-            if local
-                .write_frame(sample.data, sample.duration)
-                .await
-                .unwrap_or(false)
-            {
-                stats.sent += 1;
-            }
+        stats.frames += 1;
+        if local
+            .write_frame(frame.data, frame.duration)
+            .await
+            .unwrap_or(false)
+        {
+            stats.sent += 1;
         }
     }
     stats

@@ -113,7 +113,7 @@ pub async fn watchers() {
                         while let Some(packet) = track.recv().await {
                             let mut all = counters.lock().expect("counters");
                             all[slot].1 += packet.payload.len() as u64 + 12;
-                            if packet.header.marker {
+                            if packet.marker {
                                 all[slot].0 += 1;
                             }
                         }

@@ -7,6 +7,7 @@
 //! and state machine), `netwatch` (interface changes), plus the public model types.
 
 pub mod data;
+mod depacketize;
 mod engine;
 pub mod error;
 pub mod events;
@@ -25,6 +26,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use tokio::sync::{mpsc, oneshot};
 
 pub use data::{DataKind, DataMessage, DataSendOptions, MAX_DATA_PAYLOAD};
+pub use depacketize::{EncodedFrame, RtpPacket};
 pub use error::RoomError;
 pub use events::{ConnectionQuality, ConnectionState, DisconnectReason, ReconnectKind, RoomEvent};
 pub use options::RoomOptions;

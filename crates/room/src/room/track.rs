@@ -1,6 +1,6 @@
 //! Tracks: what a publication looks like ([`TrackInfo`]), the local tracks we publish
-//! ([`LocalTrack`], encoded samples in) and the remote tracks we receive ([`RemoteTrack`],
-//! RTP packets out).
+//! ([`LocalTrack`], encoded frames in) and the remote tracks we receive ([`RemoteTrack`],
+//! encoded frames, or for audio the packets, out).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -13,6 +13,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
+use super::depacketize::{EncodedFrame, FrameAssembler, RtpPacket};
+use super::error::RoomError;
 use crate::webrtc_kit::MediaKind;
 
 /// Where a track comes from, as LiveKit names it (`TrackSource`).
@@ -283,13 +285,17 @@ impl std::fmt::Debug for LocalTrack {
 /// dropped (and counted): about 1.5 s of 720p video.
 const REMOTE_PACKET_QUEUE: usize = 512;
 
-/// A subscribed remote track: RTP packets out, keyframe requests in.
+/// A subscribed remote track: encoded frames ([`RemoteTrack::recv_frame`]) or, for audio,
+/// packets ([`RemoteTrack::recv`]) out; keyframe requests in.
 pub struct RemoteTrack {
     /// The publication.
     pub info: TrackInfo,
     /// The publisher's identity.
     pub participant_identity: String,
     packets: mpsc::Receiver<rtc::rtp::Packet>,
+    /// Made at the first [`RemoteTrack::recv_frame`], by the track's codec.
+    assembler: Option<FrameAssembler>,
+    ready: std::collections::VecDeque<EncodedFrame>,
     remote: Arc<dyn TrackRemote>,
     ssrc: Arc<AtomicU64>,
     dropped: Arc<AtomicUsize>,
@@ -320,6 +326,8 @@ impl RemoteTrack {
                 info,
                 participant_identity,
                 packets,
+                assembler: None,
+                ready: std::collections::VecDeque::new(),
                 remote,
                 ssrc,
                 dropped,
@@ -329,9 +337,25 @@ impl RemoteTrack {
     }
 
     /// The next RTP packet; `None` once the track ended (unsubscribed, unpublished, or the
-    /// connection closed).
-    pub async fn recv(&mut self) -> Option<rtc::rtp::Packet> {
-        self.packets.recv().await
+    /// connection closed). Audio reads these (its playout buffer wants every packet's
+    /// sequence number); read either packets or frames from one track, not both.
+    pub async fn recv(&mut self) -> Option<RtpPacket> {
+        self.packets.recv().await.map(RtpPacket::from)
+    }
+
+    /// The next whole encoded frame (reassembled from RTP by the track's codec: VP8, H.264
+    /// or Opus); `None` once the track ended.
+    pub async fn recv_frame(&mut self) -> Option<EncodedFrame> {
+        loop {
+            if let Some(frame) = self.ready.pop_front() {
+                return Some(frame);
+            }
+            let packet = self.packets.recv().await?;
+            let mime = &self.info.mime_type;
+            self.assembler
+                .get_or_insert_with(|| FrameAssembler::for_mime(mime))
+                .push(Instant::now(), packet, &mut self.ready);
+        }
     }
 
     /// Packets dropped because the application did not read them fast enough.
@@ -340,14 +364,15 @@ impl RemoteTrack {
     }
 
     /// Asks the publisher for a keyframe (sends a PLI), e.g. after a decoder error.
-    pub async fn request_keyframe(&self) -> Result<(), webrtc::error::Error> {
+    pub async fn request_keyframe(&self) -> Result<(), RoomError> {
         let media_ssrc = u32::try_from(self.ssrc.load(Ordering::Acquire)).unwrap_or(0);
         self.remote
             .write_rtcp(vec![Box::new(PictureLossIndication {
                 sender_ssrc: 0,
                 media_ssrc,
             })])
-            .await
+            .await?;
+        Ok(())
     }
 }
 
