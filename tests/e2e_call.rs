@@ -40,6 +40,14 @@ async fn wait_for_the_app(events: &mut RoomEvents, seen: &mut Vec<String>) {
     .await;
 }
 
+/// 128 bits that differ between runs (a test secret; no cryptographic need): the standard
+/// library seeds every `RandomState` randomly.
+fn fastrand_u128() -> u128 {
+    use std::hash::BuildHasher;
+    let random = std::collections::hash_map::RandomState::new();
+    (u128::from(random.hash_one(1_u8)) << 64) | u128::from(random.hash_one(2_u8))
+}
+
 /// Whether process `pid` still runs.
 fn running(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
@@ -191,7 +199,15 @@ async fn the_call_screen_joins_mutes_invites_and_leaves() {
     if !display_available("the_call_screen_joins_mutes_invites_and_leaves") {
         return;
     }
-    let driver = WebDriver::start_with_env(&[("CONVENE_FAKE_MEDIA", "1")]).await;
+    // The local room's credentials are random at every start; this test names them (the
+    // test hook CONVENE_LOCAL_ROOM_KEYS) so that its watcher can sign a token.
+    let secret = format!("{:032x}{:032x}", fastrand_u128(), fastrand_u128());
+    let keys = format!("e2e-key:{secret}");
+    let driver = WebDriver::start_with_env(&[
+        ("CONVENE_FAKE_MEDIA", "1"),
+        ("CONVENE_LOCAL_ROOM_KEYS", keys.as_str()),
+    ])
+    .await;
     let client = driver.launch_app().await;
 
     // Before joining: the camera preview draws the test pattern and the meter follows the
@@ -213,13 +229,13 @@ async fn the_call_screen_joins_mutes_invites_and_leaves() {
         .split_whitespace()
         .find(|word| word.starts_with("ws://"))
         .expect("the local room's URL")
-        .trim_end_matches('.')
+        .trim_end_matches(['.', ','])
         .to_owned();
     click(&client, "join").await;
     wait_for_text(&client, "call-room", "local").await;
     wait_for_text(&client, "state-self", "mic on · camera off").await;
 
-    let token = AccessToken::new("devkey", "secret")
+    let token = AccessToken::new("e2e-key", &secret)
         .identity("watcher")
         .room_join("local")
         .sign(convene_room::clock::unix_now_secs())

@@ -21,7 +21,20 @@ pub struct DevServerConfig {
     /// STUN/TURN servers handed to every participant in its JoinResponse (as LiveKit does
     /// with its built-in TURN): how clients behind firewalls reach the media.
     pub ice_servers: Vec<IceServerConfig>,
+    /// Refuse `/rtc` and `/rtc/validate` requests that carry a web page's `Origin`: for a
+    /// server only the app itself talks to (the app's local room), so that a page in the
+    /// user's browser cannot join, list or evict. livekit-server has no such check (its
+    /// clients are web pages); `convene-cli server` leaves it off for the same reason.
+    pub refuse_web_origins: bool,
 }
+
+/// Origins of Convene's own window (Tauri's custom protocol on each OS): the only ones a
+/// server with [`DevServerConfig::refuse_web_origins`] accepts, besides none at all.
+pub const APP_ORIGINS: [&str; 3] = [
+    "tauri://localhost",
+    "http://tauri.localhost",
+    "https://tauri.localhost",
+];
 
 /// One STUN or TURN server for the clients (`turn:host:3478?transport=udp`,
 /// `turns:host:443?transport=tcp`, `stun:host:3478`).
@@ -47,6 +60,36 @@ impl Default for DevServerConfig {
             departure_timeout: Duration::from_secs(15),
             empty_timeout: Duration::from_secs(20),
             ice_servers: Vec::new(),
+            refuse_web_origins: false,
+        }
+    }
+}
+
+impl DevServerConfig {
+    /// The defaults with a key and a 32-byte secret from the OS random source, new for
+    /// every call, refusing web origins: a room only its creator can hand out tokens for
+    /// (the app's local room). Fails only when the OS has no random source.
+    pub fn private() -> Result<Self, getrandom::Error> {
+        let mut key = [0_u8; 8];
+        let mut secret = [0_u8; 32];
+        getrandom::fill(&mut key)?;
+        getrandom::fill(&mut secret)?;
+        let hex =
+            |bytes: &[u8]| -> String { bytes.iter().map(|byte| format!("{byte:02x}")).collect() };
+        Ok(Self {
+            api_key: format!("APP{}", hex(&key)),
+            api_secret: hex(&secret),
+            refuse_web_origins: true,
+            ..Self::default()
+        })
+    }
+
+    /// Whether a request with `origin` (its `Origin` header, if any) may use this server.
+    pub fn accepts_origin(&self, origin: Option<&str>) -> bool {
+        match origin {
+            _ if !self.refuse_web_origins => true,
+            None => true,
+            Some(origin) => APP_ORIGINS.contains(&origin),
         }
     }
 }

@@ -82,10 +82,26 @@ async fn validate(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
+    if let Some(refused) = refuse_web_origin(&state, &headers) {
+        return refused;
+    }
     match authorize(&state, &headers, &query) {
         Ok(_) => "success".into_response(),
         Err(error) => refusal(&error),
     }
+}
+
+/// A 403 for a web page's request to a server that only the app may use
+/// ([`crate::DevServerConfig::refuse_web_origins`]).
+fn refuse_web_origin(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+    let origin = headers
+        .get(axum::http::header::ORIGIN)
+        .map(|origin| origin.to_str().unwrap_or("(not text)"));
+    if state.config.accepts_origin(origin) {
+        return None;
+    }
+    tracing::warn!(origin = ?origin, "refused a request from a web page");
+    Some((StatusCode::FORBIDDEN, "web pages may not use this room").into_response())
 }
 
 async fn rtc(
@@ -94,6 +110,9 @@ async fn rtc(
     Query(query): Query<HashMap<String, String>>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
+    if let Some(refused) = refuse_web_origin(&state, &headers) {
+        return refused;
+    }
     let grant = match authorize(&state, &headers, &query) {
         Ok(grant) => grant,
         Err(error) => return refusal(&error),

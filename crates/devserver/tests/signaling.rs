@@ -340,3 +340,81 @@ async fn a_room_is_created_on_first_join_and_closed_after_the_empty_timeout() {
     );
     server.shutdown().await;
 }
+
+/// A GET of `path` with an `Origin` header (none when `origin` is `None`): the status code.
+async fn status_from(
+    server: &convene_devserver::DevServer,
+    path: &str,
+    origin: Option<&str>,
+) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(server.local_addr())
+        .await
+        .expect("connect");
+    let origin = origin.map_or(String::new(), |origin| format!("Origin: {origin}\r\n"));
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{origin}Connection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).await.expect("read");
+    raw.split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("a status line")
+}
+
+/// The app's local room: a key and secret of its own at every start (never `devkey` /
+/// `secret`, which any web page can sign with), and no request from a web page, even with a
+/// valid token (a page must not join, list or evict). `convene-cli server` stays open to
+/// web origins, as livekit-server is.
+#[tokio::test]
+async fn a_private_room_has_its_own_secret_and_refuses_web_pages() {
+    let first = convene_devserver::DevServerConfig::private().expect("OS random");
+    let second = convene_devserver::DevServerConfig::private().expect("OS random");
+    assert_ne!(first.api_secret, second.api_secret);
+    assert_ne!(first.api_key, "devkey");
+    assert_eq!(first.api_secret.len(), 64, "32 bytes, hex");
+    let server = start_server_with(convene_devserver::DevServerConfig {
+        bind: "127.0.0.1:0".parse().expect("loopback"),
+        ..first
+    })
+    .await;
+    let token = server.token("private", "me", 600).expect("token");
+    let validate = format!("/rtc/validate?access_token={}", token.expose());
+    assert_eq!(status_from(&server, &validate, None).await, 200);
+    assert_eq!(
+        status_from(&server, &validate, Some("tauri://localhost")).await,
+        200
+    );
+    assert_eq!(
+        status_from(&server, &validate, Some("https://evil.example")).await,
+        403
+    );
+    assert_eq!(
+        status_from(&server, &validate, Some("http://127.0.0.1:8000")).await,
+        403
+    );
+    let rtc = format!("/rtc?access_token={}", token.expose());
+    assert_eq!(
+        status_from(&server, &rtc, Some("https://evil.example")).await,
+        403
+    );
+    // A token signed with the public development secret is refused.
+    let public = AccessToken::new("devkey", "secret")
+        .identity("page")
+        .room_join("private")
+        .sign(now())
+        .expect("sign");
+    let forged = format!("/rtc/validate?access_token={}", public.expose());
+    assert_eq!(status_from(&server, &forged, None).await, 401);
+    server.shutdown().await;
+
+    let open = start_server(Duration::from_secs(15)).await;
+    let token = open.token("open", "me", 600).expect("token");
+    let validate = format!("/rtc/validate?access_token={}", token.expose());
+    assert_eq!(
+        status_from(&open, &validate, Some("https://meet.example")).await,
+        200
+    );
+    open.shutdown().await;
+}

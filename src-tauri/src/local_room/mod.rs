@@ -2,7 +2,9 @@
 //! token to join it, so the app works with nothing else installed.
 //!
 //! The server starts on first use and lives until the app exits, where the shutdown path
-//! stops it (participants get `leave` with `SERVER_SHUTDOWN`).
+//! stops it (participants get `leave` with `SERVER_SHUTDOWN`). It signs with a key and
+//! secret from the OS random source, new at every start, and refuses web pages
+//! (`DevServerConfig::private`): only this app hands out its tokens (docs/SECURITY.md).
 
 pub mod commands;
 
@@ -111,8 +113,30 @@ impl LocalRoom {
     }
 }
 
+/// Test hook: `key:secret` for the local room instead of fresh random ones, so a test can
+/// sign tokens for other participants. Never set in normal use.
+const LOCAL_ROOM_KEYS_ENV: &str = "CONVENE_LOCAL_ROOM_KEYS";
+
+/// The local room's configuration: private (random credentials, no web pages), unless
+/// [`LOCAL_ROOM_KEYS_ENV`] names the credentials.
+fn local_room_config() -> Result<DevServerConfig, UiError> {
+    let mut config = DevServerConfig::private().map_err(|error| UiError::LocalRoomFailed {
+        message: format!("The local room needs the OS random source: {error}"),
+    })?;
+    if let Some((key, secret)) = std::env::var(LOCAL_ROOM_KEYS_ENV)
+        .ok()
+        .as_deref()
+        .and_then(|keys| keys.split_once(':'))
+        .filter(|(key, secret)| !key.trim().is_empty() && secret.trim().len() >= 32)
+    {
+        config.api_key = key.trim().to_owned();
+        config.api_secret = secret.trim().to_owned();
+    }
+    Ok(config)
+}
+
 async fn start_server() -> Result<DevServer, UiError> {
-    let preferred = DevServerConfig::default();
+    let preferred = local_room_config()?;
     match DevServer::start(preferred.clone()).await {
         Ok(server) => Ok(server),
         Err(error) => {

@@ -179,7 +179,7 @@ export function JoinScreen({
         </button>
         <p className="hint" data-testid="local-room-status">
           {localRoom
-            ? `Local room server running at ${localRoom}. Others on this computer can join it with a token from "convene-cli token create".`
+            ? `Local room server running at ${localRoom}, for this app only (its key is new at every start). "Invite test participant" in the call adds someone to talk to.`
             : "Runs a room server on this computer; nothing else to install."}
         </p>
 
