@@ -5,7 +5,7 @@
 #
 #   sudo scripts/netlab.sh up                 # build lab 1 (LAB=N for another)
 #   sudo scripts/netlab.sh up --delayable     # ... with wifi through the delay relay
-#   sudo scripts/netlab.sh server convene-cli server --bind 10.201.1.1:7880
+#   sudo scripts/netlab.sh server convene-cli server --dev --bind 10.201.1.1:7880
 #   sudo scripts/netlab.sh client convene-cli join --url ws://10.201.1.1:7880 ...
 #   sudo -E scripts/netlab.sh client target/debug/convene    # the app (keeps DISPLAY)
 #   sudo scripts/netlab.sh link wifi down     # WiFi drops (and `up` again)

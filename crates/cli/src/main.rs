@@ -54,6 +54,19 @@ enum Command {
             default_value = ""
         )]
         turn_password: String,
+        /// API key tokens must name (with --api-secret).
+        #[arg(long, env = "LIVEKIT_API_KEY")]
+        api_key: Option<String>,
+        /// API secret tokens are signed with; prefer the environment variable.
+        #[arg(long, env = "LIVEKIT_API_SECRET", hide_env_values = true)]
+        api_secret: Option<String>,
+        /// `key: secret`, as livekit-server reads LIVEKIT_KEYS (the first pair is used).
+        #[arg(long, env = "LIVEKIT_KEYS", hide_env_values = true)]
+        keys: Option<String>,
+        /// Accept the public development credentials (key `devkey`, secret `secret`) on an
+        /// address other computers can reach. Without keys they are the default on loopback.
+        #[arg(long)]
+        dev: bool,
     },
     /// Join a room headless and print its events as JSON lines until Ctrl+C or SIGTERM.
     Join {
@@ -132,8 +145,48 @@ enum TokenCommand {
     },
 }
 
+/// The key and secret a server at `bind` signs with: `keys` (`key: secret`), else both of
+/// `api_key` and `api_secret`, else the public development pair, which anybody can sign
+/// tokens with, so only on loopback unless `dev` accepts them elsewhere (livekit-server
+/// likewise starts without keys only in `--dev` mode).
+fn server_credentials(
+    bind: std::net::SocketAddr,
+    api_key: Option<String>,
+    api_secret: Option<String>,
+    keys: Option<String>,
+    dev: bool,
+) -> Result<(String, String), String> {
+    if let Some(keys) = keys {
+        let first = keys
+            .lines()
+            .find(|line| !line.trim().is_empty())
+            .unwrap_or("");
+        return first
+            .split_once(':')
+            .map(|(key, secret)| (key.trim().to_owned(), secret.trim().to_owned()))
+            .filter(|(key, secret)| !key.is_empty() && !secret.is_empty())
+            .ok_or_else(|| "LIVEKIT_KEYS / --keys must read `key: secret`".to_owned());
+    }
+    match (api_key, api_secret) {
+        (Some(key), Some(secret)) if !key.is_empty() && !secret.is_empty() => Ok((key, secret)),
+        (None, None) => {
+            let defaults = DevServerConfig::default();
+            if !bind.ip().is_loopback() && !dev {
+                return Err(format!(
+                    "refusing to serve on {bind} with the public development credentials \
+                     (anybody could sign tokens): give --api-key and --api-secret (or \
+                     LIVEKIT_KEYS), or --dev to accept them"
+                ));
+            }
+            Ok((defaults.api_key, defaults.api_secret))
+        }
+        _ => Err("give both --api-key and --api-secret (or LIVEKIT_KEYS)".to_owned()),
+    }
+}
+
 async fn serve(
     bind: std::net::SocketAddr,
+    (api_key, api_secret): (String, String),
     room: &str,
     identity: &str,
     ice_servers: Vec<IceServerConfig>,
@@ -143,8 +196,11 @@ async fn serve(
         bind,
         media_ip: bind.ip(),
         ice_servers,
+        api_key,
+        api_secret,
         ..DevServerConfig::default()
     };
+    let key = config.api_key.clone();
     let server = convene_devserver::DevServer::start(config)
         .await
         .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
@@ -154,11 +210,8 @@ async fn serve(
     // Written without println!: a closed stdout (a parent that stopped reading) must not
     // take the server down.
     let mut out = std::io::stdout();
-    let _ = writeln!(
-        out,
-        "convene devserver on {} (API key devkey, secret secret)",
-        server.url()
-    );
+    // The secret is never printed.
+    let _ = writeln!(out, "convene devserver on {} (API key {key})", server.url());
     let _ = writeln!(
         out,
         "join room {room:?} as {identity:?} with this token:\n{}",
@@ -181,7 +234,12 @@ fn run(cli: Cli) -> Result<String, String> {
             turn_urls,
             turn_user,
             turn_password,
+            api_key,
+            api_secret,
+            keys,
+            dev,
         } => {
+            let credentials = server_credentials(bind, api_key, api_secret, keys, dev)?;
             let ice_servers = if turn_urls.is_empty() {
                 Vec::new()
             } else {
@@ -193,7 +251,7 @@ fn run(cli: Cli) -> Result<String, String> {
             };
             tokio::runtime::Runtime::new()
                 .map_err(|e| format!("cannot start the runtime: {e}"))?
-                .block_on(serve(bind, &room, &identity, ice_servers))
+                .block_on(serve(bind, credentials, &room, &identity, ice_servers))
         }
         Command::Join {
             url,
@@ -292,5 +350,58 @@ fn main() -> ExitCode {
             eprintln!("convene-cli: {message}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(text: &str) -> std::net::SocketAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_development_credentials_stay_on_loopback_unless_dev_is_given() {
+        let dev = server_credentials(addr("127.0.0.1:7880"), None, None, None, false).unwrap();
+        assert_eq!(dev.0, "devkey");
+        let refused = server_credentials(addr("0.0.0.0:7880"), None, None, None, false);
+        assert!(refused.unwrap_err().contains("--api-key"));
+        assert!(server_credentials(addr("10.201.1.1:7880"), None, None, None, true).is_ok());
+    }
+
+    #[test]
+    fn keys_come_from_the_flags_or_livekit_keys() {
+        let given = server_credentials(
+            addr("0.0.0.0:7880"),
+            Some("prod".into()),
+            Some("a-long-secret".into()),
+            None,
+            false,
+        )
+        .unwrap();
+        assert_eq!(given, ("prod".to_owned(), "a-long-secret".to_owned()));
+        let keys = server_credentials(
+            addr("0.0.0.0:7880"),
+            None,
+            None,
+            Some("\nAPIabc: s3cr3t-value\nother: x\n".into()),
+            false,
+        )
+        .unwrap();
+        assert_eq!(keys, ("APIabc".to_owned(), "s3cr3t-value".to_owned()));
+        assert!(
+            server_credentials(addr("127.0.0.1:1"), Some("k".into()), None, None, false).is_err()
+        );
+        assert!(
+            server_credentials(
+                addr("127.0.0.1:1"),
+                None,
+                None,
+                Some("nocolon".into()),
+                false
+            )
+            .is_err()
+        );
     }
 }

@@ -71,7 +71,7 @@ async fn apply(change: Change, lab: &mut Lab) -> i64 {
             tokio::time::sleep(Duration::from_millis(500)).await;
             let server_ns = lab.server_ns.clone();
             let bind = format!("10.201.{}.1:7880", lab.lab);
-            let _server = lab.spawn(&server_ns, &["server", "--bind", &bind], None);
+            let _server = lab.spawn(&server_ns, &["server", "--dev", "--bind", &bind], None);
         }
         Change::Loss(percent) => {
             lab.run(&["loss", &percent.to_string(), "udp"]);

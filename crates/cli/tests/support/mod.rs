@@ -227,7 +227,7 @@ pub async fn start_publisher(
     let bind = format!("10.201.{}.1:7880", lab.lab);
     let mut server = lab.spawn(
         &server_ns,
-        &[&["server", "--bind", &bind], server_extra].concat(),
+        &[&["server", "--dev", "--bind", &bind], server_extra].concat(),
         None,
     );
     let mut log = Vec::new();
