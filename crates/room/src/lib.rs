@@ -13,6 +13,7 @@
 //! `convene-media`.
 
 pub mod clock;
+pub(crate) mod ids;
 pub mod room;
 pub mod server_url;
 pub mod signal;

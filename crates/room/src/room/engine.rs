@@ -8,16 +8,13 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use livekit_protocol as lk;
-use lk::signal_response::Message as Server;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState};
 
 use super::data::{DataKind, DataSendOptions, MAX_DATA_PAYLOAD, encode_user_packet};
 use super::error::RoomError;
-use super::events::{
-    ConnectionQuality, ConnectionState, DisconnectReason, ReconnectKind, RoomEvent,
-};
+use super::events::{ConnectionState, DisconnectReason, ReconnectKind, RoomEvent};
 use super::participant::{LocalParticipant, RemoteParticipant};
 use super::publishing::{
     PUBLISH_TIMEOUT, PendingPublish, Publication, add_track_request, bind, check_codec, new_cid,
@@ -25,7 +22,12 @@ use super::publishing::{
 use super::reconnect::{AttemptFailure, LossCause, Reconnector, Step};
 use super::roster::Roster;
 use super::session::{Session, read_data_channel};
-use super::track::{LocalTrack, LocalTrackOptions, RemoteTrack, TrackInfo};
+use super::track::{LocalTrack, LocalTrackOptions, RemoteTrack};
+use crate::ids::{Identity, ParticipantSid, TrackSid};
+use crate::signal::event::{
+    Leave, LeaveAction, ParticipantSnapshot, PublishedTrack, SignalEvent, SpeakerUpdate,
+};
+use crate::signal::proto;
 use crate::signal::{
     self, ConnectError, JoinInfo, ResumeAnswer, ResumeRequest, SignalInbound, SignalOptions,
     SignalSocket,
@@ -105,7 +107,7 @@ pub(crate) struct Endpoint {
 /// Result of a reconnection attempt's signaling phase.
 enum AttemptOutcome {
     Resumed(SignalSocket),
-    ResumeRefused(lk::LeaveRequest),
+    ResumeRefused(Leave),
     Joined(SignalSocket, Box<JoinInfo>),
     Failed(ConnectError),
 }
@@ -194,7 +196,7 @@ impl Engine {
         joined: oneshot::Sender<Result<(), RoomError>>,
     ) -> Self {
         let mut roster = Roster::default();
-        roster.reset(&session.join.response.other_participants);
+        roster.reset(&other_participants(&session.join));
         Self {
             endpoint,
             commands,
@@ -432,12 +434,12 @@ impl Engine {
         }
     }
 
-    async fn on_track_published(&mut self, response: lk::TrackPublishedResponse) {
-        let Some(pending) = self.pending.remove(&response.cid) else {
-            tracing::debug!(cid = %response.cid, "track_published for an unknown cid");
+    async fn on_track_published(&mut self, cid: String, track: Option<PublishedTrack>) {
+        let Some(pending) = self.pending.remove(&cid) else {
+            tracing::debug!(%cid, "track_published for an unknown cid");
             return;
         };
-        let Some(track_info) = response.track else {
+        let Some(confirmed) = track else {
             if let Some(reply) = pending.reply {
                 let _ = reply.send(Err(RoomError::PublishFailed(
                     "no track in the answer".into(),
@@ -448,12 +450,13 @@ impl Engine {
         let Some(session) = self.session.as_mut() else {
             return;
         };
-        let stream_id = format!("{}|{}", session.local_sid(), response.cid);
+        let stream_id = format!("{}|{}", session.local_sid(), cid);
+        let info = confirmed.info.clone();
         let bound = bind(
             &session.publisher.pc,
             pending.track.clone(),
-            response.cid.clone(),
-            track_info.clone(),
+            cid,
+            confirmed,
             &stream_id,
         )
         .await;
@@ -470,7 +473,6 @@ impl Engine {
         if let Err(error) = session.negotiate_publisher().await {
             tracing::warn!(%error, "publisher renegotiation failed");
         }
-        let info = TrackInfo::from_proto(&track_info);
         pending.track.set_info(info.clone());
         self.published.push(publication);
         self.refresh_snapshot(self.state());
@@ -570,8 +572,8 @@ impl Engine {
     // ---- signaling ----------------------------------------------------------------------
 
     async fn handle_inbound(&mut self, inbound: Option<SignalInbound>) -> Flow {
-        let message = match inbound {
-            Some(SignalInbound::Message(message)) => *message,
+        let event = match inbound {
+            Some(SignalInbound::Message(message)) => proto::signal_event(*message),
             Some(SignalInbound::Closed(reason)) => {
                 self.last_error = reason;
                 return self.signal_lost(LossCause::SignalClosed).await;
@@ -584,8 +586,8 @@ impl Engine {
         if let Some(session) = self.session.as_mut() {
             session.last_inbound = Instant::now();
         }
-        match message {
-            Server::Offer(offer) => {
+        match event {
+            SignalEvent::SubscriberOffer(offer) => {
                 self.end_unsent_subscriptions(&offer.sdp).await;
                 let result = match self.session.as_mut() {
                     Some(session) => session.answer_subscriber_offer(offer).await,
@@ -593,66 +595,70 @@ impl Engine {
                 };
                 self.after_negotiation(PcTarget::Subscriber, result).await
             }
-            Server::Answer(answer) => {
+            SignalEvent::PublisherAnswer(answer) => {
                 let result = match self.session.as_mut() {
                     Some(session) => session.apply_publisher_answer(answer).await,
                     None => Ok(()),
                 };
                 self.after_negotiation(PcTarget::Publisher, result).await
             }
-            Server::Trickle(trickle) => {
+            SignalEvent::RemoteCandidate {
+                target,
+                candidate_init,
+            } => {
                 if let Some(session) = &self.session {
-                    session.add_remote_candidate(&trickle).await;
+                    session.add_remote_candidate(target, &candidate_init).await;
                 }
                 Flow::Continue
             }
-            Server::Update(update) => {
-                self.apply_participants(&update.participants).await;
+            SignalEvent::ParticipantsChanged(participants) => {
+                self.apply_participants(&participants).await;
                 Flow::Continue
             }
-            Server::TrackPublished(response) => {
-                self.on_track_published(response).await;
+            SignalEvent::TrackPublished { cid, track } => {
+                self.on_track_published(cid, track).await;
                 Flow::Continue
             }
-            Server::TrackUnpublished(response) => {
-                self.on_server_unpublished(&response.track_sid).await;
+            SignalEvent::TrackUnpublished(track_sid) => {
+                self.on_server_unpublished(&track_sid).await;
                 Flow::Continue
             }
-            Server::Leave(leave) => self.on_leave(leave).await,
-            Server::Mute(mute) => {
-                self.on_server_mute(mute).await;
+            SignalEvent::Leave(leave) => self.on_leave(leave).await,
+            SignalEvent::TrackMuteRequested { track_sid, muted } => {
+                self.on_server_mute(track_sid, muted).await;
                 Flow::Continue
             }
-            Server::SpeakersChanged(changed) => {
-                self.on_speakers(changed.speakers).await;
+            SignalEvent::SpeakersChanged(speakers) => {
+                self.on_speakers(speakers).await;
                 Flow::Continue
             }
-            Server::ConnectionQuality(update) => {
-                for info in update.updates {
-                    let identity = self.identity_of(&info.participant_sid);
+            SignalEvent::ConnectionQualityChanged(updates) => {
+                for update in updates {
+                    let identity = self.identity_of(&update.participant_sid);
                     self.emit(RoomEvent::ConnectionQualityChanged {
-                        participant_identity: identity,
-                        quality: ConnectionQuality::from_proto(info.quality),
+                        participant_identity: identity.into(),
+                        quality: update.quality,
                     })
                     .await;
                 }
                 Flow::Continue
             }
-            Server::RoomUpdate(update) => {
-                if let (Some(room), Some(session)) = (update.room, self.session.as_mut())
-                    && !room.sid.is_empty()
-                {
-                    session.join.room_sid = room.sid;
+            SignalEvent::RoomSidAssigned(room_sid) => {
+                if let Some(session) = self.session.as_mut() {
+                    session.join.room_sid = room_sid;
                     self.refresh_snapshot(self.state());
                 }
                 Flow::Continue
             }
-            Server::RefreshToken(token) => {
+            SignalEvent::TokenRefreshed(token) => {
                 // Later reconnects use the newest token the server handed out.
                 self.endpoint.token = Token::new(token);
                 Flow::Continue
             }
-            _ => Flow::Continue,
+            SignalEvent::Ignored(name) => {
+                tracing::trace!(message = name, "signal message ignored");
+                Flow::Continue
+            }
         }
     }
 
@@ -700,14 +706,15 @@ impl Engine {
         }
     }
 
-    fn identity_of(&self, sid: &str) -> String {
+    /// Whose sid this is; unknown sids are taken to be ours (the server reports us too).
+    fn identity_of(&self, sid: &ParticipantSid) -> Identity {
         match self.roster.by_sid(sid) {
-            Some(p) => p.identity.clone(),
-            None => self.local_identity(),
+            Some(p) => p.identity.as_str().into(),
+            None => self.local_identity().into(),
         }
     }
 
-    async fn apply_participants(&mut self, participants: &[lk::ParticipantInfo]) {
+    async fn apply_participants(&mut self, participants: &[ParticipantSnapshot]) {
         let local_sid = self
             .session
             .as_ref()
@@ -715,7 +722,7 @@ impl Engine {
             .unwrap_or_default();
         let mut events = Vec::new();
         for info in participants {
-            if info.sid == local_sid {
+            if info.sid == *local_sid {
                 continue;
             }
             events.extend(self.roster.apply(info));
@@ -750,8 +757,12 @@ impl Engine {
         }
     }
 
-    async fn on_server_unpublished(&mut self, track_sid: &str) {
-        let Some(index) = self.published.iter().position(|p| p.info.sid == track_sid) else {
+    async fn on_server_unpublished(&mut self, track_sid: &TrackSid) {
+        let Some(index) = self
+            .published
+            .iter()
+            .position(|p| p.confirmed.sid == *track_sid)
+        else {
             return;
         };
         let publication = self.published.remove(index);
@@ -769,26 +780,26 @@ impl Engine {
         }
     }
 
-    async fn on_server_mute(&mut self, mute: lk::MuteTrackRequest) {
-        let Some(publication) = self.published.iter().find(|p| p.info.sid == mute.sid) else {
+    async fn on_server_mute(&mut self, track_sid: TrackSid, muted: bool) {
+        let Some(publication) = self.published.iter().find(|p| p.confirmed.sid == track_sid) else {
             return;
         };
         let track = publication.track.clone();
         track
             .inner
             .muted
-            .store(mute.muted, std::sync::atomic::Ordering::Release);
+            .store(muted, std::sync::atomic::Ordering::Release);
         self.emit(RoomEvent::mute_change(
             self.local_identity(),
-            mute.sid,
-            mute.muted,
+            track_sid.into(),
+            muted,
         ))
         .await;
     }
 
-    async fn on_speakers(&mut self, speakers: Vec<lk::SpeakerInfo>) {
+    async fn on_speakers(&mut self, speakers: Vec<SpeakerUpdate>) {
         for speaker in speakers {
-            let identity = self.identity_of(&speaker.sid);
+            let identity: String = self.identity_of(&speaker.participant_sid).into();
             if speaker.active {
                 self.speakers.insert(identity, speaker.level);
             } else {
@@ -807,19 +818,18 @@ impl Engine {
         .await;
     }
 
-    async fn on_leave(&mut self, leave: lk::LeaveRequest) -> Flow {
-        match lk::leave_request::Action::try_from(leave.action) {
-            Ok(lk::leave_request::Action::Resume) => {
+    async fn on_leave(&mut self, leave: Leave) -> Flow {
+        match leave.action {
+            LeaveAction::Resume => {
                 self.last_error = "the server asked to resume".into();
                 self.lost(LossCause::ServerRequestedResume).await
             }
-            Ok(lk::leave_request::Action::Reconnect) => {
+            LeaveAction::Reconnect => {
                 self.last_error = "the server asked to reconnect".into();
                 self.lost(LossCause::ServerRequestedReconnect).await
             }
-            _ => {
-                self.finish(DisconnectReason::from_leave(leave.reason), None)
-                    .await;
+            LeaveAction::Disconnect => {
+                self.finish(leave.reason, None).await;
                 Flow::Stop
             }
         }
@@ -880,7 +890,7 @@ impl Engine {
         } else {
             track_id
         };
-        let Some(participant) = self.roster.by_sid(participant_sid).cloned() else {
+        let Some(participant) = self.roster.by_sid(&participant_sid.into()).cloned() else {
             tracing::warn!(%participant_sid, %track_sid, "track from an unknown participant");
             return;
         };
@@ -1111,7 +1121,7 @@ impl Engine {
                     match signal::resume(&server, &token, &options, &request).await {
                         Ok((socket, ResumeAnswer::Resumed(_))) => AttemptOutcome::Resumed(socket),
                         Ok((_, ResumeAnswer::Refused(leave))) => {
-                            AttemptOutcome::ResumeRefused(leave)
+                            AttemptOutcome::ResumeRefused(proto::leave(&leave))
                         }
                         Err(error) => AttemptOutcome::Failed(error),
                     }
@@ -1134,10 +1144,7 @@ impl Engine {
                 let published = self
                     .published
                     .iter()
-                    .map(|p| lk::TrackPublishedResponse {
-                        cid: p.cid.clone(),
-                        track: Some(p.info.clone()),
-                    })
+                    .map(|p| proto::track_published_response(&p.cid, &p.confirmed))
                     .collect();
                 let Some(session) = self.session.as_mut() else {
                     return self
@@ -1154,8 +1161,8 @@ impl Engine {
                 self.check_media().await
             }
             AttemptOutcome::ResumeRefused(leave) => {
-                let reason = DisconnectReason::from_leave(leave.reason);
-                let fatal = leave.action == lk::leave_request::Action::Disconnect as i32
+                let reason = leave.reason;
+                let fatal = leave.action == LeaveAction::Disconnect
                     && matches!(
                         reason,
                         DisconnectReason::DuplicateIdentity
@@ -1178,7 +1185,7 @@ impl Engine {
                 if let Some(stale) = self.session.take() {
                     stale.close(None, DISCONNECT_BOUND).await;
                 }
-                self.roster.reset(&join.response.other_participants);
+                self.roster.reset(&other_participants(&join));
                 self.deferred_connected = self.roster.participants();
                 let established =
                     Session::establish(socket, join, &self.endpoint.candidates, &self.events).await;
@@ -1279,4 +1286,13 @@ impl Engine {
         .await;
         self.emit(RoomEvent::Disconnected(reason)).await;
     }
+}
+
+/// The others in the room when we joined, as the roster takes them.
+fn other_participants(join: &JoinInfo) -> Vec<ParticipantSnapshot> {
+    join.response
+        .other_participants
+        .iter()
+        .map(proto::participant)
+        .collect()
 }

@@ -15,6 +15,7 @@ use webrtc::rtp_transceiver::RtpSender;
 
 use super::error::RoomError;
 use super::track::{LocalTrack, LocalTrackOptions, SendBinding};
+use crate::signal::event::PublishedTrack;
 use crate::webrtc_kit::MediaKind;
 use crate::webrtc_kit::codecs::{codec_for_mime, negotiated_payload_type, single_encoding_track};
 use crate::webrtc_kit::keyframe::is_keyframe_request;
@@ -33,7 +34,8 @@ pub(crate) struct PendingPublish {
 pub(crate) struct Publication {
     pub(crate) track: LocalTrack,
     pub(crate) cid: String,
-    pub(crate) info: lk::TrackInfo,
+    /// What the server confirmed (`track_published`).
+    pub(crate) confirmed: PublishedTrack,
     pub(crate) sender: Arc<dyn RtpSender>,
     rtcp: JoinHandle<()>,
 }
@@ -101,7 +103,7 @@ pub(crate) async fn bind(
     pc: &Arc<dyn PeerConnection>,
     track: LocalTrack,
     cid: String,
-    info: lk::TrackInfo,
+    confirmed: PublishedTrack,
     stream_id: &str,
 ) -> Result<Publication, RoomError> {
     let options = track.options().clone();
@@ -136,7 +138,7 @@ pub(crate) async fn bind(
     Ok(Publication {
         track,
         cid,
-        info,
+        confirmed,
         sender,
         rtcp,
     })

@@ -20,6 +20,8 @@ use webrtc::peer_connection::{
 use super::data::{DataKind, decode_user_packet};
 use super::events::RoomEvent;
 use super::options::CandidateOptions;
+use crate::signal::event::SessionDescription;
+use crate::signal::proto;
 use crate::signal::{JoinInfo, SignalInbound, SignalLink, SignalSendError, SignalSocket};
 use crate::webrtc_kit::PcTarget;
 use crate::webrtc_kit::codecs::{AudioLevels, ReceiverReports};
@@ -69,7 +71,7 @@ pub(crate) struct Session {
     negotiation: PublisherNegotiation,
     channels: HashMap<DataKind, Arc<dyn DataChannel>>,
     /// The last subscriber offer and our answer, for `sync_state` on resume.
-    last_subscriber_offer: Option<lk::SessionDescription>,
+    last_subscriber_offer: Option<SessionDescription>,
     last_subscriber_answer: Option<lk::SessionDescription>,
 }
 
@@ -214,7 +216,7 @@ impl Session {
     /// ignored, as the JS client does).
     pub(crate) async fn apply_publisher_answer(
         &mut self,
-        answer: lk::SessionDescription,
+        answer: SessionDescription,
     ) -> SessionResult<()> {
         if !self.negotiation.awaiting_answer
             || (answer.id != 0 && answer.id != self.negotiation.last_id)
@@ -238,7 +240,7 @@ impl Session {
     /// Answers a subscriber offer from the server (echoing its id).
     pub(crate) async fn answer_subscriber_offer(
         &mut self,
-        offer: lk::SessionDescription,
+        offer: SessionDescription,
     ) -> SessionResult<()> {
         let id = offer.id;
         self.subscriber
@@ -262,16 +264,20 @@ impl Session {
     }
 
     /// Adds a trickled candidate to the PC it names; malformed ones are logged and dropped.
-    pub(crate) async fn add_remote_candidate(&self, trickle: &lk::TrickleRequest) {
-        let transport = match PcTarget::from_signal_target(trickle.target) {
+    pub(crate) async fn add_remote_candidate(
+        &self,
+        target: Option<PcTarget>,
+        candidate_init: &str,
+    ) {
+        let transport = match target {
             Some(PcTarget::Publisher) => &self.publisher,
             Some(PcTarget::Subscriber) => &self.subscriber,
             None => {
-                tracing::warn!(target = trickle.target, "trickle for an unknown PC");
+                tracing::warn!("trickle for an unknown PC");
                 return;
             }
         };
-        if let Err(error) = transport.add_candidate(&trickle.candidate_init).await {
+        if let Err(error) = transport.add_candidate(candidate_init).await {
             tracing::warn!(%error, "ignoring a remote candidate");
         }
     }
@@ -314,7 +320,10 @@ impl Session {
             .collect();
         lk::SyncState {
             answer: self.last_subscriber_answer.clone(),
-            offer: self.last_subscriber_offer.clone(),
+            offer: self
+                .last_subscriber_offer
+                .as_ref()
+                .map(|offer| proto::to_session_description("offer", offer)),
             subscription: Some(lk::UpdateSubscription {
                 track_sids: subscribed,
                 subscribe: true,
