@@ -10,6 +10,12 @@ macro_rules! id_newtype {
         #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub(crate) struct $name(String);
 
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl From<String> for $name {
             fn from(value: String) -> Self {
                 Self(value)

@@ -12,15 +12,15 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState};
 
+use super::core::{Action, RoomCore};
 use super::data::{DataKind, DataSendOptions, MAX_DATA_PAYLOAD, encode_user_packet};
 use super::error::RoomError;
 use super::events::{ConnectionState, DisconnectReason, ReconnectKind, RoomEvent};
 use super::participant::{LocalParticipant, RemoteParticipant};
 use super::publishing::{
-    PUBLISH_TIMEOUT, PendingPublish, Publication, add_track_request, bind, check_codec, new_cid,
+    PendingPublish, Publication, add_track_request, bind, check_codec, new_cid,
 };
 use super::reconnect::{AttemptFailure, LossCause, Reconnector, Step};
-use super::roster::Roster;
 use super::session::{Session, read_data_channel};
 use super::track::{LocalTrack, LocalTrackOptions, RemoteTrack};
 use crate::ids::{Identity, ParticipantSid, TrackSid};
@@ -38,8 +38,6 @@ use crate::{ServerUrl, Token};
 
 /// How long `disconnect` may take in all (the app's shutdown bound is 2 s).
 pub(crate) const DISCONNECT_BOUND: Duration = Duration::from_millis(1_500);
-/// How often pending publications are checked for their deadline.
-const HOUSEKEEPING: Duration = Duration::from_millis(500);
 
 /// What the [`super::Room`] handle asks of the engine.
 pub(crate) enum Command {
@@ -124,14 +122,13 @@ pub(crate) struct Engine {
     events: mpsc::Sender<RoomEvent>,
     snapshot: SharedSnapshot,
     session: Option<Session>,
-    roster: Roster,
+    /// Roster, subscriptions and deadlines (sans-IO); this actor carries out its actions.
+    core: RoomCore,
     local_tracks: Vec<LocalTrack>,
     pending: HashMap<String, PendingPublish>,
     published: Vec<Publication>,
-    /// Subscribed track sids, with what ends each for the application.
-    subscribed: HashMap<String, oneshot::Sender<()>>,
-    /// The webrtc track behind each subscription, to recognise a repeated `on_track`.
-    subscribed_tracks: HashMap<String, Arc<dyn webrtc::media_stream::track_remote::TrackRemote>>,
+    /// The reader behind each subscription (the core knows which tracks are subscribed).
+    readers: HashMap<TrackSid, SubscriptionReader>,
     speakers: BTreeMap<String, f32>,
     data_sequence: u32,
     reconnector: Reconnector,
@@ -141,10 +138,19 @@ pub(crate) struct Engine {
     /// Participant and track events that arrived while reconnecting, delivered after
     /// `Reconnected` (as the official clients buffer them).
     deferred: Vec<RoomEvent>,
-    /// `Some` until the first connection is up: reports it to `Room::connect`.
-    joining: Option<(oneshot::Sender<Result<(), RoomError>>, Instant)>,
+    /// `Some` until the first connection is up: reports it to `Room::connect` (the core
+    /// keeps its deadline).
+    joining: Option<oneshot::Sender<Result<(), RoomError>>>,
     media_timeout: Duration,
     last_error: String,
+}
+
+/// A remote track being read for the application.
+struct SubscriptionReader {
+    /// The webrtc track, to recognise a repeated `on_track`.
+    track: Arc<dyn webrtc::media_stream::track_remote::TrackRemote>,
+    /// Dropping it ends the [`RemoteTrack`] for the application.
+    _stop: oneshot::Sender<()>,
 }
 
 /// The next thing the session delivers.
@@ -195,27 +201,31 @@ impl Engine {
         media_timeout: Duration,
         joined: oneshot::Sender<Result<(), RoomError>>,
     ) -> Self {
-        let mut roster = Roster::default();
-        roster.reset(&other_participants(&session.join));
+        let core = RoomCore::new(
+            Instant::now(),
+            session.join.local_sid.as_str().into(),
+            &other_participants(&session.join),
+            media_timeout,
+            session.join.ping_timeout,
+        );
         Self {
             endpoint,
             commands,
             events,
             snapshot,
             session: Some(session),
-            roster,
+            core,
             local_tracks: Vec::new(),
             pending: HashMap::new(),
             published: Vec::new(),
-            subscribed: HashMap::new(),
-            subscribed_tracks: HashMap::new(),
+            readers: HashMap::new(),
             speakers: BTreeMap::new(),
             data_sequence: 0,
             reconnector,
             attempt: None,
             deferred_connected: Vec::new(),
             deferred: Vec::new(),
-            joining: Some((joined, Instant::now() + media_timeout)),
+            joining: Some(joined),
             media_timeout,
             last_error: String::new(),
         }
@@ -224,10 +234,11 @@ impl Engine {
     /// Runs until disconnected.
     pub(crate) async fn run(mut self) {
         self.refresh_snapshot(ConnectionState::Connected);
-        let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
         let mut ping = tokio::time::interval(self.ping_interval());
         loop {
             let deadline = self.reconnector.deadline();
+            self.core.set_recovering(self.reconnector.is_recovering());
+            let core_deadline = self.core.poll_timeout();
             let flow = tokio::select! {
                 command = self.commands.recv() => match command {
                     Some(command) => self.handle_command(command).await,
@@ -257,8 +268,11 @@ impl Engine {
                     let steps = self.reconnector.poll(Instant::now());
                     self.apply_steps(steps).await
                 }
+                () = sleep_until_or_pending(core_deadline) => {
+                    self.core.handle_timeout(Instant::now());
+                    self.run_core_actions().await
+                }
                 _ = ping.tick() => self.ping(),
-                _ = housekeeping.tick() => self.housekeeping().await,
             };
             if matches!(flow, Flow::Stop) {
                 break;
@@ -299,7 +313,7 @@ impl Engine {
             .iter()
             .filter_map(|p| p.track.info())
             .collect();
-        snapshot.remotes = self.roster.participants();
+        snapshot.remotes = self.core.participants();
         snapshot.state = state;
     }
 
@@ -420,14 +434,9 @@ impl Engine {
             && !self.reconnector.is_recovering()
         {
             let _ = session.send(lk::signal_request::Message::AddTrack(request));
-            self.pending.insert(
-                cid,
-                PendingPublish {
-                    track,
-                    reply,
-                    deadline: Instant::now() + PUBLISH_TIMEOUT,
-                },
-            );
+            self.core
+                .handle_publish_requested(Instant::now(), cid.clone());
+            self.pending.insert(cid, PendingPublish { track, reply });
         } else if let Some(reply) = reply {
             // Published when the connection is back (see `republish`).
             let _ = reply.send(Ok(track));
@@ -439,6 +448,7 @@ impl Engine {
             tracing::debug!(%cid, "track_published for an unknown cid");
             return;
         };
+        self.core.handle_publish_settled(&cid);
         let Some(confirmed) = track else {
             if let Some(reply) = pending.reply {
                 let _ = reply.send(Err(RoomError::PublishFailed(
@@ -487,7 +497,16 @@ impl Engine {
     async fn unpublish(&mut self, track: &LocalTrack) -> Result<(), RoomError> {
         let before = self.local_tracks.len();
         self.local_tracks.retain(|t| !t.same_as(track));
-        self.pending.retain(|_, p| !p.track.same_as(track));
+        let withdrawn: Vec<String> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.track.same_as(track))
+            .map(|(cid, _)| cid.clone())
+            .collect();
+        for cid in withdrawn {
+            self.pending.remove(&cid);
+            self.core.handle_publish_settled(&cid);
+        }
         let Some(index) = self.published.iter().position(|p| p.track.same_as(track)) else {
             return if before == self.local_tracks.len() {
                 Err(RoomError::UnknownTrack)
@@ -583,12 +602,12 @@ impl Engine {
                 return self.signal_lost(LossCause::SignalClosed).await;
             }
         };
-        if let Some(session) = self.session.as_mut() {
-            session.last_inbound = Instant::now();
-        }
+        self.core.handle_signal_activity(Instant::now());
         match event {
             SignalEvent::SubscriberOffer(offer) => {
-                self.end_unsent_subscriptions(&offer.sdp).await;
+                if let Flow::Stop = self.end_unsent_subscriptions(&offer.sdp).await {
+                    return Flow::Stop;
+                }
                 let result = match self.session.as_mut() {
                     Some(session) => session.answer_subscriber_offer(offer).await,
                     None => Ok(()),
@@ -612,8 +631,8 @@ impl Engine {
                 Flow::Continue
             }
             SignalEvent::ParticipantsChanged(participants) => {
-                self.apply_participants(&participants).await;
-                Flow::Continue
+                self.core.handle_participants(Instant::now(), &participants);
+                self.run_core_actions().await
             }
             SignalEvent::TrackPublished { cid, track } => {
                 self.on_track_published(cid, track).await;
@@ -679,72 +698,70 @@ impl Engine {
 
     /// Ends the subscriptions a new subscriber offer no longer sends (webrtc-rs does not
     /// end remote tracks by itself).
-    async fn end_unsent_subscriptions(&mut self, offer_sdp: &str) {
+    async fn end_unsent_subscriptions(&mut self, offer_sdp: &str) -> Flow {
         let sending = crate::webrtc_kit::sdp::sending_track_ids(offer_sdp);
-        let ended: Vec<String> = self
-            .subscribed
-            .keys()
-            .filter(|sid| !sending.contains(*sid))
-            .cloned()
-            .collect();
-        for track_sid in ended {
-            tracing::debug!(%track_sid, "subscription ended by the server's offer");
-            self.subscribed.remove(&track_sid);
-            self.subscribed_tracks.remove(&track_sid);
-            let participant_identity = self
-                .roster
-                .participants()
-                .into_iter()
-                .find(|p| p.tracks.iter().any(|t| t.sid == track_sid))
-                .map(|p| p.identity)
-                .unwrap_or_default();
-            self.emit_or_defer(RoomEvent::TrackUnsubscribed {
-                participant_identity,
-                track_sid,
-            })
-            .await;
+        self.core.handle_subscriber_offer(&sending);
+        self.run_core_actions().await
+    }
+
+    /// Carries out what the core decided, in order.
+    async fn run_core_actions(&mut self) -> Flow {
+        while let Some(action) = self.core.poll_action() {
+            match action {
+                Action::Emit(event) => self.emit_or_defer(event).await,
+                Action::RosterChanged => self.refresh_snapshot(self.state()),
+                Action::EndSubscription {
+                    participant_identity,
+                    track_sid,
+                } => {
+                    tracing::debug!(%track_sid, "subscription ended");
+                    self.readers.remove(&track_sid);
+                    self.emit_or_defer(RoomEvent::TrackUnsubscribed {
+                        participant_identity: participant_identity.into(),
+                        track_sid: track_sid.into(),
+                    })
+                    .await;
+                }
+                Action::JoinTimedOut => {
+                    if let Some(reply) = self.joining.take() {
+                        let _ = reply.send(Err(RoomError::MediaTimeout(self.media_timeout)));
+                        self.close_session(None).await;
+                        return Flow::Stop;
+                    }
+                }
+                Action::PublishTimedOut { cid } => {
+                    if let Some(pending) = self.pending.remove(&cid)
+                        && let Some(reply) = pending.reply
+                    {
+                        let _ = reply.send(Err(RoomError::PublishFailed(
+                            "the server did not confirm the track in time".into(),
+                        )));
+                    }
+                }
+                Action::SignalSilent { timeout } => {
+                    if !self.reconnector.is_recovering() && self.session.is_some() {
+                        self.last_error = format!("no answer from the server for {timeout:?}");
+                        if let Flow::Stop = self.signal_lost(LossCause::PingTimeout).await {
+                            return Flow::Stop;
+                        }
+                    }
+                }
+            }
         }
+        Flow::Continue
+    }
+
+    /// Takes the pending `Room::connect` reply, ending the join for the core too.
+    fn take_joining(&mut self) -> Option<oneshot::Sender<Result<(), RoomError>>> {
+        self.core.handle_join_abandoned();
+        self.joining.take()
     }
 
     /// Whose sid this is; unknown sids are taken to be ours (the server reports us too).
     fn identity_of(&self, sid: &ParticipantSid) -> Identity {
-        match self.roster.by_sid(sid) {
+        match self.core.participant(sid) {
             Some(p) => p.identity.as_str().into(),
             None => self.local_identity().into(),
-        }
-    }
-
-    async fn apply_participants(&mut self, participants: &[ParticipantSnapshot]) {
-        let local_sid = self
-            .session
-            .as_ref()
-            .map(|s| s.join.local_sid.clone())
-            .unwrap_or_default();
-        let mut events = Vec::new();
-        for info in participants {
-            if info.sid == *local_sid {
-                continue;
-            }
-            events.extend(self.roster.apply(info));
-        }
-        for event in &events {
-            if let RoomEvent::TrackUnpublished {
-                participant_identity,
-                track,
-            } = event
-                && self.subscribed.remove(&track.sid).is_some()
-            {
-                self.subscribed_tracks.remove(&track.sid);
-                self.emit_or_defer(RoomEvent::TrackUnsubscribed {
-                    participant_identity: participant_identity.clone(),
-                    track_sid: track.sid.clone(),
-                })
-                .await;
-            }
-        }
-        self.refresh_snapshot(self.state());
-        for event in events {
-            self.emit_or_defer(event).await;
         }
     }
 
@@ -890,7 +907,7 @@ impl Engine {
         } else {
             track_id
         };
-        let Some(participant) = self.roster.by_sid(&participant_sid.into()).cloned() else {
+        let Some(participant) = self.core.participant(&participant_sid.into()).cloned() else {
             tracing::warn!(%participant_sid, %track_sid, "track from an unknown participant");
             return;
         };
@@ -903,18 +920,19 @@ impl Engine {
             tracing::warn!(%track_sid, "track without a publication");
             return;
         };
-        if let Some(current) = self.subscribed_tracks.get(&track_sid)
-            && std::ptr::addr_eq(Arc::as_ptr(current), Arc::as_ptr(&track))
+        let track_sid = TrackSid::from(track_sid);
+        if let Some(current) = self.readers.get(&track_sid)
+            && std::ptr::addr_eq(Arc::as_ptr(&current.track), Arc::as_ptr(&track))
         {
             // webrtc-rs reports a receiving track again after some renegotiations; the
             // reader started the first time is still reading it.
             tracing::debug!(%track_sid, "track reported again; already reading it");
             return;
         }
-        self.subscribed_tracks
-            .insert(track_sid.clone(), Arc::clone(&track));
-        let (remote, stop) = RemoteTrack::start(info, participant.identity, track);
-        self.subscribed.insert(track_sid, stop);
+        let (remote, stop) = RemoteTrack::start(info, participant.identity, Arc::clone(&track));
+        self.core.handle_subscribed(track_sid.clone());
+        self.readers
+            .insert(track_sid, SubscriptionReader { track, _stop: stop });
         self.emit_or_defer(RoomEvent::TrackSubscribed(remote)).await;
     }
 
@@ -936,44 +954,6 @@ impl Engine {
         Flow::Continue
     }
 
-    async fn housekeeping(&mut self) -> Flow {
-        let now = Instant::now();
-        if let Some((_, deadline)) = &self.joining
-            && now >= *deadline
-        {
-            if let Some((reply, _)) = self.joining.take() {
-                let _ = reply.send(Err(RoomError::MediaTimeout(self.media_timeout)));
-            }
-            self.close_session(None).await;
-            return Flow::Stop;
-        }
-        let expired: Vec<String> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| now >= p.deadline)
-            .map(|(cid, _)| cid.clone())
-            .collect();
-        for cid in expired {
-            if let Some(pending) = self.pending.remove(&cid)
-                && let Some(reply) = pending.reply
-            {
-                let _ = reply.send(Err(RoomError::PublishFailed(
-                    "the server did not confirm the track in time".into(),
-                )));
-            }
-        }
-        if !self.reconnector.is_recovering()
-            && let Some(session) = &self.session
-        {
-            let timeout = session.join.ping_timeout;
-            if !timeout.is_zero() && now.duration_since(session.last_inbound) > timeout {
-                self.last_error = format!("no answer from the server for {timeout:?}");
-                return self.signal_lost(LossCause::PingTimeout).await;
-            }
-        }
-        Flow::Continue
-    }
-
     // ---- connection and recovery ----------------------------------------------------
 
     /// Called whenever a PC's state or negotiation moved: finishes the first join or a
@@ -983,7 +963,8 @@ impl Engine {
         if !connected {
             return Flow::Continue;
         }
-        if let Some((reply, _)) = self.joining.take() {
+        if let Some(reply) = self.joining.take() {
+            self.core.handle_media_connected();
             let _ = reply.send(Ok(()));
             return Flow::Continue;
         }
@@ -996,7 +977,7 @@ impl Engine {
 
     async fn signal_lost(&mut self, cause: LossCause) -> Flow {
         if self.joining.is_some() {
-            if let Some((reply, _)) = self.joining.take() {
+            if let Some(reply) = self.take_joining() {
                 let _ = reply.send(Err(RoomError::Connect(ConnectError::Unreachable(
                     self.last_error.clone(),
                 ))));
@@ -1015,7 +996,7 @@ impl Engine {
 
     async fn lost(&mut self, cause: LossCause) -> Flow {
         if self.joining.is_some() {
-            if let Some((reply, _)) = self.joining.take() {
+            if let Some(reply) = self.take_joining() {
                 let _ = reply.send(Err(RoomError::Connect(ConnectError::Unreachable(
                     self.last_error.clone(),
                 ))));
@@ -1075,11 +1056,10 @@ impl Engine {
     async fn announce_full(&mut self) {
         self.close_session(None).await;
         let was_connected = self.state() == ConnectionState::Connected;
-        self.subscribed.clear();
-        self.subscribed_tracks.clear();
+        self.readers.clear();
         self.speakers.clear();
         self.deferred.clear();
-        for participant in self.roster.clear() {
+        for participant in self.core.handle_full_reconnect_started() {
             self.emit(RoomEvent::ParticipantDisconnected(participant))
                 .await;
         }
@@ -1140,7 +1120,7 @@ impl Engine {
     async fn handle_attempt(&mut self, outcome: AttemptOutcome) -> Flow {
         match outcome {
             AttemptOutcome::Resumed(socket) => {
-                let subscribed: Vec<String> = self.subscribed.keys().cloned().collect();
+                let subscribed = self.core.subscriptions();
                 let published = self
                     .published
                     .iter()
@@ -1157,6 +1137,9 @@ impl Engine {
                         .on_failure(AttemptFailure::ResumeRejected(error.to_string()))
                         .await;
                 }
+                let ping_timeout = session.join.ping_timeout;
+                self.core
+                    .handle_signal_connected(Instant::now(), ping_timeout);
                 self.reconnector.signal_connected(Instant::now());
                 self.check_media().await
             }
@@ -1185,19 +1168,23 @@ impl Engine {
                 if let Some(stale) = self.session.take() {
                     stale.close(None, DISCONNECT_BOUND).await;
                 }
-                self.roster.reset(&other_participants(&join));
-                self.deferred_connected = self.roster.participants();
+                let ping_timeout = join.ping_timeout;
+                self.deferred_connected = self
+                    .core
+                    .handle_rejoined(join.local_sid.as_str().into(), &other_participants(&join));
                 let established =
                     Session::establish(socket, join, &self.endpoint.candidates, &self.events).await;
                 match established {
                     Ok(session) => {
                         self.session = Some(session);
+                        self.core
+                            .handle_signal_connected(Instant::now(), ping_timeout);
                         self.reconnector.signal_connected(Instant::now());
                         self.refresh_snapshot(ConnectionState::Reconnecting);
                         self.check_media().await
                     }
                     Err(error) => {
-                        self.roster.clear();
+                        self.core.handle_rejoin_failed();
                         self.deferred_connected.clear();
                         self.on_failure(AttemptFailure::Unreachable(error.to_string()))
                             .await
@@ -1272,7 +1259,7 @@ impl Engine {
 
     async fn finish(&mut self, reason: DisconnectReason, leave: Option<lk::LeaveRequest>) {
         self.reconnector.cancel();
-        if let Some((reply, _)) = self.joining.take() {
+        if let Some(reply) = self.take_joining() {
             let _ = reply.send(Err(RoomError::NotConnected));
         }
         for publication in std::mem::take(&mut self.published) {

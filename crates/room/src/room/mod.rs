@@ -6,6 +6,7 @@
 //! (remote participants and update diffing), `publishing` (our tracks), `reconnect` (policy
 //! and state machine), `netwatch` (interface changes), plus the public model types.
 
+mod core;
 pub mod data;
 mod engine;
 pub mod error;

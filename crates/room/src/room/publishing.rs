@@ -23,11 +23,11 @@ use crate::webrtc_kit::keyframe::is_keyframe_request;
 /// How long the server has to confirm a publication (both official SDKs use 10 s).
 pub(crate) const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A publication waiting for the server's `track_published`.
+/// A publication waiting for the server's `track_published` (its deadline is kept by the
+/// room core).
 pub(crate) struct PendingPublish {
     pub(crate) track: LocalTrack,
     pub(crate) reply: Option<oneshot::Sender<Result<LocalTrack, RoomError>>>,
-    pub(crate) deadline: Instant,
 }
 
 /// A track bound into the current publisher PC.

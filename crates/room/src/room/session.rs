@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use livekit_protocol as lk;
 use rtc::peer_connection::configuration::RTCOfferOptions;
@@ -66,7 +66,6 @@ pub(crate) struct Session {
     /// False once every PC dropped its event sender.
     pub(crate) transport_open: bool,
     pub(crate) join: JoinInfo,
-    pub(crate) last_inbound: Instant,
     pub(crate) restart: Option<RestartProgress>,
     negotiation: PublisherNegotiation,
     channels: HashMap<DataKind, Arc<dyn DataChannel>>,
@@ -155,7 +154,6 @@ impl Session {
             transport_rx,
             transport_open: true,
             join,
-            last_inbound: Instant::now(),
             restart: None,
             negotiation: PublisherNegotiation::default(),
             channels,
@@ -294,7 +292,6 @@ impl Session {
         self.link = link;
         self.signal_rx = signal_rx;
         self.signal_open = true;
-        self.last_inbound = Instant::now();
         self.restart = Some(RestartProgress::default());
         self.subscriber.queue_candidates_until_next_remote();
         let _ = self.send(lk::signal_request::Message::SyncState(sync));
