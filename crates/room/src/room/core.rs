@@ -1,6 +1,8 @@
-//! The room's bookkeeping without I/O: who is in the room (the roster), which remote tracks
-//! we receive, which publications wait for the server, and every deadline the room keeps
-//! (the first join's media timeout, publication confirmations, the signaling keep-alive).
+//! The room's bookkeeping without I/O: the connection state, who is in the room (the
+//! roster), which remote tracks we receive, which publications wait for the server, the
+//! events held back during a reconnection, the order in which a reconnection is announced,
+//! and every deadline the room keeps (the first join's media timeout, publication
+//! confirmations, the signaling keep-alive).
 //!
 //! Sans-IO, like [`super::reconnect::Reconnector`]: every input carries `now`, outputs are
 //! [`Action`]s the engine carries out in order ([`RoomCore::poll_action`]), and
@@ -10,28 +12,25 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use super::events::RoomEvent;
+use super::events::{ConnectionState, DisconnectReason, ReconnectKind, RoomEvent};
 use super::participant::RemoteParticipant;
 use super::publishing::PUBLISH_TIMEOUT;
 use super::roster::Roster;
+use super::track::TrackInfo;
 use crate::ids::{Identity, ParticipantSid, TrackSid};
 use crate::signal::event::ParticipantSnapshot;
 
 /// What the engine must do, in the order the core returns them.
 #[derive(Debug)]
 pub(crate) enum Action {
-    /// Deliver an event to the application (the engine holds participant and track events
-    /// back while a reconnection is in progress).
+    /// Deliver an event to the application now.
     Emit(RoomEvent),
-    /// The roster changed: refresh what the `Room` handle reads.
-    RosterChanged,
-    /// Stop reading a remote track and tell the application (`TrackUnsubscribed`).
-    EndSubscription {
-        /// The publisher (empty if it is no longer in the roster).
-        participant_identity: Identity,
-        /// The track.
-        track_sid: TrackSid,
-    },
+    /// The roster or the connection state changed: refresh what the `Room` handle reads.
+    RefreshSnapshot,
+    /// Stop reading a remote track (its `TrackUnsubscribed` comes as an event).
+    EndSubscription(TrackSid),
+    /// A full reconnect is complete: ask the server to publish our tracks again.
+    Republish,
     /// The first connection did not bring media up within the media timeout: fail the
     /// join.
     JoinTimedOut,
@@ -65,6 +64,7 @@ impl Liveness {
 /// The room's state apart from sockets, peer connections and tasks.
 #[derive(Debug)]
 pub(crate) struct RoomCore {
+    state: ConnectionState,
     /// Our own sid in the current session (the server's updates include us).
     local_sid: ParticipantSid,
     roster: Roster,
@@ -76,8 +76,14 @@ pub(crate) struct RoomCore {
     join_deadline: Option<Instant>,
     /// `None` while no signaling connection is up, or the server set no ping timeout.
     liveness: Option<Liveness>,
-    /// A reconnection is in progress: the keep-alive is not checked meanwhile.
+    /// A reconnection is in progress: the keep-alive is not checked and participant and
+    /// track events are held back meanwhile.
     recovering: bool,
+    /// Participant and track events that arrived while reconnecting, delivered after
+    /// `Reconnected` (as the official clients buffer them).
+    deferred: Vec<RoomEvent>,
+    /// Participants a full reconnect found, announced after `Reconnected`.
+    present_after_rejoin: Vec<RemoteParticipant>,
     actions: VecDeque<Action>,
 }
 
@@ -94,6 +100,7 @@ impl RoomCore {
         ping_timeout: Duration,
     ) -> Self {
         let mut core = Self {
+            state: ConnectionState::Connected,
             local_sid,
             roster: Roster::default(),
             subscribed: BTreeSet::new(),
@@ -101,6 +108,8 @@ impl RoomCore {
             join_deadline: Some(now + media_timeout),
             liveness: None,
             recovering: false,
+            deferred: Vec::new(),
+            present_after_rejoin: Vec::new(),
             actions: VecDeque::new(),
         };
         core.roster.reset(others);
@@ -158,6 +167,11 @@ impl RoomCore {
 
     // ---- connection -------------------------------------------------------------------
 
+    /// The connection state the application was last told.
+    pub(crate) fn state(&self) -> ConnectionState {
+        self.state
+    }
+
     /// Both peer connections are up: the first join is complete.
     pub(crate) fn handle_media_connected(&mut self) {
         self.join_deadline = None;
@@ -191,37 +205,141 @@ impl RoomCore {
         }
     }
 
-    /// A full reconnect joined afresh as `local_sid`, with `others` in the room. Returns
-    /// them (to announce after `Reconnected`).
+    /// A resume starts: tell the application.
+    pub(crate) fn handle_resume_started(&mut self) {
+        self.recovering = true;
+        self.set_state(ConnectionState::Reconnecting);
+        self.actions
+            .push_back(Action::Emit(RoomEvent::Reconnecting(ReconnectKind::Resume)));
+    }
+
+    /// A full reconnect tears the session down (the engine has closed it and unbound our
+    /// publications, `own_tracks`). Announced in the documented order: every other
+    /// participant disconnected, each own track unpublished, the state change (unless a
+    /// resume already announced it), `Reconnecting(Full)`. Forgets the roster, the
+    /// subscriptions, the publications in flight and the held-back events.
+    pub(crate) fn handle_full_reconnect_started(&mut self, own_tracks: Vec<TrackInfo>) {
+        self.recovering = true;
+        self.subscribed.clear();
+        self.pending_publications.clear();
+        self.liveness = None;
+        self.deferred.clear();
+        for participant in self.roster.clear() {
+            self.actions
+                .push_back(Action::Emit(RoomEvent::ParticipantDisconnected(
+                    participant,
+                )));
+        }
+        for track in own_tracks {
+            self.actions
+                .push_back(Action::Emit(RoomEvent::LocalTrackUnpublished(track)));
+        }
+        self.set_state(ConnectionState::Reconnecting);
+        self.actions
+            .push_back(Action::Emit(RoomEvent::Reconnecting(ReconnectKind::Full)));
+    }
+
+    /// A full reconnect joined afresh as `local_sid`, with `others` in the room (announced
+    /// after `Reconnected`).
     pub(crate) fn handle_rejoined(
         &mut self,
         local_sid: ParticipantSid,
         others: &[ParticipantSnapshot],
-    ) -> Vec<RemoteParticipant> {
+    ) {
         self.local_sid = local_sid;
         self.roster.reset(others);
-        self.roster.participants()
-    }
-
-    /// A full reconnect tears the session down: forgets the roster (returned, to announce
-    /// as disconnected), the subscriptions and the publications in flight.
-    pub(crate) fn handle_full_reconnect_started(&mut self) -> Vec<RemoteParticipant> {
-        self.subscribed.clear();
-        self.pending_publications.clear();
-        self.liveness = None;
-        self.roster.clear()
+        self.present_after_rejoin = self.roster.participants();
     }
 
     /// A rejoin attempt failed after the roster was reset: nobody is known.
     pub(crate) fn handle_rejoin_failed(&mut self) {
         self.roster.clear();
+        self.present_after_rejoin.clear();
+    }
+
+    /// The connection is back. Announced as `Reconnected`, the state change, then (after a
+    /// full reconnect) everybody present with their tracks, then the events held back
+    /// meanwhile, and last [`Action::Republish`] after a full reconnect (each
+    /// `LocalTrackPublished` follows as the server confirms).
+    pub(crate) fn handle_reconnected(&mut self, kind: ReconnectKind) {
+        self.recovering = false;
+        self.state = ConnectionState::Connected;
+        self.actions.push_back(Action::RefreshSnapshot);
+        self.actions.push_back(Action::Emit(RoomEvent::Reconnected));
+        self.actions
+            .push_back(Action::Emit(RoomEvent::ConnectionStateChanged(
+                ConnectionState::Connected,
+            )));
+        if kind == ReconnectKind::Full {
+            for participant in std::mem::take(&mut self.present_after_rejoin) {
+                let identity = participant.identity.clone();
+                let tracks = participant.tracks.clone();
+                self.actions
+                    .push_back(Action::Emit(RoomEvent::ParticipantConnected(participant)));
+                for track in tracks {
+                    self.actions
+                        .push_back(Action::Emit(RoomEvent::TrackPublished {
+                            participant_identity: identity.clone(),
+                            track,
+                        }));
+                }
+            }
+        }
+        let deferred = std::mem::take(&mut self.deferred);
+        self.actions.extend(deferred.into_iter().map(Action::Emit));
+        if kind == ReconnectKind::Full {
+            self.actions.push_back(Action::Republish);
+        }
+    }
+
+    /// We are out of the room for `reason` (we left, the server removed us, or reconnecting
+    /// gave up): the last state change and `Disconnected`. Held-back events are dropped.
+    pub(crate) fn handle_left(&mut self, reason: DisconnectReason) {
+        self.join_deadline = None;
+        self.liveness = None;
+        self.deferred.clear();
+        self.state = ConnectionState::Disconnected;
+        self.actions.push_back(Action::RefreshSnapshot);
+        self.actions
+            .push_back(Action::Emit(RoomEvent::ConnectionStateChanged(
+                ConnectionState::Disconnected,
+            )));
+        self.actions
+            .push_back(Action::Emit(RoomEvent::Disconnected(reason)));
+    }
+
+    /// Moves to `Reconnecting` or back, telling the application if that is news.
+    fn set_state(&mut self, state: ConnectionState) {
+        let changed = self.state != state;
+        self.state = state;
+        self.actions.push_back(Action::RefreshSnapshot);
+        if changed {
+            self.actions
+                .push_back(Action::Emit(RoomEvent::ConnectionStateChanged(state)));
+        }
+    }
+
+    /// Delivers `event` now, or after `Reconnected` while a reconnection is in progress.
+    fn emit_or_defer(&mut self, event: RoomEvent) {
+        if self.recovering {
+            self.deferred.push(event);
+        } else {
+            self.actions.push_back(Action::Emit(event));
+        }
+    }
+
+    /// An event the engine produced (a remote track it started reading) that keeps its
+    /// place among participant and track events: held back while reconnecting.
+    pub(crate) fn handle_track_event(&mut self, event: RoomEvent) {
+        self.emit_or_defer(event);
     }
 
     // ---- roster -------------------------------------------------------------------------
 
     /// Applies participant snapshots from the server. Actions: first the subscriptions that
-    /// end because their track was unpublished, then [`Action::RosterChanged`], then the
-    /// roster's events in the server's order. Our own snapshot is skipped.
+    /// end because their track was unpublished, then [`Action::RefreshSnapshot`], then the
+    /// roster's events in the server's order (held back while reconnecting). Our own
+    /// snapshot is skipped.
     pub(crate) fn handle_participants(&mut self, _now: Instant, snapshots: &[ParticipantSnapshot]) {
         let mut events = Vec::new();
         for snapshot in snapshots {
@@ -238,15 +356,23 @@ impl RoomCore {
             {
                 let track_sid = TrackSid::from(track.sid.as_str());
                 if self.subscribed.remove(&track_sid) {
-                    self.actions.push_back(Action::EndSubscription {
-                        participant_identity: participant_identity.as_str().into(),
-                        track_sid,
-                    });
+                    self.end_subscription(participant_identity.as_str().into(), track_sid);
                 }
             }
         }
-        self.actions.push_back(Action::RosterChanged);
-        self.actions.extend(events.into_iter().map(Action::Emit));
+        self.actions.push_back(Action::RefreshSnapshot);
+        for event in events {
+            self.emit_or_defer(event);
+        }
+    }
+
+    fn end_subscription(&mut self, participant_identity: Identity, track_sid: TrackSid) {
+        self.actions
+            .push_back(Action::EndSubscription(track_sid.clone()));
+        self.emit_or_defer(RoomEvent::TrackUnsubscribed {
+            participant_identity: participant_identity.into(),
+            track_sid: track_sid.into(),
+        });
     }
 
     /// Everybody else, ordered by identity.
@@ -267,7 +393,8 @@ impl RoomCore {
     }
 
     /// The subscriber offer no longer sends anything but `sending`: every other
-    /// subscription ends ([`Action::EndSubscription`], in sid order).
+    /// subscription ends ([`Action::EndSubscription`] and `TrackUnsubscribed`, in sid
+    /// order).
     pub(crate) fn handle_subscriber_offer(&mut self, sending: &HashSet<String>) {
         let ended: Vec<TrackSid> = self
             .subscribed
@@ -284,10 +411,7 @@ impl RoomCore {
                 .find(|p| p.tracks.iter().any(|t| track_sid == *t.sid))
                 .map(|p| Identity::from(p.identity))
                 .unwrap_or_default();
-            self.actions.push_back(Action::EndSubscription {
-                participant_identity,
-                track_sid,
-            });
+            self.end_subscription(participant_identity, track_sid);
         }
     }
 
@@ -359,31 +483,40 @@ mod tests {
     fn drain(core: &mut RoomCore) -> Vec<String> {
         std::iter::from_fn(|| core.poll_action())
             .map(|action| match action {
-                Action::Emit(RoomEvent::ParticipantConnected(p)) => {
-                    format!("connected {}", p.identity)
-                }
-                Action::Emit(RoomEvent::ParticipantDisconnected(p)) => {
-                    format!("disconnected {}", p.identity)
-                }
-                Action::Emit(RoomEvent::TrackPublished {
-                    participant_identity,
-                    track,
-                }) => format!("published {participant_identity} {}", track.sid),
-                Action::Emit(RoomEvent::TrackUnpublished {
-                    participant_identity,
-                    track,
-                }) => format!("unpublished {participant_identity} {}", track.sid),
-                Action::EndSubscription {
-                    participant_identity,
-                    track_sid,
-                } => format!("end subscription {participant_identity} {track_sid}"),
-                Action::RosterChanged => "roster changed".into(),
+                Action::Emit(event) => describe(event),
+                Action::EndSubscription(track_sid) => format!("end subscription {track_sid}"),
+                Action::RefreshSnapshot => "snapshot".into(),
+                Action::Republish => "republish".into(),
                 Action::JoinTimedOut => "join timed out".into(),
                 Action::PublishTimedOut { cid } => format!("publish timed out {cid}"),
                 Action::SignalSilent { timeout } => format!("signal silent {timeout:?}"),
-                other => format!("{other:?}"),
             })
             .collect()
+    }
+
+    fn describe(event: RoomEvent) -> String {
+        match event {
+            RoomEvent::ParticipantConnected(p) => format!("connected {}", p.identity),
+            RoomEvent::ParticipantDisconnected(p) => format!("disconnected {}", p.identity),
+            RoomEvent::TrackPublished {
+                participant_identity,
+                track,
+            } => format!("published {participant_identity} {}", track.sid),
+            RoomEvent::TrackUnpublished {
+                participant_identity,
+                track,
+            } => format!("unpublished {participant_identity} {}", track.sid),
+            RoomEvent::TrackUnsubscribed {
+                participant_identity,
+                track_sid,
+            } => format!("unsubscribed {participant_identity} {track_sid}"),
+            RoomEvent::LocalTrackUnpublished(track) => format!("local unpublished {}", track.sid),
+            RoomEvent::ConnectionStateChanged(state) => format!("state {state:?}"),
+            RoomEvent::Reconnecting(kind) => format!("reconnecting {kind:?}"),
+            RoomEvent::Reconnected => "reconnected".into(),
+            RoomEvent::Disconnected(reason) => format!("disconnected: {reason:?}"),
+            other => format!("{other:?}"),
+        }
     }
 
     #[test]
@@ -498,7 +631,7 @@ mod tests {
                 snapshot("me", "PA_me", 2, &["TR_mine"]),
             ],
         );
-        assert_eq!(drain(&mut core), ["roster changed"]);
+        assert_eq!(drain(&mut core), ["snapshot"]);
         assert_eq!(core.participants().len(), 1);
         assert!(core.participant(&"PA_ghost".into()).is_none());
         assert!(core.participant(&"PA_me".into()).is_none());
@@ -514,7 +647,10 @@ mod tests {
         assert!(core.handle_subscribed("TR_x".into()));
         assert!(!core.handle_subscribed("TR_x".into()));
         core.handle_subscriber_offer(&HashSet::from(["TR_other".to_owned()]));
-        assert_eq!(drain(&mut core), ["end subscription  TR_x"]);
+        assert_eq!(
+            drain(&mut core),
+            ["end subscription TR_x", "unsubscribed  TR_x"]
+        );
         assert!(core.subscriptions().is_empty());
     }
 
@@ -528,14 +664,15 @@ mod tests {
         assert_eq!(
             drain(&mut core),
             [
-                "end subscription bob TR_a",
-                "roster changed",
+                "end subscription TR_a",
+                "unsubscribed bob TR_a",
+                "snapshot",
                 "unpublished bob TR_a",
                 "published bob TR_b"
             ]
         );
         core.handle_participants(t0, &[left("bob", "PA_1", 4)]);
-        assert_eq!(drain(&mut core), ["roster changed"]);
+        assert_eq!(drain(&mut core), ["snapshot"]);
         assert_eq!(
             core.participant(&"PA_2".into())
                 .map(|p| p.identity.as_str()),
@@ -546,7 +683,7 @@ mod tests {
         core.handle_participants(t0, &[left("bob", "PA_2", 2)]);
         assert_eq!(
             drain(&mut core),
-            ["roster changed", "unpublished bob TR_b", "disconnected bob"]
+            ["snapshot", "unpublished bob TR_b", "disconnected bob"]
         );
         assert!(core.participants().is_empty());
     }
@@ -559,7 +696,7 @@ mod tests {
         assert_eq!(
             drain(&mut core),
             [
-                "roster changed",
+                "snapshot",
                 "connected carol",
                 "published carol TR_1",
                 "published carol TR_2"
@@ -568,31 +705,131 @@ mod tests {
     }
 
     #[test]
-    fn a_full_reconnect_forgets_everything_and_the_rejoin_brings_the_new_roster() {
+    fn a_full_reconnect_is_announced_in_the_documented_order() {
         let t0 = Instant::now();
-        let mut core = core_at(t0, &[snapshot("bob", "PA_1", 1, &["TR_a"])], PING_TIMEOUT);
+        let others = [
+            snapshot("bob", "PA_b", 1, &["TR_b"]),
+            snapshot("carol", "PA_c", 1, &[]),
+        ];
+        let mut core = core_at(t0, &others, PING_TIMEOUT);
         core.handle_media_connected();
-        core.handle_subscribed("TR_a".into());
-        core.handle_publish_requested(t0, "cid".into());
-        let gone = core.handle_full_reconnect_started();
-        assert_eq!(gone.len(), 1);
+        core.handle_subscribed("TR_b".into());
+        core.handle_publish_requested(t0, "cid-cam".into());
+
+        core.handle_full_reconnect_started(vec![track("TR_mine")]);
+        assert_eq!(
+            drain(&mut core),
+            [
+                "disconnected bob",
+                "disconnected carol",
+                "local unpublished TR_mine",
+                "snapshot",
+                "state Reconnecting",
+                "reconnecting Full"
+            ]
+        );
+        assert_eq!(core.state(), ConnectionState::Reconnecting);
         assert!(core.participants().is_empty());
         assert!(core.subscriptions().is_empty());
+        // No keep-alive and no publication deadline while the session is gone.
         assert_eq!(core.poll_timeout(), None);
-        let t1 = t0 + Duration::from_secs(3);
-        let present = core.handle_rejoined(
+
+        // The new session: bob is still there, carol left, dave came.
+        let t1 = t0 + Duration::from_secs(2);
+        core.handle_rejoined(
             "PA_me2".into(),
             &[
-                snapshot("bob", "PA_3", 1, &[]),
-                snapshot("dave", "PA_4", 1, &[]),
+                snapshot("bob", "PA_b2", 1, &["TR_b2"]),
+                snapshot("dave", "PA_d", 1, &[]),
             ],
         );
         core.handle_signal_connected(t1, PING_TIMEOUT);
-        let names: Vec<&str> = present.iter().map(|p| p.identity.as_str()).collect();
-        assert_eq!(names, ["bob", "dave"]);
+        // An update before media is back is held, and our new sid is skipped.
+        core.handle_participants(
+            t1,
+            &[
+                snapshot("erin", "PA_e", 1, &[]),
+                snapshot("me", "PA_me2", 1, &[]),
+            ],
+        );
+        assert_eq!(drain(&mut core), ["snapshot"]);
+
+        core.handle_reconnected(ReconnectKind::Full);
+        assert_eq!(
+            drain(&mut core),
+            [
+                "snapshot",
+                "reconnected",
+                "state Connected",
+                "connected bob",
+                "published bob TR_b2",
+                "connected dave",
+                "connected erin",
+                "republish"
+            ]
+        );
+        assert_eq!(core.state(), ConnectionState::Connected);
         assert_eq!(core.poll_timeout(), Some(t1 + PING_TIMEOUT));
-        // Our new sid is skipped in updates.
-        core.handle_participants(t1, &[snapshot("me", "PA_me2", 1, &[])]);
-        assert_eq!(drain(&mut core), ["roster changed"]);
+        // Nothing is held any more.
+        core.handle_participants(t1, &[left("erin", "PA_e", 2)]);
+        assert_eq!(drain(&mut core), ["snapshot", "disconnected erin"]);
+    }
+
+    #[test]
+    fn a_resume_holds_events_until_reconnected_and_full_after_resume_does_not_repeat_the_state() {
+        let t0 = Instant::now();
+        let mut core = core_at(t0, &[snapshot("bob", "PA_b", 1, &[])], Duration::ZERO);
+        core.handle_media_connected();
+        core.handle_resume_started();
+        assert_eq!(
+            drain(&mut core),
+            ["snapshot", "state Reconnecting", "reconnecting Resume"]
+        );
+        core.handle_participants(t0, &[snapshot("carol", "PA_c", 1, &["TR_c"])]);
+        assert_eq!(drain(&mut core), ["snapshot"]);
+        core.handle_reconnected(ReconnectKind::Resume);
+        assert_eq!(
+            drain(&mut core),
+            [
+                "snapshot",
+                "reconnected",
+                "state Connected",
+                "connected carol",
+                "published carol TR_c"
+            ]
+        );
+        // A resume that fails and escalates: the state change is announced once.
+        core.handle_resume_started();
+        drain(&mut core);
+        core.handle_full_reconnect_started(Vec::new());
+        assert_eq!(
+            drain(&mut core),
+            [
+                "disconnected bob",
+                "disconnected carol",
+                "snapshot",
+                "reconnecting Full"
+            ]
+        );
+    }
+
+    #[test]
+    fn leaving_drops_held_events_and_ends_with_disconnected() {
+        let t0 = Instant::now();
+        let mut core = core_at(t0, &[], PING_TIMEOUT);
+        core.handle_media_connected();
+        core.handle_resume_started();
+        core.handle_participants(t0, &[snapshot("carol", "PA_c", 1, &[])]);
+        drain(&mut core);
+        core.handle_left(DisconnectReason::ClientInitiated);
+        assert_eq!(
+            drain(&mut core),
+            [
+                "snapshot",
+                "state Disconnected",
+                "disconnected: ClientInitiated"
+            ]
+        );
+        assert_eq!(core.poll_timeout(), None);
     }
 }

@@ -133,11 +133,6 @@ pub(crate) struct Engine {
     data_sequence: u32,
     reconnector: Reconnector,
     attempt: Option<JoinHandle<AttemptOutcome>>,
-    /// Participants found by a full reconnect, announced after `Reconnected`.
-    deferred_connected: Vec<RemoteParticipant>,
-    /// Participant and track events that arrived while reconnecting, delivered after
-    /// `Reconnected` (as the official clients buffer them).
-    deferred: Vec<RoomEvent>,
     /// `Some` until the first connection is up: reports it to `Room::connect` (the core
     /// keeps its deadline).
     joining: Option<oneshot::Sender<Result<(), RoomError>>>,
@@ -223,8 +218,6 @@ impl Engine {
             data_sequence: 0,
             reconnector,
             attempt: None,
-            deferred_connected: Vec::new(),
-            deferred: Vec::new(),
             joining: Some(joined),
             media_timeout,
             last_error: String::new(),
@@ -233,7 +226,7 @@ impl Engine {
 
     /// Runs until disconnected.
     pub(crate) async fn run(mut self) {
-        self.refresh_snapshot(ConnectionState::Connected);
+        self.refresh_snapshot();
         let mut ping = tokio::time::interval(self.ping_interval());
         loop {
             let deadline = self.reconnector.deadline();
@@ -298,7 +291,8 @@ impl Engine {
         }
     }
 
-    fn refresh_snapshot(&self, state: ConnectionState) {
+    /// Copies what the `Room` handle reads without asking into the shared snapshot.
+    fn refresh_snapshot(&self) {
         let mut snapshot = self
             .snapshot
             .write()
@@ -314,14 +308,7 @@ impl Engine {
             .filter_map(|p| p.track.info())
             .collect();
         snapshot.remotes = self.core.participants();
-        snapshot.state = state;
-    }
-
-    fn state(&self) -> ConnectionState {
-        self.snapshot
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .state
+        snapshot.state = self.core.state();
     }
 
     fn local_identity(&self) -> String {
@@ -485,7 +472,7 @@ impl Engine {
         }
         pending.track.set_info(info.clone());
         self.published.push(publication);
-        self.refresh_snapshot(self.state());
+        self.refresh_snapshot();
         if let Some(info) = info {
             self.emit(RoomEvent::LocalTrackPublished(info)).await;
         }
@@ -521,7 +508,7 @@ impl Engine {
             session.publisher.pc.remove_track(&sender).await?;
             session.negotiate_publisher().await?;
         }
-        self.refresh_snapshot(self.state());
+        self.refresh_snapshot();
         if let Some(info) = info {
             self.emit(RoomEvent::LocalTrackUnpublished(info)).await;
         }
@@ -665,7 +652,7 @@ impl Engine {
             SignalEvent::RoomSidAssigned(room_sid) => {
                 if let Some(session) = self.session.as_mut() {
                     session.join.room_sid = room_sid;
-                    self.refresh_snapshot(self.state());
+                    self.refresh_snapshot();
                 }
                 Flow::Continue
             }
@@ -708,19 +695,16 @@ impl Engine {
     async fn run_core_actions(&mut self) -> Flow {
         while let Some(action) = self.core.poll_action() {
             match action {
-                Action::Emit(event) => self.emit_or_defer(event).await,
-                Action::RosterChanged => self.refresh_snapshot(self.state()),
-                Action::EndSubscription {
-                    participant_identity,
-                    track_sid,
-                } => {
+                Action::Emit(event) => self.emit(event).await,
+                Action::RefreshSnapshot => self.refresh_snapshot(),
+                Action::EndSubscription(track_sid) => {
                     tracing::debug!(%track_sid, "subscription ended");
                     self.readers.remove(&track_sid);
-                    self.emit_or_defer(RoomEvent::TrackUnsubscribed {
-                        participant_identity: participant_identity.into(),
-                        track_sid: track_sid.into(),
-                    })
-                    .await;
+                }
+                Action::Republish => {
+                    for track in self.local_tracks.clone() {
+                        self.request_publication(track, None);
+                    }
                 }
                 Action::JoinTimedOut => {
                     if let Some(reply) = self.joining.take() {
@@ -741,7 +725,9 @@ impl Engine {
                 Action::SignalSilent { timeout } => {
                     if !self.reconnector.is_recovering() && self.session.is_some() {
                         self.last_error = format!("no answer from the server for {timeout:?}");
-                        if let Flow::Stop = self.signal_lost(LossCause::PingTimeout).await {
+                        // Boxed: the recovery it starts carries out core actions too.
+                        let lost = Box::pin(self.signal_lost(LossCause::PingTimeout));
+                        if let Flow::Stop = lost.await {
                             return Flow::Stop;
                         }
                     }
@@ -765,15 +751,6 @@ impl Engine {
         }
     }
 
-    /// Emits now, or after `Reconnected` while a reconnection is in progress.
-    async fn emit_or_defer(&mut self, event: RoomEvent) {
-        if self.reconnector.is_recovering() {
-            self.deferred.push(event);
-        } else {
-            self.emit(event).await;
-        }
-    }
-
     async fn on_server_unpublished(&mut self, track_sid: &TrackSid) {
         let Some(index) = self
             .published
@@ -791,7 +768,7 @@ impl Engine {
             let _ = session.publisher.pc.remove_track(&sender).await;
             let _ = session.negotiate_publisher().await;
         }
-        self.refresh_snapshot(self.state());
+        self.refresh_snapshot();
         if let Some(info) = info {
             self.emit(RoomEvent::LocalTrackUnpublished(info)).await;
         }
@@ -933,7 +910,9 @@ impl Engine {
         self.core.handle_subscribed(track_sid.clone());
         self.readers
             .insert(track_sid, SubscriptionReader { track, _stop: stop });
-        self.emit_or_defer(RoomEvent::TrackSubscribed(remote)).await;
+        self.core
+            .handle_track_event(RoomEvent::TrackSubscribed(remote));
+        let _ = self.run_core_actions().await;
     }
 
     // ---- keep-alive -----------------------------------------------------------------
@@ -1016,20 +995,26 @@ impl Engine {
     }
 
     async fn apply_steps(&mut self, steps: Vec<Step>) -> Flow {
+        self.core.set_recovering(self.reconnector.is_recovering());
         for step in steps {
             match step {
                 Step::AnnounceResume => {
-                    self.refresh_snapshot(ConnectionState::Reconnecting);
-                    self.emit(RoomEvent::ConnectionStateChanged(
-                        ConnectionState::Reconnecting,
-                    ))
-                    .await;
-                    self.emit(RoomEvent::Reconnecting(ReconnectKind::Resume))
-                        .await;
+                    self.core.handle_resume_started();
+                    if let Flow::Stop = self.run_core_actions().await {
+                        return Flow::Stop;
+                    }
                 }
-                Step::AnnounceFull => self.announce_full().await,
+                Step::AnnounceFull => {
+                    if let Flow::Stop = self.announce_full().await {
+                        return Flow::Stop;
+                    }
+                }
                 Step::Attempt { kind, attempt } => self.start_attempt(kind, attempt),
-                Step::Reconnected { kind } => self.reconnected(kind).await,
+                Step::Reconnected { kind } => {
+                    if let Flow::Stop = self.reconnected(kind).await {
+                        return Flow::Stop;
+                    }
+                }
                 Step::GiveUp {
                     attempts,
                     last_error,
@@ -1053,34 +1038,18 @@ impl Engine {
 
     /// Full reconnect, part one: drop the session and tell the application, in the
     /// documented order.
-    async fn announce_full(&mut self) {
+    async fn announce_full(&mut self) -> Flow {
         self.close_session(None).await;
-        let was_connected = self.state() == ConnectionState::Connected;
         self.readers.clear();
         self.speakers.clear();
-        self.deferred.clear();
-        for participant in self.core.handle_full_reconnect_started() {
-            self.emit(RoomEvent::ParticipantDisconnected(participant))
-                .await;
-        }
         self.pending.clear();
-        let publications = std::mem::take(&mut self.published);
-        for publication in publications {
-            let info = publication.track.info();
+        let mut own_tracks = Vec::new();
+        for publication in std::mem::take(&mut self.published) {
+            own_tracks.extend(publication.track.info());
             publication.unbind().await;
-            if let Some(info) = info {
-                self.emit(RoomEvent::LocalTrackUnpublished(info)).await;
-            }
         }
-        self.refresh_snapshot(ConnectionState::Reconnecting);
-        if was_connected {
-            self.emit(RoomEvent::ConnectionStateChanged(
-                ConnectionState::Reconnecting,
-            ))
-            .await;
-        }
-        self.emit(RoomEvent::Reconnecting(ReconnectKind::Full))
-            .await;
+        self.core.handle_full_reconnect_started(own_tracks);
+        self.run_core_actions().await
     }
 
     fn start_attempt(&mut self, kind: ReconnectKind, attempt: u32) {
@@ -1169,8 +1138,7 @@ impl Engine {
                     stale.close(None, DISCONNECT_BOUND).await;
                 }
                 let ping_timeout = join.ping_timeout;
-                self.deferred_connected = self
-                    .core
+                self.core
                     .handle_rejoined(join.local_sid.as_str().into(), &other_participants(&join));
                 let established =
                     Session::establish(socket, join, &self.endpoint.candidates, &self.events).await;
@@ -1180,12 +1148,11 @@ impl Engine {
                         self.core
                             .handle_signal_connected(Instant::now(), ping_timeout);
                         self.reconnector.signal_connected(Instant::now());
-                        self.refresh_snapshot(ConnectionState::Reconnecting);
+                        self.refresh_snapshot();
                         self.check_media().await
                     }
                     Err(error) => {
                         self.core.handle_rejoin_failed();
-                        self.deferred_connected.clear();
                         self.on_failure(AttemptFailure::Unreachable(error.to_string()))
                             .await
                     }
@@ -1203,39 +1170,12 @@ impl Engine {
         }
     }
 
-    async fn reconnected(&mut self, kind: ReconnectKind) {
+    async fn reconnected(&mut self, kind: ReconnectKind) -> Flow {
         if let Some(session) = self.session.as_mut() {
             session.restart = None;
         }
-        self.refresh_snapshot(ConnectionState::Connected);
-        self.emit(RoomEvent::Reconnected).await;
-        self.emit(RoomEvent::ConnectionStateChanged(
-            ConnectionState::Connected,
-        ))
-        .await;
-        if kind == ReconnectKind::Full {
-            for participant in std::mem::take(&mut self.deferred_connected) {
-                let identity = participant.identity.clone();
-                let tracks = participant.tracks.clone();
-                self.emit(RoomEvent::ParticipantConnected(participant))
-                    .await;
-                for track in tracks {
-                    self.emit(RoomEvent::TrackPublished {
-                        participant_identity: identity.clone(),
-                        track,
-                    })
-                    .await;
-                }
-            }
-        }
-        for event in std::mem::take(&mut self.deferred) {
-            self.emit(event).await;
-        }
-        if kind == ReconnectKind::Full {
-            for track in self.local_tracks.clone() {
-                self.request_publication(track, None);
-            }
-        }
+        self.core.handle_reconnected(kind);
+        self.run_core_actions().await
     }
 
     async fn close_session(&mut self, leave: Option<lk::LeaveRequest>) {
@@ -1266,12 +1206,8 @@ impl Engine {
             publication.unbind().await;
         }
         self.close_session(leave).await;
-        self.refresh_snapshot(ConnectionState::Disconnected);
-        self.emit(RoomEvent::ConnectionStateChanged(
-            ConnectionState::Disconnected,
-        ))
-        .await;
-        self.emit(RoomEvent::Disconnected(reason)).await;
+        self.core.handle_left(reason);
+        let _ = self.run_core_actions().await;
     }
 }
 
