@@ -1,8 +1,9 @@
 //! The room's bookkeeping without I/O: the connection state, who is in the room (the
 //! roster), which remote tracks we receive, which publications wait for the server, the
 //! events held back during a reconnection, the order in which a reconnection is announced,
-//! and every deadline the room keeps (the first join's media timeout, publication
-//! confirmations, the signaling keep-alive).
+//! data messages waiting for their channel to open, and every deadline the room keeps (the
+//! first join's media timeout, publication confirmations, the signaling keep-alive, the
+//! wait for a data channel).
 //!
 //! Sans-IO, like [`super::reconnect::Reconnector`]: every input carries `now`, outputs are
 //! [`Action`]s the engine carries out in order ([`RoomCore::poll_action`]), and
@@ -12,6 +13,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
+use super::DATA_CHANNEL_OPEN_WAIT;
+use super::data::DataKind;
 use super::events::{ConnectionState, DisconnectReason, ReconnectKind, RoomEvent};
 use super::participant::RemoteParticipant;
 use super::publishing::PUBLISH_TIMEOUT;
@@ -45,6 +48,22 @@ pub(crate) enum Action {
         /// The ping timeout that passed.
         timeout: Duration,
     },
+    /// The channel of a waiting data message is open: send it now.
+    SendData(DataTicket),
+    /// A waiting data message cannot go (its channel did not open within
+    /// [`DATA_CHANNEL_OPEN_WAIT`], or the connection was lost meanwhile): fail it.
+    FailData(DataTicket),
+}
+
+/// Names a data message the engine keeps while its channel opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct DataTicket(u64);
+
+/// A data message waiting for its channel.
+#[derive(Debug, Clone, Copy)]
+struct WaitingData {
+    kind: DataKind,
+    deadline: Instant,
 }
 
 /// The signaling keep-alive: when the server last said something and how long silence
@@ -84,6 +103,9 @@ pub(crate) struct RoomCore {
     deferred: Vec<RoomEvent>,
     /// Participants a full reconnect found, announced after `Reconnected`.
     present_after_rejoin: Vec<RemoteParticipant>,
+    /// Data messages waiting for their channel, in the order they were sent.
+    waiting_data: BTreeMap<DataTicket, WaitingData>,
+    next_ticket: u64,
     actions: VecDeque<Action>,
 }
 
@@ -110,6 +132,8 @@ impl RoomCore {
             recovering: false,
             deferred: Vec::new(),
             present_after_rejoin: Vec::new(),
+            waiting_data: BTreeMap::new(),
+            next_ticket: 0,
             actions: VecDeque::new(),
         };
         core.roster.reset(others);
@@ -131,7 +155,8 @@ impl RoomCore {
             .liveness
             .filter(|_| !self.recovering)
             .map(Liveness::deadline);
-        [self.join_deadline, publication, liveness]
+        let data = self.waiting_data.values().map(|w| w.deadline).min();
+        [self.join_deadline, publication, liveness, data]
             .into_iter()
             .flatten()
             .min()
@@ -152,6 +177,16 @@ impl RoomCore {
         for cid in expired {
             self.pending_publications.remove(&cid);
             self.actions.push_back(Action::PublishTimedOut { cid });
+        }
+        let expired: Vec<DataTicket> = self
+            .waiting_data
+            .iter()
+            .filter(|(_, waiting)| now >= waiting.deadline)
+            .map(|(ticket, _)| *ticket)
+            .collect();
+        for ticket in expired {
+            self.waiting_data.remove(&ticket);
+            self.actions.push_back(Action::FailData(ticket));
         }
         if let Some(liveness) = self.liveness
             && !self.recovering
@@ -208,6 +243,7 @@ impl RoomCore {
     /// A resume starts: tell the application.
     pub(crate) fn handle_resume_started(&mut self) {
         self.recovering = true;
+        self.fail_waiting_data();
         self.set_state(ConnectionState::Reconnecting);
         self.actions
             .push_back(Action::Emit(RoomEvent::Reconnecting(ReconnectKind::Resume)));
@@ -220,6 +256,7 @@ impl RoomCore {
     /// subscriptions, the publications in flight and the held-back events.
     pub(crate) fn handle_full_reconnect_started(&mut self, own_tracks: Vec<TrackInfo>) {
         self.recovering = true;
+        self.fail_waiting_data();
         self.subscribed.clear();
         self.pending_publications.clear();
         self.liveness = None;
@@ -295,6 +332,7 @@ impl RoomCore {
     /// We are out of the room for `reason` (we left, the server removed us, or reconnecting
     /// gave up): the last state change and `Disconnected`. Held-back events are dropped.
     pub(crate) fn handle_left(&mut self, reason: DisconnectReason) {
+        self.fail_waiting_data();
         self.join_deadline = None;
         self.liveness = None;
         self.deferred.clear();
@@ -420,6 +458,52 @@ impl RoomCore {
         self.subscribed.iter().map(ToString::to_string).collect()
     }
 
+    // ---- data -------------------------------------------------------------------------
+
+    /// A data message could not go at `now` because its `kind` of channel is not open yet
+    /// (right after joining). While connected it waits, up to [`DATA_CHANNEL_OPEN_WAIT`],
+    /// under the returned ticket: [`Action::SendData`] when the channel opens,
+    /// [`Action::FailData`] otherwise. `None` when not connected: fail it now.
+    pub(crate) fn handle_data_blocked(
+        &mut self,
+        now: Instant,
+        kind: DataKind,
+    ) -> Option<DataTicket> {
+        if self.state != ConnectionState::Connected {
+            return None;
+        }
+        let ticket = DataTicket(self.next_ticket);
+        self.next_ticket += 1;
+        self.waiting_data.insert(
+            ticket,
+            WaitingData {
+                kind,
+                deadline: now + DATA_CHANNEL_OPEN_WAIT,
+            },
+        );
+        Some(ticket)
+    }
+
+    /// Our `kind` data channel opened: the messages waiting for it go, in order.
+    pub(crate) fn handle_data_channel_open(&mut self, kind: DataKind) {
+        let ready: Vec<DataTicket> = self
+            .waiting_data
+            .iter()
+            .filter(|(_, waiting)| waiting.kind == kind)
+            .map(|(ticket, _)| *ticket)
+            .collect();
+        for ticket in ready {
+            self.waiting_data.remove(&ticket);
+            self.actions.push_back(Action::SendData(ticket));
+        }
+    }
+
+    fn fail_waiting_data(&mut self) {
+        let waiting = std::mem::take(&mut self.waiting_data);
+        self.actions
+            .extend(waiting.into_keys().map(Action::FailData));
+    }
+
     // ---- publications -----------------------------------------------------------------
 
     /// We asked the server to publish the track with client id `cid` at `now`: it has
@@ -490,6 +574,8 @@ mod tests {
                 Action::JoinTimedOut => "join timed out".into(),
                 Action::PublishTimedOut { cid } => format!("publish timed out {cid}"),
                 Action::SignalSilent { timeout } => format!("signal silent {timeout:?}"),
+                Action::SendData(DataTicket(n)) => format!("send data {n}"),
+                Action::FailData(DataTicket(n)) => format!("fail data {n}"),
             })
             .collect()
     }
@@ -831,5 +917,59 @@ mod tests {
             ]
         );
         assert_eq!(core.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_data_message_waits_for_its_channel_and_goes_when_it_opens() {
+        let t0 = Instant::now();
+        let mut core = core_at(t0, &[], Duration::ZERO);
+        core.handle_media_connected();
+        let first = core.handle_data_blocked(t0, DataKind::Reliable);
+        let lossy = core.handle_data_blocked(t0, DataKind::Lossy);
+        let second = core.handle_data_blocked(t0 + Duration::from_millis(10), DataKind::Reliable);
+        assert_eq!(
+            (first, lossy, second),
+            (
+                Some(DataTicket(0)),
+                Some(DataTicket(1)),
+                Some(DataTicket(2))
+            )
+        );
+        assert_eq!(core.poll_timeout(), Some(t0 + DATA_CHANNEL_OPEN_WAIT));
+        core.handle_data_channel_open(DataKind::Reliable);
+        assert_eq!(drain(&mut core), ["send data 0", "send data 2"]);
+        // The lossy one still waits, and fails at its deadline.
+        core.handle_timeout(t0 + DATA_CHANNEL_OPEN_WAIT - Duration::from_millis(1));
+        assert!(drain(&mut core).is_empty());
+        core.handle_timeout(t0 + DATA_CHANNEL_OPEN_WAIT);
+        assert_eq!(drain(&mut core), ["fail data 1"]);
+        assert_eq!(core.poll_timeout(), None);
+        // Opening again sends nothing twice.
+        core.handle_data_channel_open(DataKind::Reliable);
+        assert!(drain(&mut core).is_empty());
+    }
+
+    #[test]
+    fn data_does_not_wait_while_reconnecting_and_a_lost_connection_fails_the_waiting() {
+        let t0 = Instant::now();
+        let mut core = core_at(t0, &[], Duration::ZERO);
+        core.handle_media_connected();
+        assert!(core.handle_data_blocked(t0, DataKind::Reliable).is_some());
+        core.handle_resume_started();
+        assert_eq!(
+            drain(&mut core),
+            [
+                "fail data 0",
+                "snapshot",
+                "state Reconnecting",
+                "reconnecting Resume"
+            ]
+        );
+        assert_eq!(core.handle_data_blocked(t0, DataKind::Reliable), None);
+        core.handle_reconnected(ReconnectKind::Resume);
+        drain(&mut core);
+        assert!(core.handle_data_blocked(t0, DataKind::Reliable).is_some());
+        core.handle_left(DisconnectReason::ClientInitiated);
+        assert_eq!(drain(&mut core)[0], "fail data 1");
     }
 }

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState};
 
-use super::core::{Action, RoomCore};
+use super::core::{Action, DataTicket, RoomCore};
 use super::data::{DataKind, DataSendOptions, MAX_DATA_PAYLOAD, encode_user_packet};
 use super::error::RoomError;
 use super::events::{ConnectionState, DisconnectReason, ReconnectKind, RoomEvent};
@@ -129,6 +129,8 @@ pub(crate) struct Engine {
     published: Vec<Publication>,
     /// The reader behind each subscription (the core knows which tracks are subscribed).
     readers: HashMap<TrackSid, SubscriptionReader>,
+    /// Data messages waiting for their channel to open (the core keeps their deadline).
+    waiting_data: HashMap<DataTicket, WaitingData>,
     speakers: BTreeMap<String, f32>,
     data_sequence: u32,
     reconnector: Reconnector,
@@ -148,17 +150,25 @@ struct SubscriptionReader {
     _stop: oneshot::Sender<()>,
 }
 
+/// A `Room::send_data` call waiting for its data channel to open.
+struct WaitingData {
+    payload: Vec<u8>,
+    options: DataSendOptions,
+    reply: oneshot::Sender<Result<(), RoomError>>,
+}
+
 /// The next thing the session delivers.
 enum SessionInput {
     Signal(Option<SignalInbound>),
     Transport(Option<TransportEvent>),
+    DataChannelOpened(Option<DataKind>),
 }
 
 async fn session_input(session: Option<&mut Session>) -> SessionInput {
     let Some(session) = session else {
         return pending().await;
     };
-    if !session.signal_open && !session.transport_open {
+    if !session.signal_open && !session.transport_open && !session.data_opened_live {
         return pending().await;
     }
     tokio::select! {
@@ -173,6 +183,12 @@ async fn session_input(session: Option<&mut Session>) -> SessionInput {
                 session.transport_open = false;
             }
             SessionInput::Transport(event)
+        }
+        kind = session.data_opened_rx.recv(), if session.data_opened_live => {
+            if kind.is_none() {
+                session.data_opened_live = false;
+            }
+            SessionInput::DataChannelOpened(kind)
         }
     }
 }
@@ -214,6 +230,7 @@ impl Engine {
             pending: HashMap::new(),
             published: Vec::new(),
             readers: HashMap::new(),
+            waiting_data: HashMap::new(),
             speakers: BTreeMap::new(),
             data_sequence: 0,
             reconnector,
@@ -244,6 +261,11 @@ impl Engine {
                     SessionInput::Signal(inbound) => self.handle_inbound(inbound).await,
                     SessionInput::Transport(Some(event)) => self.handle_transport(event).await,
                     SessionInput::Transport(None) => Flow::Continue,
+                    SessionInput::DataChannelOpened(Some(kind)) => {
+                        self.core.handle_data_channel_open(kind);
+                        self.run_core_actions().await
+                    }
+                    SessionInput::DataChannelOpened(None) => Flow::Continue,
                 },
                 outcome = async {
                     match self.attempt.as_mut() {
@@ -364,8 +386,7 @@ impl Engine {
                 options,
                 reply,
             } => {
-                let result = self.send_data(&payload, &options).await;
-                let _ = reply.send(result);
+                self.send_or_wait(payload, options, reply).await;
             }
             Command::NetworkChanged => {
                 return self.lost(LossCause::NetworkChanged).await;
@@ -539,11 +560,48 @@ impl Engine {
         Ok(())
     }
 
-    async fn send_data(
+    /// Sends a data message now, or, while its channel is still opening, keeps it until the
+    /// core says the channel is open or the wait is over.
+    async fn send_or_wait(
         &mut self,
-        payload: &[u8],
-        options: &DataSendOptions,
-    ) -> Result<(), RoomError> {
+        payload: Vec<u8>,
+        options: DataSendOptions,
+        reply: oneshot::Sender<Result<(), RoomError>>,
+    ) {
+        if let Err(error) = self.check_data(&payload) {
+            let _ = reply.send(Err(error));
+            return;
+        }
+        // Checked before sending: an opening that happens later is reported to the core.
+        let opening = match &self.session {
+            Some(session) => !session.channel_is_open(options.kind).await,
+            None => false,
+        };
+        let ticket = if opening {
+            self.core.handle_data_blocked(Instant::now(), options.kind)
+        } else {
+            None
+        };
+        match ticket {
+            Some(ticket) => {
+                self.waiting_data.insert(
+                    ticket,
+                    WaitingData {
+                        payload,
+                        options,
+                        reply,
+                    },
+                );
+            }
+            None => {
+                let result = self.send_data(&payload, &options).await;
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    /// What may fail a data message whether or not its channel is open.
+    fn check_data(&self, payload: &[u8]) -> Result<(), RoomError> {
         if payload.len() > MAX_DATA_PAYLOAD {
             return Err(RoomError::DataTooLarge(payload.len()));
         }
@@ -556,6 +614,18 @@ impl Engine {
                 "the token does not allow sending data",
             ));
         }
+        Ok(())
+    }
+
+    async fn send_data(
+        &mut self,
+        payload: &[u8],
+        options: &DataSendOptions,
+    ) -> Result<(), RoomError> {
+        self.check_data(payload)?;
+        let Some(session) = &self.session else {
+            return Err(RoomError::NotConnected);
+        };
         let channel = session
             .channel(options.kind)
             .ok_or(RoomError::DataChannelClosed(options.kind.label()))?;
@@ -700,6 +770,18 @@ impl Engine {
                 Action::EndSubscription(track_sid) => {
                     tracing::debug!(%track_sid, "subscription ended");
                     self.readers.remove(&track_sid);
+                }
+                Action::SendData(ticket) => {
+                    if let Some(waiting) = self.waiting_data.remove(&ticket) {
+                        let result = self.send_data(&waiting.payload, &waiting.options).await;
+                        let _ = waiting.reply.send(result);
+                    }
+                }
+                Action::FailData(ticket) => {
+                    if let Some(waiting) = self.waiting_data.remove(&ticket) {
+                        let label = waiting.options.kind.label();
+                        let _ = waiting.reply.send(Err(RoomError::DataChannelClosed(label)));
+                    }
                 }
                 Action::Republish => {
                     for track in self.local_tracks.clone() {
@@ -856,7 +938,7 @@ impl Engine {
             }
             TransportEvent::DataChannel { target, channel } => {
                 if target == PcTarget::Subscriber {
-                    tokio::spawn(read_data_channel(channel, None, self.events.clone()));
+                    tokio::spawn(read_data_channel(channel, None, self.events.clone(), None));
                 }
                 Flow::Continue
             }

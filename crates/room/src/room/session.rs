@@ -11,7 +11,9 @@ use std::time::Duration;
 use livekit_protocol as lk;
 use rtc::peer_connection::configuration::RTCOfferOptions;
 use tokio::sync::mpsc;
-use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
+use webrtc::data_channel::{
+    DataChannel, DataChannelEvent, RTCDataChannelInit, RTCDataChannelState,
+};
 use webrtc::peer_connection::{
     RTCConfigurationBuilder, RTCIceServer, RTCIceTransportPolicy, RTCPeerConnectionState,
     RTCSessionDescription,
@@ -31,6 +33,8 @@ use crate::webrtc_kit::turn_tunnel::{TurnTransport, TurnTunnels, TurnUrl};
 
 /// How many PC events may wait for the engine (candidates, state changes, tracks).
 const TRANSPORT_EVENT_CAPACITY: usize = 256;
+/// How many openings of our data channels may wait for the engine (one per channel).
+const DATA_OPENED_CAPACITY: usize = 2;
 
 /// Publisher-side offer state (we are the only offerer there).
 #[derive(Debug, Default)]
@@ -65,6 +69,10 @@ pub(crate) struct Session {
     pub(crate) transport_rx: mpsc::Receiver<TransportEvent>,
     /// False once every PC dropped its event sender.
     pub(crate) transport_open: bool,
+    /// Our data channels, as they open (for messages waiting for them).
+    pub(crate) data_opened_rx: mpsc::Receiver<DataKind>,
+    /// False once both readers of our data channels have ended.
+    pub(crate) data_opened_live: bool,
     pub(crate) join: JoinInfo,
     pub(crate) restart: Option<RestartProgress>,
     negotiation: PublisherNegotiation,
@@ -89,6 +97,7 @@ impl Session {
     ) -> SessionResult<Self> {
         let (link, signal_rx) = SignalLink::start(socket);
         let (transport_tx, transport_rx) = mpsc::channel(TRANSPORT_EVENT_CAPACITY);
+        let (data_opened_tx, data_opened_rx) = mpsc::channel(DATA_OPENED_CAPACITY);
         let tunnels = TurnTunnels::new(&candidates.turn_tls_roots)
             .map_err(|error| webrtc::error::Error::Other(error.to_string()))?;
         let servers = ice_servers(&join.response.ice_servers);
@@ -141,6 +150,7 @@ impl Session {
                 Arc::clone(&channel),
                 Some(kind),
                 events.clone(),
+                Some(data_opened_tx.clone()),
             ));
             channels.insert(kind, channel);
         }
@@ -153,6 +163,8 @@ impl Session {
             turn_tunnels,
             transport_rx,
             transport_open: true,
+            data_opened_rx,
+            data_opened_live: true,
             join,
             restart: None,
             negotiation: PublisherNegotiation::default(),
@@ -346,6 +358,14 @@ impl Session {
         self.channels.get(&kind)
     }
 
+    /// True when our `kind` data channel is open (a send can only wait for one that is not).
+    pub(crate) async fn channel_is_open(&self, kind: DataKind) -> bool {
+        let Some(channel) = self.channels.get(&kind) else {
+            return false;
+        };
+        matches!(channel.ready_state().await, Ok(RTCDataChannelState::Open))
+    }
+
     /// Sends `leave` (when `leave` is set), closes the link within `bound`, and closes both PCs.
     pub(crate) async fn close(self, leave: Option<lk::LeaveRequest>, bound: Duration) {
         if let Some(leave) = leave {
@@ -377,11 +397,13 @@ fn ice_servers(servers: &[lk::IceServer]) -> Vec<RTCIceServer> {
 }
 
 /// Reads a data channel until it closes; user packets on `_reliable`/`_lossy` become
-/// [`RoomEvent::DataReceived`]. Other labels are drained and ignored.
+/// [`RoomEvent::DataReceived`]. Other labels are drained and ignored. With `opened`, the
+/// channel's kind is reported there when it opens (our own channels).
 pub(crate) async fn read_data_channel(
     channel: Arc<dyn DataChannel>,
     kind: Option<DataKind>,
     events: mpsc::Sender<RoomEvent>,
+    opened: Option<mpsc::Sender<DataKind>>,
 ) {
     let kind = match kind {
         Some(kind) => Some(kind),
@@ -397,6 +419,11 @@ pub(crate) async fn read_data_channel(
                     }
                     Ok(None) => {}
                     Err(error) => tracing::warn!(%error, "ignoring a malformed data packet"),
+                }
+            }
+            DataChannelEvent::OnOpen => {
+                if let (Some(opened), Some(kind)) = (&opened, kind) {
+                    let _ = opened.send(kind).await;
                 }
             }
             DataChannelEvent::OnClose => break,
