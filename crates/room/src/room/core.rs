@@ -5,7 +5,10 @@
 //! first join's media timeout, publication confirmations, the signaling keep-alive, the
 //! wait for a data channel).
 //!
-//! Sans-IO, like [`super::reconnect::Reconnector`]: every input carries `now`, outputs are
+//! It also drives the reconnection machine ([`Reconnector`]) and turns its steps into
+//! actions and announcements.
+//!
+//! Sans-IO, like the [`Reconnector`] it owns: every input carries `now`, outputs are
 //! [`Action`]s the engine carries out in order ([`RoomCore::poll_action`]), and
 //! [`RoomCore::poll_timeout`] says when to call [`RoomCore::handle_timeout`] next, so the
 //! engine sleeps until then instead of polling. Its tests run on virtual time.
@@ -18,6 +21,7 @@ use super::data::DataKind;
 use super::events::{ConnectionState, DisconnectReason, ReconnectKind, RoomEvent};
 use super::participant::RemoteParticipant;
 use super::publishing::PUBLISH_TIMEOUT;
+use super::reconnect::{AttemptFailure, LossCause, Reconnector, Step};
 use super::roster::Roster;
 use super::track::TrackInfo;
 use crate::ids::{Identity, ParticipantSid, TrackSid};
@@ -32,6 +36,22 @@ pub(crate) enum Action {
     RefreshSnapshot,
     /// Stop reading a remote track (its `TrackUnsubscribed` comes as an event).
     EndSubscription(TrackSid),
+    /// A full reconnect starts: close the session, stop every reader and publication, then
+    /// report our unpublished tracks with [`RoomCore::handle_session_torn_down`] (the core
+    /// announces the reconnect and continues from there).
+    TearDownSession,
+    /// Start a reconnection attempt now (resume on the current session, or join afresh).
+    StartAttempt {
+        /// Resume or full.
+        kind: ReconnectKind,
+        /// Which attempt (0 first).
+        attempt: u32,
+    },
+    /// The session's ICE restart is complete (a reconnection succeeded).
+    RestartDone,
+    /// Reconnecting gave up: close everything and leave for `reason` (the engine then calls
+    /// [`RoomCore::handle_left`]).
+    GiveUp(DisconnectReason),
     /// A full reconnect is complete: ask the server to publish our tracks again.
     Republish,
     /// The first connection did not bring media up within the media timeout: fail the
@@ -81,7 +101,6 @@ impl Liveness {
 }
 
 /// The room's state apart from sockets, peer connections and tasks.
-#[derive(Debug)]
 pub(crate) struct RoomCore {
     state: ConnectionState,
     /// Our own sid in the current session (the server's updates include us).
@@ -95,9 +114,11 @@ pub(crate) struct RoomCore {
     join_deadline: Option<Instant>,
     /// `None` while no signaling connection is up, or the server set no ping timeout.
     liveness: Option<Liveness>,
-    /// A reconnection is in progress: the keep-alive is not checked and participant and
-    /// track events are held back meanwhile.
-    recovering: bool,
+    /// Resume first, then full reconnects. While it recovers, the keep-alive is not checked
+    /// and participant and track events are held back.
+    reconnector: Reconnector,
+    /// Steps that follow a full reconnect's teardown, carried out once the engine reports it.
+    steps_after_teardown: Vec<Step>,
     /// Participant and track events that arrived while reconnecting, delivered after
     /// `Reconnected` (as the official clients buffer them).
     deferred: Vec<RoomEvent>,
@@ -120,6 +141,7 @@ impl RoomCore {
         others: &[ParticipantSnapshot],
         media_timeout: Duration,
         ping_timeout: Duration,
+        reconnector: Reconnector,
     ) -> Self {
         let mut core = Self {
             state: ConnectionState::Connected,
@@ -129,7 +151,8 @@ impl RoomCore {
             pending_publications: BTreeMap::new(),
             join_deadline: Some(now + media_timeout),
             liveness: None,
-            recovering: false,
+            reconnector,
+            steps_after_teardown: Vec::new(),
             deferred: Vec::new(),
             present_after_rejoin: Vec::new(),
             waiting_data: BTreeMap::new(),
@@ -153,13 +176,20 @@ impl RoomCore {
         let publication = self.pending_publications.values().min().copied();
         let liveness = self
             .liveness
-            .filter(|_| !self.recovering)
+            .filter(|_| !self.is_recovering())
             .map(Liveness::deadline);
         let data = self.waiting_data.values().map(|w| w.deadline).min();
-        [self.join_deadline, publication, liveness, data]
-            .into_iter()
-            .flatten()
-            .min()
+        let reconnection = self.reconnector.deadline();
+        [
+            self.join_deadline,
+            publication,
+            liveness,
+            data,
+            reconnection,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Fires every deadline that has passed by `now`, each once.
@@ -188,8 +218,16 @@ impl RoomCore {
             self.waiting_data.remove(&ticket);
             self.actions.push_back(Action::FailData(ticket));
         }
+        if self
+            .reconnector
+            .deadline()
+            .is_some_and(|deadline| now >= deadline)
+        {
+            let steps = self.reconnector.poll(now);
+            self.apply_steps(steps);
+        }
         if let Some(liveness) = self.liveness
-            && !self.recovering
+            && !self.is_recovering()
             && now >= liveness.deadline()
         {
             // Watched again once a signaling connection is up again.
@@ -207,9 +245,71 @@ impl RoomCore {
         self.state
     }
 
-    /// Both peer connections are up: the first join is complete.
-    pub(crate) fn handle_media_connected(&mut self) {
+    /// Both peer connections are up for the first time: the join is complete.
+    pub(crate) fn handle_joined(&mut self) {
         self.join_deadline = None;
+    }
+
+    /// True while a reconnection is in progress.
+    pub(crate) fn is_recovering(&self) -> bool {
+        self.reconnector.is_recovering()
+    }
+
+    /// The connection was lost (or the server asked us to resume or reconnect).
+    pub(crate) fn handle_lost(&mut self, now: Instant, cause: LossCause) {
+        let steps = self.reconnector.lost(now, cause);
+        self.apply_steps(steps);
+    }
+
+    /// A reconnection attempt failed.
+    pub(crate) fn handle_attempt_failed(&mut self, now: Instant, failure: AttemptFailure) {
+        let steps = self.reconnector.attempt_failed(now, failure);
+        self.apply_steps(steps);
+    }
+
+    /// Both peer connections are up again during a reconnection.
+    pub(crate) fn handle_media_restored(&mut self, now: Instant) {
+        let steps = self.reconnector.media_connected(now);
+        self.apply_steps(steps);
+    }
+
+    /// Turns the reconnection machine's steps into announcements and actions. A full
+    /// reconnect's announcement waits for the engine's teardown, and so do the steps after it.
+    fn apply_steps(&mut self, steps: Vec<Step>) {
+        let mut steps = steps.into_iter();
+        while let Some(step) = steps.next() {
+            match step {
+                Step::AnnounceResume => self.announce_resume(),
+                Step::AnnounceFull => {
+                    self.actions.push_back(Action::TearDownSession);
+                    self.steps_after_teardown = steps.collect();
+                    return;
+                }
+                Step::Attempt { kind, attempt } => {
+                    self.actions
+                        .push_back(Action::StartAttempt { kind, attempt });
+                }
+                Step::Reconnected { kind } => {
+                    self.actions.push_back(Action::RestartDone);
+                    self.announce_reconnected(kind);
+                }
+                Step::GiveUp {
+                    attempts,
+                    last_error,
+                    token_rejected,
+                } => {
+                    let reason = if token_rejected {
+                        DisconnectReason::TokenRejected(last_error)
+                    } else {
+                        DisconnectReason::ReconnectFailed {
+                            attempts,
+                            last_error,
+                        }
+                    };
+                    self.actions.push_back(Action::GiveUp(reason));
+                }
+            }
+        }
     }
 
     /// The join ended another way (failed, or we left): no more join deadline.
@@ -218,19 +318,14 @@ impl RoomCore {
     }
 
     /// A signaling connection is up (joined, resumed or rejoined) at `now`; silence longer
-    /// than `ping_timeout` will count as a lost link (zero: never).
+    /// than `ping_timeout` will count as a lost link (zero: never). During a reconnection,
+    /// the attempt moves on to waiting for media.
     pub(crate) fn handle_signal_connected(&mut self, now: Instant, ping_timeout: Duration) {
+        self.reconnector.signal_connected(now);
         self.liveness = (!ping_timeout.is_zero()).then_some(Liveness {
             last_inbound: now,
             timeout: ping_timeout,
         });
-    }
-
-    /// Whether a reconnection is in progress. While it is, silence on the signaling
-    /// connection is not a loss (the reconnection machine has its own deadlines); once it
-    /// is over, a connection silent for longer than the ping timeout counts as lost at once.
-    pub(crate) fn set_recovering(&mut self, recovering: bool) {
-        self.recovering = recovering;
     }
 
     /// The server said something at `now`.
@@ -241,21 +336,19 @@ impl RoomCore {
     }
 
     /// A resume starts: tell the application.
-    pub(crate) fn handle_resume_started(&mut self) {
-        self.recovering = true;
+    fn announce_resume(&mut self) {
         self.fail_waiting_data();
         self.set_state(ConnectionState::Reconnecting);
         self.actions
             .push_back(Action::Emit(RoomEvent::Reconnecting(ReconnectKind::Resume)));
     }
 
-    /// A full reconnect tears the session down (the engine has closed it and unbound our
-    /// publications, `own_tracks`). Announced in the documented order: every other
-    /// participant disconnected, each own track unpublished, the state change (unless a
-    /// resume already announced it), `Reconnecting(Full)`. Forgets the roster, the
-    /// subscriptions, the publications in flight and the held-back events.
-    pub(crate) fn handle_full_reconnect_started(&mut self, own_tracks: Vec<TrackInfo>) {
-        self.recovering = true;
+    /// The engine tore the session down for a full reconnect ([`Action::TearDownSession`]),
+    /// unpublishing `own_tracks`. Announced in the documented order: every other participant
+    /// disconnected, each own track unpublished, the state change (unless a resume already
+    /// announced it), `Reconnecting(Full)`; then the reconnection goes on. Forgets the
+    /// roster, the subscriptions, the publications in flight and the held-back events.
+    pub(crate) fn handle_session_torn_down(&mut self, own_tracks: Vec<TrackInfo>) {
         self.fail_waiting_data();
         self.subscribed.clear();
         self.pending_publications.clear();
@@ -274,6 +367,8 @@ impl RoomCore {
         self.set_state(ConnectionState::Reconnecting);
         self.actions
             .push_back(Action::Emit(RoomEvent::Reconnecting(ReconnectKind::Full)));
+        let steps = std::mem::take(&mut self.steps_after_teardown);
+        self.apply_steps(steps);
     }
 
     /// A full reconnect joined afresh as `local_sid`, with `others` in the room (announced
@@ -298,8 +393,7 @@ impl RoomCore {
     /// full reconnect) everybody present with their tracks, then the events held back
     /// meanwhile, and last [`Action::Republish`] after a full reconnect (each
     /// `LocalTrackPublished` follows as the server confirms).
-    pub(crate) fn handle_reconnected(&mut self, kind: ReconnectKind) {
-        self.recovering = false;
+    fn announce_reconnected(&mut self, kind: ReconnectKind) {
         self.state = ConnectionState::Connected;
         self.actions.push_back(Action::RefreshSnapshot);
         self.actions.push_back(Action::Emit(RoomEvent::Reconnected));
@@ -332,6 +426,8 @@ impl RoomCore {
     /// We are out of the room for `reason` (we left, the server removed us, or reconnecting
     /// gave up): the last state change and `Disconnected`. Held-back events are dropped.
     pub(crate) fn handle_left(&mut self, reason: DisconnectReason) {
+        self.reconnector.cancel();
+        self.steps_after_teardown.clear();
         self.fail_waiting_data();
         self.join_deadline = None;
         self.liveness = None;
@@ -359,7 +455,7 @@ impl RoomCore {
 
     /// Delivers `event` now, or after `Reconnected` while a reconnection is in progress.
     fn emit_or_defer(&mut self, event: RoomEvent) {
-        if self.recovering {
+        if self.is_recovering() {
             self.deferred.push(event);
         } else {
             self.actions.push_back(Action::Emit(event));
@@ -521,11 +617,13 @@ impl RoomCore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::room::reconnect::DefaultReconnectPolicy;
     use crate::room::track::{TrackInfo, TrackSource};
     use crate::webrtc_kit::MediaKind;
 
     const MEDIA_TIMEOUT: Duration = Duration::from_secs(15);
     const PING_TIMEOUT: Duration = Duration::from_secs(20);
+    const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
     fn track(sid: &str) -> TrackInfo {
         TrackInfo {
@@ -561,7 +659,19 @@ mod tests {
 
     /// A core that joined at `t0` as `PA_me`, keep-alive off unless `ping_timeout` is set.
     fn core_at(t0: Instant, others: &[ParticipantSnapshot], ping_timeout: Duration) -> RoomCore {
-        RoomCore::new(t0, "PA_me".into(), others, MEDIA_TIMEOUT, ping_timeout)
+        let reconnector = Reconnector::new(
+            Box::new(DefaultReconnectPolicy::default()),
+            CONNECT_TIMEOUT,
+            MEDIA_TIMEOUT,
+        );
+        RoomCore::new(
+            t0,
+            "PA_me".into(),
+            others,
+            MEDIA_TIMEOUT,
+            ping_timeout,
+            reconnector,
+        )
     }
 
     fn drain(core: &mut RoomCore) -> Vec<String> {
@@ -571,6 +681,12 @@ mod tests {
                 Action::EndSubscription(track_sid) => format!("end subscription {track_sid}"),
                 Action::RefreshSnapshot => "snapshot".into(),
                 Action::Republish => "republish".into(),
+                Action::TearDownSession => "tear down".into(),
+                Action::StartAttempt { kind, attempt } => {
+                    format!("start attempt {kind:?} {attempt}")
+                }
+                Action::RestartDone => "restart done".into(),
+                Action::GiveUp(reason) => format!("give up: {reason:?}"),
                 Action::JoinTimedOut => "join timed out".into(),
                 Action::PublishTimedOut { cid } => format!("publish timed out {cid}"),
                 Action::SignalSilent { timeout } => format!("signal silent {timeout:?}"),
@@ -623,7 +739,7 @@ mod tests {
     fn media_up_completes_the_join_and_clears_its_deadline() {
         let t0 = Instant::now();
         let mut core = core_at(t0, &[], Duration::ZERO);
-        core.handle_media_connected();
+        core.handle_joined();
         assert_eq!(core.poll_timeout(), None);
         core.handle_timeout(t0 + MEDIA_TIMEOUT);
         assert!(drain(&mut core).is_empty());
@@ -633,7 +749,7 @@ mod tests {
     fn an_unconfirmed_publication_times_out_and_a_confirmed_one_does_not() {
         let t0 = Instant::now();
         let mut core = core_at(t0, &[], Duration::ZERO);
-        core.handle_media_connected();
+        core.handle_joined();
         let t1 = t0 + Duration::from_secs(1);
         core.handle_publish_requested(t1, "cid-mic".into());
         core.handle_publish_requested(t1, "cid-cam".into());
@@ -652,7 +768,7 @@ mod tests {
         let mut core = core_at(t0, &[], PING_TIMEOUT);
         // Join (15 s) before keep-alive (20 s).
         assert_eq!(core.poll_timeout(), Some(t0 + MEDIA_TIMEOUT));
-        core.handle_media_connected();
+        core.handle_joined();
         assert_eq!(core.poll_timeout(), Some(t0 + PING_TIMEOUT));
         core.handle_publish_requested(t0, "cid".into());
         assert_eq!(core.poll_timeout(), Some(t0 + PUBLISH_TIMEOUT));
@@ -662,7 +778,7 @@ mod tests {
     fn silence_for_the_ping_timeout_loses_the_signal_but_messages_keep_it() {
         let t0 = Instant::now();
         let mut core = core_at(t0, &[], PING_TIMEOUT);
-        core.handle_media_connected();
+        core.handle_joined();
         let t1 = t0 + Duration::from_secs(15);
         core.handle_signal_activity(t1);
         assert_eq!(core.poll_timeout(), Some(t1 + PING_TIMEOUT));
@@ -678,17 +794,36 @@ mod tests {
     }
 
     #[test]
-    fn silence_is_not_checked_while_recovering_but_counts_after() {
+    fn silence_is_not_checked_while_recovering_and_the_resumed_link_is_watched() {
         let t0 = Instant::now();
         let mut core = core_at(t0, &[], PING_TIMEOUT);
-        core.handle_media_connected();
-        core.set_recovering(true);
-        assert_eq!(core.poll_timeout(), None);
-        core.handle_timeout(t0 + PING_TIMEOUT * 2);
+        core.handle_joined();
+        let t1 = t0 + Duration::from_secs(5);
+        core.handle_lost(t1, LossCause::SignalClosed);
+        assert_eq!(
+            drain(&mut core),
+            [
+                "snapshot",
+                "state Reconnecting",
+                "reconnecting Resume",
+                "start attempt Resume 0"
+            ]
+        );
+        // The attempt's deadline, not the old link's keep-alive.
+        assert_eq!(core.poll_timeout(), Some(t1 + CONNECT_TIMEOUT));
+        let t2 = t1 + Duration::from_secs(1);
+        core.handle_signal_connected(t2, PING_TIMEOUT);
+        assert_eq!(core.poll_timeout(), Some(t2 + MEDIA_TIMEOUT));
+        core.handle_timeout(t0 + PING_TIMEOUT);
         assert!(drain(&mut core).is_empty());
-        core.set_recovering(false);
-        assert_eq!(core.poll_timeout(), Some(t0 + PING_TIMEOUT));
-        core.handle_timeout(t0 + PING_TIMEOUT * 2);
+        let t3 = t2 + Duration::from_secs(1);
+        core.handle_media_restored(t3);
+        assert_eq!(
+            drain(&mut core),
+            ["restart done", "snapshot", "reconnected", "state Connected"]
+        );
+        assert_eq!(core.poll_timeout(), Some(t2 + PING_TIMEOUT));
+        core.handle_timeout(t2 + PING_TIMEOUT);
         assert_eq!(drain(&mut core), ["signal silent 20s"]);
     }
 
@@ -696,7 +831,7 @@ mod tests {
     fn a_zero_ping_timeout_turns_the_keep_alive_off() {
         let t0 = Instant::now();
         let mut core = core_at(t0, &[], Duration::ZERO);
-        core.handle_media_connected();
+        core.handle_joined();
         core.handle_signal_activity(t0);
         assert_eq!(core.poll_timeout(), None);
     }
@@ -798,11 +933,14 @@ mod tests {
             snapshot("carol", "PA_c", 1, &[]),
         ];
         let mut core = core_at(t0, &others, PING_TIMEOUT);
-        core.handle_media_connected();
+        core.handle_joined();
         core.handle_subscribed("TR_b".into());
         core.handle_publish_requested(t0, "cid-cam".into());
 
-        core.handle_full_reconnect_started(vec![track("TR_mine")]);
+        // The server asks for a full reconnect: the engine tears the session down first.
+        core.handle_lost(t0, LossCause::ServerRequestedReconnect);
+        assert_eq!(drain(&mut core), ["tear down"]);
+        core.handle_session_torn_down(vec![track("TR_mine")]);
         assert_eq!(
             drain(&mut core),
             [
@@ -811,14 +949,15 @@ mod tests {
                 "local unpublished TR_mine",
                 "snapshot",
                 "state Reconnecting",
-                "reconnecting Full"
+                "reconnecting Full",
+                "start attempt Full 0"
             ]
         );
         assert_eq!(core.state(), ConnectionState::Reconnecting);
         assert!(core.participants().is_empty());
         assert!(core.subscriptions().is_empty());
-        // No keep-alive and no publication deadline while the session is gone.
-        assert_eq!(core.poll_timeout(), None);
+        // Only the attempt's deadline: no keep-alive, no publication deadline.
+        assert_eq!(core.poll_timeout(), Some(t0 + CONNECT_TIMEOUT));
 
         // The new session: bob is still there, carol left, dave came.
         let t1 = t0 + Duration::from_secs(2);
@@ -840,10 +979,11 @@ mod tests {
         );
         assert_eq!(drain(&mut core), ["snapshot"]);
 
-        core.handle_reconnected(ReconnectKind::Full);
+        core.handle_media_restored(t1);
         assert_eq!(
             drain(&mut core),
             [
+                "restart done",
                 "snapshot",
                 "reconnected",
                 "state Connected",
@@ -862,21 +1002,20 @@ mod tests {
     }
 
     #[test]
-    fn a_resume_holds_events_until_reconnected_and_full_after_resume_does_not_repeat_the_state() {
+    fn a_resume_holds_events_until_reconnected_and_escalating_does_not_repeat_the_state() {
         let t0 = Instant::now();
         let mut core = core_at(t0, &[snapshot("bob", "PA_b", 1, &[])], Duration::ZERO);
-        core.handle_media_connected();
-        core.handle_resume_started();
-        assert_eq!(
-            drain(&mut core),
-            ["snapshot", "state Reconnecting", "reconnecting Resume"]
-        );
+        core.handle_joined();
+        core.handle_lost(t0, LossCause::SignalClosed);
+        drain(&mut core);
         core.handle_participants(t0, &[snapshot("carol", "PA_c", 1, &["TR_c"])]);
         assert_eq!(drain(&mut core), ["snapshot"]);
-        core.handle_reconnected(ReconnectKind::Resume);
+        core.handle_signal_connected(t0, Duration::ZERO);
+        core.handle_media_restored(t0);
         assert_eq!(
             drain(&mut core),
             [
+                "restart done",
                 "snapshot",
                 "reconnected",
                 "state Connected",
@@ -884,12 +1023,16 @@ mod tests {
                 "published carol TR_c"
             ]
         );
-        // A resume that fails and escalates: the state change is announced once.
-        core.handle_resume_started();
+        // A resume the server refuses escalates to a full reconnect, announced once.
+        let t1 = t0 + Duration::from_secs(30);
+        core.handle_lost(t1, LossCause::SignalClosed);
         drain(&mut core);
-        core.handle_full_reconnect_started(Vec::new());
+        core.handle_attempt_failed(t1, AttemptFailure::ResumeRejected("refused".into()));
+        assert_eq!(drain(&mut core), ["tear down"]);
+        core.handle_session_torn_down(Vec::new());
+        let actions = drain(&mut core);
         assert_eq!(
-            drain(&mut core),
+            actions[..4],
             [
                 "disconnected bob",
                 "disconnected carol",
@@ -897,25 +1040,40 @@ mod tests {
                 "reconnecting Full"
             ]
         );
+        assert!(
+            actions[4..]
+                .iter()
+                .all(|a| a.starts_with("start attempt Full")),
+            "{actions:?}"
+        );
     }
 
     #[test]
-    fn leaving_drops_held_events_and_ends_with_disconnected() {
+    fn a_refused_token_gives_up_and_leaving_ends_with_disconnected() {
         let t0 = Instant::now();
         let mut core = core_at(t0, &[], PING_TIMEOUT);
-        core.handle_media_connected();
-        core.handle_resume_started();
+        core.handle_joined();
+        core.handle_lost(t0, LossCause::SignalClosed);
         core.handle_participants(t0, &[snapshot("carol", "PA_c", 1, &[])]);
         drain(&mut core);
-        core.handle_left(DisconnectReason::ClientInitiated);
+        core.handle_attempt_failed(t0, AttemptFailure::Permanent("401".into()));
+        let actions = drain(&mut core);
+        assert_eq!(actions.len(), 1, "{actions:?}");
+        assert!(
+            actions[0].starts_with("give up: TokenRejected"),
+            "{actions:?}"
+        );
+        // The engine closes everything and reports the end; held events are dropped.
+        core.handle_left(DisconnectReason::TokenRejected("401".into()));
         assert_eq!(
             drain(&mut core),
             [
                 "snapshot",
                 "state Disconnected",
-                "disconnected: ClientInitiated"
+                "disconnected: TokenRejected(\"401\")"
             ]
         );
+        assert!(!core.is_recovering());
         assert_eq!(core.poll_timeout(), None);
     }
 
@@ -923,7 +1081,7 @@ mod tests {
     fn a_data_message_waits_for_its_channel_and_goes_when_it_opens() {
         let t0 = Instant::now();
         let mut core = core_at(t0, &[], Duration::ZERO);
-        core.handle_media_connected();
+        core.handle_joined();
         let first = core.handle_data_blocked(t0, DataKind::Reliable);
         let lossy = core.handle_data_blocked(t0, DataKind::Lossy);
         let second = core.handle_data_blocked(t0 + Duration::from_millis(10), DataKind::Reliable);
@@ -953,20 +1111,22 @@ mod tests {
     fn data_does_not_wait_while_reconnecting_and_a_lost_connection_fails_the_waiting() {
         let t0 = Instant::now();
         let mut core = core_at(t0, &[], Duration::ZERO);
-        core.handle_media_connected();
+        core.handle_joined();
         assert!(core.handle_data_blocked(t0, DataKind::Reliable).is_some());
-        core.handle_resume_started();
+        core.handle_lost(t0, LossCause::SignalClosed);
         assert_eq!(
             drain(&mut core),
             [
                 "fail data 0",
                 "snapshot",
                 "state Reconnecting",
-                "reconnecting Resume"
+                "reconnecting Resume",
+                "start attempt Resume 0"
             ]
         );
         assert_eq!(core.handle_data_blocked(t0, DataKind::Reliable), None);
-        core.handle_reconnected(ReconnectKind::Resume);
+        core.handle_signal_connected(t0, Duration::ZERO);
+        core.handle_media_restored(t0);
         drain(&mut core);
         assert!(core.handle_data_blocked(t0, DataKind::Reliable).is_some());
         core.handle_left(DisconnectReason::ClientInitiated);

@@ -1,6 +1,7 @@
-//! The room actor: owns the session, the participants, our publications and the
-//! reconnection machine; takes commands from [`super::Room`] over a bounded channel and
-//! emits [`RoomEvent`]s in order.
+//! The room actor, the driver of [`RoomCore`]: owns the I/O (the session with its signaling
+//! link and peer connections, our publications' bindings, remote-track readers, reconnection
+//! attempts); takes commands from [`super::Room`] over a bounded channel, feeds what happens
+//! to the core, carries out the core's actions and emits [`RoomEvent`]s in order.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::pending;
@@ -20,7 +21,7 @@ use super::participant::{LocalParticipant, RemoteParticipant};
 use super::publishing::{
     PendingPublish, Publication, add_track_request, bind, check_codec, new_cid,
 };
-use super::reconnect::{AttemptFailure, LossCause, Reconnector, Step};
+use super::reconnect::{AttemptFailure, LossCause, Reconnector};
 use super::session::{Session, read_data_channel};
 use super::track::{LocalTrack, LocalTrackOptions, RemoteTrack};
 use crate::ids::{Identity, ParticipantSid, TrackSid};
@@ -133,7 +134,6 @@ pub(crate) struct Engine {
     waiting_data: HashMap<DataTicket, WaitingData>,
     speakers: BTreeMap<String, f32>,
     data_sequence: u32,
-    reconnector: Reconnector,
     attempt: Option<JoinHandle<AttemptOutcome>>,
     /// `Some` until the first connection is up: reports it to `Room::connect` (the core
     /// keeps its deadline).
@@ -218,6 +218,7 @@ impl Engine {
             &other_participants(&session.join),
             media_timeout,
             session.join.ping_timeout,
+            reconnector,
         );
         Self {
             endpoint,
@@ -233,7 +234,6 @@ impl Engine {
             waiting_data: HashMap::new(),
             speakers: BTreeMap::new(),
             data_sequence: 0,
-            reconnector,
             attempt: None,
             joining: Some(joined),
             media_timeout,
@@ -246,9 +246,7 @@ impl Engine {
         self.refresh_snapshot();
         let mut ping = tokio::time::interval(self.ping_interval());
         loop {
-            let deadline = self.reconnector.deadline();
-            self.core.set_recovering(self.reconnector.is_recovering());
-            let core_deadline = self.core.poll_timeout();
+            let deadline = self.core.poll_timeout();
             let flow = tokio::select! {
                 command = self.commands.recv() => match command {
                     Some(command) => self.handle_command(command).await,
@@ -280,10 +278,6 @@ impl Engine {
                     }
                 }
                 () = sleep_until_or_pending(deadline) => {
-                    let steps = self.reconnector.poll(Instant::now());
-                    self.apply_steps(steps).await
-                }
-                () = sleep_until_or_pending(core_deadline) => {
                     self.core.handle_timeout(Instant::now());
                     self.run_core_actions().await
                 }
@@ -423,7 +417,7 @@ impl Engine {
 
     fn send_signal(&self, message: lk::signal_request::Message) -> Result<(), RoomError> {
         match &self.session {
-            Some(session) if !self.reconnector.is_recovering() => {
+            Some(session) if !self.core.is_recovering() => {
                 session.send(message).map_err(|_| RoomError::NotConnected)
             }
             _ => Err(RoomError::NotConnected),
@@ -439,7 +433,7 @@ impl Engine {
         let cid = new_cid();
         let request = add_track_request(&cid, track.options(), track.is_muted());
         if let Some(session) = &self.session
-            && !self.reconnector.is_recovering()
+            && !self.core.is_recovering()
         {
             let _ = session.send(lk::signal_request::Message::AddTrack(request));
             self.core
@@ -783,6 +777,17 @@ impl Engine {
                         let _ = waiting.reply.send(Err(RoomError::DataChannelClosed(label)));
                     }
                 }
+                Action::TearDownSession => self.tear_down_session().await,
+                Action::StartAttempt { kind, attempt } => self.start_attempt(kind, attempt),
+                Action::RestartDone => {
+                    if let Some(session) = self.session.as_mut() {
+                        session.restart = None;
+                    }
+                }
+                Action::GiveUp(reason) => {
+                    Box::pin(self.finish(reason, None)).await;
+                    return Flow::Stop;
+                }
                 Action::Republish => {
                     for track in self.local_tracks.clone() {
                         self.request_publication(track, None);
@@ -805,7 +810,7 @@ impl Engine {
                     }
                 }
                 Action::SignalSilent { timeout } => {
-                    if !self.reconnector.is_recovering() && self.session.is_some() {
+                    if !self.core.is_recovering() && self.session.is_some() {
                         self.last_error = format!("no answer from the server for {timeout:?}");
                         // Boxed: the recovery it starts carries out core actions too.
                         let lost = Box::pin(self.signal_lost(LossCause::PingTimeout));
@@ -1000,7 +1005,7 @@ impl Engine {
     // ---- keep-alive -----------------------------------------------------------------
 
     fn ping(&mut self) -> Flow {
-        if self.reconnector.is_recovering() {
+        if self.core.is_recovering() {
             return Flow::Continue;
         }
         let Some(session) = &self.session else {
@@ -1025,13 +1030,13 @@ impl Engine {
             return Flow::Continue;
         }
         if let Some(reply) = self.joining.take() {
-            self.core.handle_media_connected();
+            self.core.handle_joined();
             let _ = reply.send(Ok(()));
             return Flow::Continue;
         }
-        if self.reconnector.is_recovering() {
-            let steps = self.reconnector.media_connected(Instant::now());
-            return self.apply_steps(steps).await;
+        if self.core.is_recovering() {
+            self.core.handle_media_restored(Instant::now());
+            return self.run_core_actions().await;
         }
         Flow::Continue
     }
@@ -1046,7 +1051,7 @@ impl Engine {
             self.close_session(None).await;
             return Flow::Stop;
         }
-        if self.reconnector.is_recovering() {
+        if self.core.is_recovering() {
             // The link of a resumed attempt died before media came back.
             return self
                 .on_failure(AttemptFailure::Unreachable(self.last_error.clone()))
@@ -1066,61 +1071,19 @@ impl Engine {
             return Flow::Stop;
         }
         tracing::info!(?cause, "connection lost; reconnecting");
-        let steps = self.reconnector.lost(Instant::now(), cause);
-        self.apply_steps(steps).await
+        self.core.handle_lost(Instant::now(), cause);
+        self.run_core_actions().await
     }
 
     async fn on_failure(&mut self, failure: AttemptFailure) -> Flow {
         tracing::info!(?failure, "reconnection attempt failed");
-        let steps = self.reconnector.attempt_failed(Instant::now(), failure);
-        self.apply_steps(steps).await
+        self.core.handle_attempt_failed(Instant::now(), failure);
+        self.run_core_actions().await
     }
 
-    async fn apply_steps(&mut self, steps: Vec<Step>) -> Flow {
-        self.core.set_recovering(self.reconnector.is_recovering());
-        for step in steps {
-            match step {
-                Step::AnnounceResume => {
-                    self.core.handle_resume_started();
-                    if let Flow::Stop = self.run_core_actions().await {
-                        return Flow::Stop;
-                    }
-                }
-                Step::AnnounceFull => {
-                    if let Flow::Stop = self.announce_full().await {
-                        return Flow::Stop;
-                    }
-                }
-                Step::Attempt { kind, attempt } => self.start_attempt(kind, attempt),
-                Step::Reconnected { kind } => {
-                    if let Flow::Stop = self.reconnected(kind).await {
-                        return Flow::Stop;
-                    }
-                }
-                Step::GiveUp {
-                    attempts,
-                    last_error,
-                    token_rejected,
-                } => {
-                    let reason = if token_rejected {
-                        DisconnectReason::TokenRejected(last_error)
-                    } else {
-                        DisconnectReason::ReconnectFailed {
-                            attempts,
-                            last_error,
-                        }
-                    };
-                    self.finish(reason, None).await;
-                    return Flow::Stop;
-                }
-            }
-        }
-        Flow::Continue
-    }
-
-    /// Full reconnect, part one: drop the session and tell the application, in the
-    /// documented order.
-    async fn announce_full(&mut self) -> Flow {
+    /// Full reconnect, part one: drop the session; the core then tells the application, in
+    /// the documented order.
+    async fn tear_down_session(&mut self) {
         self.close_session(None).await;
         self.readers.clear();
         self.speakers.clear();
@@ -1130,8 +1093,7 @@ impl Engine {
             own_tracks.extend(publication.track.info());
             publication.unbind().await;
         }
-        self.core.handle_full_reconnect_started(own_tracks);
-        self.run_core_actions().await
+        self.core.handle_session_torn_down(own_tracks);
     }
 
     fn start_attempt(&mut self, kind: ReconnectKind, attempt: u32) {
@@ -1191,7 +1153,6 @@ impl Engine {
                 let ping_timeout = session.join.ping_timeout;
                 self.core
                     .handle_signal_connected(Instant::now(), ping_timeout);
-                self.reconnector.signal_connected(Instant::now());
                 self.check_media().await
             }
             AttemptOutcome::ResumeRefused(leave) => {
@@ -1229,7 +1190,6 @@ impl Engine {
                         self.session = Some(session);
                         self.core
                             .handle_signal_connected(Instant::now(), ping_timeout);
-                        self.reconnector.signal_connected(Instant::now());
                         self.refresh_snapshot();
                         self.check_media().await
                     }
@@ -1252,14 +1212,6 @@ impl Engine {
         }
     }
 
-    async fn reconnected(&mut self, kind: ReconnectKind) -> Flow {
-        if let Some(session) = self.session.as_mut() {
-            session.restart = None;
-        }
-        self.core.handle_reconnected(kind);
-        self.run_core_actions().await
-    }
-
     async fn close_session(&mut self, leave: Option<lk::LeaveRequest>) {
         if let Some(handle) = self.attempt.take() {
             handle.abort();
@@ -1280,7 +1232,6 @@ impl Engine {
     }
 
     async fn finish(&mut self, reason: DisconnectReason, leave: Option<lk::LeaveRequest>) {
-        self.reconnector.cancel();
         if let Some(reply) = self.take_joining() {
             let _ = reply.send(Err(RoomError::NotConnected));
         }
