@@ -8,7 +8,6 @@ use std::future::pending;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use livekit_protocol as lk;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState};
@@ -18,15 +17,14 @@ use super::data::{DataKind, DataSendOptions, MAX_DATA_PAYLOAD, encode_user_packe
 use super::error::RoomError;
 use super::events::{ConnectionState, DisconnectReason, ReconnectKind, RoomEvent};
 use super::participant::{LocalParticipant, RemoteParticipant};
-use super::publishing::{
-    PendingPublish, Publication, add_track_request, bind, check_codec, new_cid,
-};
+use super::publishing::{PendingPublish, Publication, bind, check_codec, new_cid};
 use super::reconnect::{AttemptFailure, LossCause, Reconnector};
-use super::session::{Session, read_data_channel};
+use super::session::{Departure, Session, read_data_channel};
 use super::track::{LocalTrack, LocalTrackOptions, RemoteTrack};
 use crate::ids::{Identity, ParticipantSid, TrackSid};
 use crate::signal::event::{
-    Leave, LeaveAction, ParticipantSnapshot, PublishedTrack, SignalEvent, SpeakerUpdate,
+    Leave, LeaveAction, ParticipantSnapshot, PublishedTrack, SignalEvent, SignalRequest,
+    SpeakerUpdate,
 };
 use crate::signal::proto;
 use crate::signal::{
@@ -366,13 +364,10 @@ impl Engine {
                 subscribed,
                 reply,
             } => {
-                let result = self.send_signal(lk::signal_request::Message::Subscription(
-                    lk::UpdateSubscription {
-                        track_sids: vec![track_sid],
-                        subscribe: subscribed,
-                        ..Default::default()
-                    },
-                ));
+                let result = self.send_signal(SignalRequest::Subscription {
+                    track_sid: track_sid.into(),
+                    subscribe: subscribed,
+                });
                 let _ = reply.send(result);
             }
             Command::SendData {
@@ -415,11 +410,11 @@ impl Engine {
         }
     }
 
-    fn send_signal(&self, message: lk::signal_request::Message) -> Result<(), RoomError> {
+    fn send_signal(&self, request: SignalRequest) -> Result<(), RoomError> {
         match &self.session {
-            Some(session) if !self.core.is_recovering() => {
-                session.send(message).map_err(|_| RoomError::NotConnected)
-            }
+            Some(session) if !self.core.is_recovering() => session
+                .request(request)
+                .map_err(|_| RoomError::NotConnected),
             _ => Err(RoomError::NotConnected),
         }
     }
@@ -431,11 +426,14 @@ impl Engine {
         reply: Option<oneshot::Sender<Result<LocalTrack, RoomError>>>,
     ) {
         let cid = new_cid();
-        let request = add_track_request(&cid, track.options(), track.is_muted());
         if let Some(session) = &self.session
             && !self.core.is_recovering()
         {
-            let _ = session.send(lk::signal_request::Message::AddTrack(request));
+            let _ = session.request(SignalRequest::AddTrack {
+                cid: cid.clone(),
+                options: track.options().clone(),
+                muted: track.is_muted(),
+            });
             self.core
                 .handle_publish_requested(Instant::now(), cid.clone());
             self.pending.insert(cid, PendingPublish { track, reply });
@@ -545,10 +543,10 @@ impl Engine {
             info.muted = muted;
             track.set_info(Some(info));
         }
-        let _ = self.send_signal(lk::signal_request::Message::Mute(lk::MuteTrackRequest {
-            sid: sid.clone(),
+        let _ = self.send_signal(SignalRequest::Mute {
+            track_sid: sid.as_str().into(),
             muted,
-        }));
+        });
         self.emit(RoomEvent::mute_change(self.local_identity(), sid, muted))
             .await;
         Ok(())
@@ -785,7 +783,7 @@ impl Engine {
                     }
                 }
                 Action::GiveUp(reason) => {
-                    Box::pin(self.finish(reason, None)).await;
+                    Box::pin(self.finish(reason, Departure::Silent)).await;
                     return Flow::Stop;
                 }
                 Action::Republish => {
@@ -796,7 +794,7 @@ impl Engine {
                 Action::JoinTimedOut => {
                     if let Some(reply) = self.joining.take() {
                         let _ = reply.send(Err(RoomError::MediaTimeout(self.media_timeout)));
-                        self.close_session(None).await;
+                        self.close_session(Departure::Silent).await;
                         return Flow::Stop;
                     }
                 }
@@ -910,7 +908,7 @@ impl Engine {
                 self.lost(LossCause::ServerRequestedReconnect).await
             }
             LeaveAction::Disconnect => {
-                self.finish(leave.reason, None).await;
+                self.finish(leave.reason, Departure::Silent).await;
                 Flow::Stop
             }
         }
@@ -925,12 +923,10 @@ impl Engine {
                 candidate_init_json,
             } => {
                 if let Some(session) = &self.session {
-                    let _ =
-                        session.send(lk::signal_request::Message::Trickle(lk::TrickleRequest {
-                            candidate_init: candidate_init_json,
-                            target: target.to_signal_target(),
-                            ..Default::default()
-                        }));
+                    let _ = session.request(SignalRequest::Trickle {
+                        target,
+                        candidate_init: candidate_init_json,
+                    });
                 }
                 Flow::Continue
             }
@@ -1012,11 +1008,8 @@ impl Engine {
             return Flow::Continue;
         };
         let now_ms = crate::clock::unix_now_millis();
-        let _ = session.send(lk::signal_request::Message::Ping(now_ms));
-        let _ = session.send(lk::signal_request::Message::PingReq(lk::Ping {
-            timestamp: now_ms,
-            rtt: 0,
-        }));
+        let _ = session.request(SignalRequest::Ping(now_ms));
+        let _ = session.request(SignalRequest::PingRequest(now_ms));
         Flow::Continue
     }
 
@@ -1048,7 +1041,7 @@ impl Engine {
                     self.last_error.clone(),
                 ))));
             }
-            self.close_session(None).await;
+            self.close_session(Departure::Silent).await;
             return Flow::Stop;
         }
         if self.core.is_recovering() {
@@ -1067,7 +1060,7 @@ impl Engine {
                     self.last_error.clone(),
                 ))));
             }
-            self.close_session(None).await;
+            self.close_session(Departure::Silent).await;
             return Flow::Stop;
         }
         tracing::info!(?cause, "connection lost; reconnecting");
@@ -1084,7 +1077,7 @@ impl Engine {
     /// Full reconnect, part one: drop the session; the core then tells the application, in
     /// the documented order.
     async fn tear_down_session(&mut self) {
-        self.close_session(None).await;
+        self.close_session(Departure::Silent).await;
         self.readers.clear();
         self.speakers.clear();
         self.pending.clear();
@@ -1108,7 +1101,7 @@ impl Engine {
             (ReconnectKind::Resume, Some(session)) => {
                 let request = ResumeRequest {
                     participant_sid: session.join.local_sid.clone(),
-                    reason: lk::ReconnectReason::RrSignalDisconnected as i32,
+                    reason: proto::RESUME_AFTER_SIGNAL_LOSS,
                 };
                 tokio::spawn(async move {
                     match signal::resume(&server, &token, &options, &request).await {
@@ -1166,7 +1159,7 @@ impl Engine {
                             | DisconnectReason::RoomClosed
                     );
                 if fatal {
-                    self.finish(reason, None).await;
+                    self.finish(reason, Departure::Silent).await;
                     return Flow::Stop;
                 }
                 self.on_failure(AttemptFailure::ResumeRejected(
@@ -1178,7 +1171,7 @@ impl Engine {
                 let join = *join;
                 // A session from an earlier full attempt (restarted by a network change).
                 if let Some(stale) = self.session.take() {
-                    stale.close(None, DISCONNECT_BOUND).await;
+                    stale.close(Departure::Silent, DISCONNECT_BOUND).await;
                 }
                 let ping_timeout = join.ping_timeout;
                 self.core
@@ -1212,33 +1205,28 @@ impl Engine {
         }
     }
 
-    async fn close_session(&mut self, leave: Option<lk::LeaveRequest>) {
+    async fn close_session(&mut self, departure: Departure) {
         if let Some(handle) = self.attempt.take() {
             handle.abort();
         }
         if let Some(session) = self.session.take() {
-            session.close(leave, DISCONNECT_BOUND).await;
+            session.close(departure, DISCONNECT_BOUND).await;
         }
     }
 
     /// Leaves on our own initiative: `leave` to the server, everything closed, bounded.
     async fn leave(&mut self, reason: DisconnectReason) {
-        let leave = lk::LeaveRequest {
-            reason: lk::DisconnectReason::ClientInitiated as i32,
-            action: lk::leave_request::Action::Disconnect as i32,
-            ..Default::default()
-        };
-        self.finish(reason, Some(leave)).await;
+        self.finish(reason, Departure::Announced).await;
     }
 
-    async fn finish(&mut self, reason: DisconnectReason, leave: Option<lk::LeaveRequest>) {
+    async fn finish(&mut self, reason: DisconnectReason, departure: Departure) {
         if let Some(reply) = self.take_joining() {
             let _ = reply.send(Err(RoomError::NotConnected));
         }
         for publication in std::mem::take(&mut self.published) {
             publication.unbind().await;
         }
-        self.close_session(leave).await;
+        self.close_session(departure).await;
         self.core.handle_left(reason);
         let _ = self.run_core_actions().await;
     }

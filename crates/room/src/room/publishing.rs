@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use livekit_protocol as lk;
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -16,7 +15,6 @@ use webrtc::rtp_transceiver::RtpSender;
 use super::error::RoomError;
 use super::track::{LocalTrack, LocalTrackOptions, SendBinding};
 use crate::signal::event::PublishedTrack;
-use crate::webrtc_kit::MediaKind;
 use crate::webrtc_kit::codecs::{codec_for_mime, negotiated_payload_type, single_encoding_track};
 use crate::webrtc_kit::keyframe::is_keyframe_request;
 
@@ -55,39 +53,6 @@ impl Publication {
 /// A fresh client track id (the msid track id in our SDP, LiveKit's `cid`).
 pub(crate) fn new_cid() -> String {
     format!("convene-{:016x}", fastrand::u64(..))
-}
-
-/// The `AddTrackRequest` for a track.
-pub(crate) fn add_track_request(
-    cid: &str,
-    options: &LocalTrackOptions,
-    muted: bool,
-) -> lk::AddTrackRequest {
-    let video = options.kind == MediaKind::Video;
-    lk::AddTrackRequest {
-        cid: cid.to_owned(),
-        name: options.name.clone(),
-        r#type: if video {
-            lk::TrackType::Video as i32
-        } else {
-            lk::TrackType::Audio as i32
-        },
-        width: options.width,
-        height: options.height,
-        muted,
-        source: options.source.to_proto() as i32,
-        layers: if video {
-            vec![lk::VideoLayer {
-                quality: lk::VideoQuality::High as i32,
-                width: options.width,
-                height: options.height,
-                ..Default::default()
-            }]
-        } else {
-            Vec::new()
-        },
-        ..Default::default()
-    }
 }
 
 /// Checks that we can send `options.mime_type`.

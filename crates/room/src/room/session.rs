@@ -22,7 +22,7 @@ use webrtc::peer_connection::{
 use super::data::{DataKind, decode_user_packet};
 use super::events::RoomEvent;
 use super::options::CandidateOptions;
-use crate::signal::event::SessionDescription;
+use crate::signal::event::{SessionDescription, SignalRequest};
 use crate::signal::proto;
 use crate::signal::{JoinInfo, SignalInbound, SignalLink, SignalSendError, SignalSocket};
 use crate::webrtc_kit::PcTarget;
@@ -47,6 +47,15 @@ struct PublisherNegotiation {
     renegotiate: bool,
     /// The next offer must restart ICE.
     ice_restart: bool,
+}
+
+/// How a session ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Departure {
+    /// We leave: the server hears `leave` first, so others see us go at once.
+    Announced,
+    /// The session is dropped without a word (it failed, or a full reconnect replaces it).
+    Silent,
 }
 
 /// Progress of an ICE restart after a resume: both PCs must have renegotiated.
@@ -193,6 +202,11 @@ impl Session {
     /// Queues a signaling request.
     pub(crate) fn send(&self, message: lk::signal_request::Message) -> Result<(), SignalSendError> {
         self.link.send(message)
+    }
+
+    /// Queues a request of the room's.
+    pub(crate) fn request(&self, request: SignalRequest) -> Result<(), SignalSendError> {
+        self.send(proto::signal_request(request))
     }
 
     /// Sends a publisher offer now, or marks one as due if an answer is pending.
@@ -366,10 +380,11 @@ impl Session {
         matches!(channel.ready_state().await, Ok(RTCDataChannelState::Open))
     }
 
-    /// Sends `leave` (when `leave` is set), closes the link within `bound`, and closes both PCs.
-    pub(crate) async fn close(self, leave: Option<lk::LeaveRequest>, bound: Duration) {
-        if let Some(leave) = leave {
-            let _ = self.link.send(lk::signal_request::Message::Leave(leave));
+    /// Sends `leave` (when the departure is announced), closes the link within `bound`, and
+    /// closes both PCs.
+    pub(crate) async fn close(self, departure: Departure, bound: Duration) {
+        if departure == Departure::Announced {
+            let _ = self.request(SignalRequest::Leave);
         }
         let Self {
             link,

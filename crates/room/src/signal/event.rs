@@ -1,11 +1,11 @@
-//! What the server tells us over signaling, in the room's own vocabulary: no protobuf
-//! type appears here. [`super::proto`] builds these from `livekit_protocol` messages;
-//! the room engine matches on them.
+//! What the server tells us over signaling, and what the room asks of it, in the room's own
+//! vocabulary: no protobuf type appears here. [`super::proto`] builds [`SignalEvent`]s from
+//! `livekit_protocol` messages and the wire messages from [`SignalRequest`]s.
 
 use std::collections::HashMap;
 
 use crate::ids::{Identity, ParticipantSid, TrackSid};
-use crate::room::{ConnectionQuality, DisconnectReason, TrackInfo};
+use crate::room::{ConnectionQuality, DisconnectReason, LocalTrackOptions, TrackInfo};
 use crate::webrtc_kit::PcTarget;
 
 /// One server message, translated.
@@ -135,4 +135,45 @@ pub(crate) struct QualityUpdate {
     pub(crate) participant_sid: ParticipantSid,
     /// How good.
     pub(crate) quality: ConnectionQuality,
+}
+
+/// What the room engine asks of the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SignalRequest {
+    /// Subscribe to a remote track, or stop.
+    Subscription {
+        /// The track.
+        track_sid: TrackSid,
+        /// True to receive it.
+        subscribe: bool,
+    },
+    /// Publish a track (`cid` is our client track id, echoed in `track_published`).
+    AddTrack {
+        /// Our client track id.
+        cid: String,
+        /// What the track is.
+        options: LocalTrackOptions,
+        /// Whether it starts muted.
+        muted: bool,
+    },
+    /// Mute or unmute one of our published tracks.
+    Mute {
+        /// Our track.
+        track_sid: TrackSid,
+        /// The new state.
+        muted: bool,
+    },
+    /// One of our ICE candidates.
+    Trickle {
+        /// The PC that gathered it.
+        target: PcTarget,
+        /// The candidate as browser-style JSON (`RTCIceCandidateInit`).
+        candidate_init: String,
+    },
+    /// The legacy keep-alive ping, with our wall clock in milliseconds.
+    Ping(i64),
+    /// The keep-alive ping request (the server answers with a pong carrying it back).
+    PingRequest(i64),
+    /// We leave the room for good.
+    Leave,
 }

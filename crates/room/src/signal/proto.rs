@@ -2,17 +2,89 @@
 //! into [`SignalEvent`]s, so the room never matches on wire types. Unknown enum numbers and
 //! empty fields get a defined meaning here, once (see the tests).
 //!
-//! Also the way back for the few wire values the room must echo (a resume's sync state).
+//! And the way out: [`signal_request`] builds the wire message for a [`SignalRequest`], and
+//! a few wire values the room must echo (a resume's sync state) are rebuilt here.
 
 use livekit_protocol as lk;
 use lk::signal_response::Message as Server;
 
 use super::event::{
     Leave, LeaveAction, ParticipantSnapshot, PublishedTrack, QualityUpdate, SessionDescription,
-    SignalEvent, SpeakerUpdate,
+    SignalEvent, SignalRequest, SpeakerUpdate,
 };
-use crate::room::{ConnectionQuality, DisconnectReason, TrackInfo};
-use crate::webrtc_kit::PcTarget;
+use crate::room::{ConnectionQuality, DisconnectReason, LocalTrackOptions, TrackInfo};
+use crate::webrtc_kit::{MediaKind, PcTarget};
+
+/// The reason a resume gives when the signaling connection was lost (`ReconnectReason`).
+pub(crate) const RESUME_AFTER_SIGNAL_LOSS: i32 = lk::ReconnectReason::RrSignalDisconnected as i32;
+
+/// The wire message for a request.
+pub(crate) fn signal_request(request: SignalRequest) -> lk::signal_request::Message {
+    use lk::signal_request::Message as Request;
+    match request {
+        SignalRequest::Subscription {
+            track_sid,
+            subscribe,
+        } => Request::Subscription(lk::UpdateSubscription {
+            track_sids: vec![track_sid.into()],
+            subscribe,
+            ..Default::default()
+        }),
+        SignalRequest::AddTrack {
+            cid,
+            options,
+            muted,
+        } => Request::AddTrack(add_track_request(cid, &options, muted)),
+        SignalRequest::Mute { track_sid, muted } => Request::Mute(lk::MuteTrackRequest {
+            sid: track_sid.into(),
+            muted,
+        }),
+        SignalRequest::Trickle {
+            target,
+            candidate_init,
+        } => Request::Trickle(lk::TrickleRequest {
+            candidate_init,
+            target: target.to_signal_target(),
+            ..Default::default()
+        }),
+        SignalRequest::Ping(timestamp) => Request::Ping(timestamp),
+        SignalRequest::PingRequest(timestamp) => Request::PingReq(lk::Ping { timestamp, rtt: 0 }),
+        SignalRequest::Leave => Request::Leave(lk::LeaveRequest {
+            reason: lk::DisconnectReason::ClientInitiated as i32,
+            action: lk::leave_request::Action::Disconnect as i32,
+            ..Default::default()
+        }),
+    }
+}
+
+/// The `AddTrackRequest` for a track.
+fn add_track_request(cid: String, options: &LocalTrackOptions, muted: bool) -> lk::AddTrackRequest {
+    let video = options.kind == MediaKind::Video;
+    lk::AddTrackRequest {
+        cid,
+        name: options.name.clone(),
+        r#type: if video {
+            lk::TrackType::Video as i32
+        } else {
+            lk::TrackType::Audio as i32
+        },
+        width: options.width,
+        height: options.height,
+        muted,
+        source: options.source.to_proto() as i32,
+        layers: if video {
+            vec![lk::VideoLayer {
+                quality: lk::VideoQuality::High as i32,
+                width: options.width,
+                height: options.height,
+                ..Default::default()
+            }]
+        } else {
+            Vec::new()
+        },
+        ..Default::default()
+    }
+}
 
 /// Translates one server message.
 pub(crate) fn signal_event(message: Server) -> SignalEvent {
@@ -165,6 +237,67 @@ mod tests {
             r#type: lk::TrackType::Audio as i32,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn requests_become_wire_messages() {
+        use lk::signal_request::Message as Request;
+        let Request::AddTrack(add) = signal_request(SignalRequest::AddTrack {
+            cid: "convene-1".into(),
+            options: LocalTrackOptions::camera(640, 480),
+            muted: true,
+        }) else {
+            panic!("not an AddTrackRequest");
+        };
+        assert_eq!(add.cid, "convene-1");
+        assert_eq!(add.r#type, lk::TrackType::Video as i32);
+        assert_eq!(add.source, lk::TrackSource::Camera as i32);
+        assert!(add.muted);
+        assert_eq!(add.layers.len(), 1);
+        assert_eq!((add.layers[0].width, add.layers[0].height), (640, 480));
+        let Request::AddTrack(audio) = signal_request(SignalRequest::AddTrack {
+            cid: "convene-2".into(),
+            options: LocalTrackOptions::microphone(),
+            muted: false,
+        }) else {
+            panic!("not an AddTrackRequest");
+        };
+        assert_eq!(audio.r#type, lk::TrackType::Audio as i32);
+        assert!(audio.layers.is_empty());
+        assert_eq!(
+            signal_request(SignalRequest::Trickle {
+                target: PcTarget::Subscriber,
+                candidate_init: "{}".into()
+            }),
+            Request::Trickle(lk::TrickleRequest {
+                candidate_init: "{}".into(),
+                target: 1,
+                r#final: false
+            })
+        );
+        assert_eq!(
+            signal_request(SignalRequest::Subscription {
+                track_sid: "TR_a".into(),
+                subscribe: false
+            }),
+            Request::Subscription(lk::UpdateSubscription {
+                track_sids: vec!["TR_a".into()],
+                subscribe: false,
+                ..Default::default()
+            })
+        );
+        let Request::Leave(leave) = signal_request(SignalRequest::Leave) else {
+            panic!("not a leave");
+        };
+        assert_eq!(leave.action, lk::leave_request::Action::Disconnect as i32);
+        assert_eq!(leave.reason, lk::DisconnectReason::ClientInitiated as i32);
+        assert_eq!(
+            signal_request(SignalRequest::PingRequest(42)),
+            Request::PingReq(lk::Ping {
+                timestamp: 42,
+                rtt: 0
+            })
+        );
     }
 
     #[test]
