@@ -12,6 +12,7 @@
 //! No Tauri and no devices here: the app and the CLI compose this crate with
 //! `convene-media`.
 
+pub(crate) mod ids;
 pub mod room;
 pub mod server_url;
 pub mod signal;

@@ -1,31 +1,32 @@
-//! The room actor: owns the session, the participants, our publications and the
-//! reconnection machine; takes commands from [`super::Room`] over a bounded channel and
-//! emits [`RoomEvent`]s in order.
+//! The room actor, the driver of [`RoomCore`]: owns the I/O (the session with its signaling
+//! link and peer connections, our publications' bindings, remote-track readers, reconnection
+//! attempts); takes commands from [`super::Room`] over a bounded channel, feeds what happens
+//! to the core, carries out the core's actions and emits [`RoomEvent`]s in order.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::pending;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use livekit_protocol as lk;
-use lk::signal_response::Message as Server;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState};
 
+use super::core::{Action, DataTicket, RoomCore};
 use super::data::{DataKind, DataSendOptions, MAX_DATA_PAYLOAD, encode_user_packet};
 use super::error::RoomError;
-use super::events::{
-    ConnectionQuality, ConnectionState, DisconnectReason, ReconnectKind, RoomEvent,
-};
+use super::events::{ConnectionState, DisconnectReason, ReconnectKind, RoomEvent};
 use super::participant::{LocalParticipant, RemoteParticipant};
-use super::publishing::{
-    PUBLISH_TIMEOUT, PendingPublish, Publication, add_track_request, bind, check_codec, new_cid,
+use super::publishing::{PendingPublish, Publication, bind, check_codec, new_cid};
+use super::reconnect::{AttemptFailure, LossCause, Reconnector};
+use super::session::{Departure, Session, read_data_channel};
+use super::track::{LocalTrack, LocalTrackOptions, RemoteTrack};
+use crate::ids::{Identity, ParticipantSid, TrackSid};
+use crate::signal::event::{
+    Leave, LeaveAction, ParticipantSnapshot, PublishedTrack, SignalEvent, SignalRequest,
+    SpeakerUpdate,
 };
-use super::reconnect::{AttemptFailure, LossCause, Reconnector, Step};
-use super::roster::Roster;
-use super::session::{Session, read_data_channel};
-use super::track::{LocalTrack, LocalTrackOptions, RemoteTrack, TrackInfo};
+use crate::signal::proto;
 use crate::signal::{
     self, ConnectError, JoinInfo, ResumeAnswer, ResumeRequest, SignalInbound, SignalOptions,
     SignalSocket,
@@ -36,8 +37,6 @@ use crate::{ServerUrl, Token};
 
 /// How long `disconnect` may take in all (the app's shutdown bound is 2 s).
 pub(crate) const DISCONNECT_BOUND: Duration = Duration::from_millis(1_500);
-/// How often pending publications are checked for their deadline.
-const HOUSEKEEPING: Duration = Duration::from_millis(500);
 
 /// What the [`super::Room`] handle asks of the engine.
 pub(crate) enum Command {
@@ -105,7 +104,7 @@ pub(crate) struct Endpoint {
 /// Result of a reconnection attempt's signaling phase.
 enum AttemptOutcome {
     Resumed(SignalSocket),
-    ResumeRefused(lk::LeaveRequest),
+    ResumeRefused(Leave),
     Joined(SignalSocket, Box<JoinInfo>),
     Failed(ConnectError),
 }
@@ -122,40 +121,52 @@ pub(crate) struct Engine {
     events: mpsc::Sender<RoomEvent>,
     snapshot: SharedSnapshot,
     session: Option<Session>,
-    roster: Roster,
+    /// Roster, subscriptions and deadlines (sans-IO); this actor carries out its actions.
+    core: RoomCore,
     local_tracks: Vec<LocalTrack>,
     pending: HashMap<String, PendingPublish>,
     published: Vec<Publication>,
-    /// Subscribed track sids, with what ends each for the application.
-    subscribed: HashMap<String, oneshot::Sender<()>>,
-    /// The webrtc track behind each subscription, to recognise a repeated `on_track`.
-    subscribed_tracks: HashMap<String, Arc<dyn webrtc::media_stream::track_remote::TrackRemote>>,
+    /// The reader behind each subscription (the core knows which tracks are subscribed).
+    readers: HashMap<TrackSid, SubscriptionReader>,
+    /// Data messages waiting for their channel to open (the core keeps their deadline).
+    waiting_data: HashMap<DataTicket, WaitingData>,
     speakers: BTreeMap<String, f32>,
     data_sequence: u32,
-    reconnector: Reconnector,
     attempt: Option<JoinHandle<AttemptOutcome>>,
-    /// Participants found by a full reconnect, announced after `Reconnected`.
-    deferred_connected: Vec<RemoteParticipant>,
-    /// Participant and track events that arrived while reconnecting, delivered after
-    /// `Reconnected` (as the official clients buffer them).
-    deferred: Vec<RoomEvent>,
-    /// `Some` until the first connection is up: reports it to `Room::connect`.
-    joining: Option<(oneshot::Sender<Result<(), RoomError>>, Instant)>,
+    /// `Some` until the first connection is up: reports it to `Room::connect` (the core
+    /// keeps its deadline).
+    joining: Option<oneshot::Sender<Result<(), RoomError>>>,
     media_timeout: Duration,
     last_error: String,
+}
+
+/// A remote track being read for the application.
+struct SubscriptionReader {
+    /// The webrtc track, to recognise a repeated `on_track`.
+    track: Arc<dyn webrtc::media_stream::track_remote::TrackRemote>,
+    /// Dropping it ends the [`RemoteTrack`] for the application.
+    _stop: oneshot::Sender<()>,
+}
+
+/// A `Room::send_data` call waiting for its data channel to open.
+struct WaitingData {
+    payload: Vec<u8>,
+    options: DataSendOptions,
+    reply: oneshot::Sender<Result<(), RoomError>>,
 }
 
 /// The next thing the session delivers.
 enum SessionInput {
     Signal(Option<SignalInbound>),
     Transport(Option<TransportEvent>),
+    DataChannelOpened(Option<DataKind>),
 }
 
 async fn session_input(session: Option<&mut Session>) -> SessionInput {
     let Some(session) = session else {
         return pending().await;
     };
-    if !session.signal_open && !session.transport_open {
+    if !session.signal_open && !session.transport_open && !session.data_opened_live {
         return pending().await;
     }
     tokio::select! {
@@ -170,6 +181,12 @@ async fn session_input(session: Option<&mut Session>) -> SessionInput {
                 session.transport_open = false;
             }
             SessionInput::Transport(event)
+        }
+        kind = session.data_opened_rx.recv(), if session.data_opened_live => {
+            if kind.is_none() {
+                session.data_opened_live = false;
+            }
+            SessionInput::DataChannelOpened(kind)
         }
     }
 }
@@ -193,27 +210,30 @@ impl Engine {
         media_timeout: Duration,
         joined: oneshot::Sender<Result<(), RoomError>>,
     ) -> Self {
-        let mut roster = Roster::default();
-        roster.reset(&session.join.response.other_participants);
+        let core = RoomCore::new(
+            Instant::now(),
+            session.join.local_sid.as_str().into(),
+            &other_participants(&session.join),
+            media_timeout,
+            session.join.ping_timeout,
+            reconnector,
+        );
         Self {
             endpoint,
             commands,
             events,
             snapshot,
             session: Some(session),
-            roster,
+            core,
             local_tracks: Vec::new(),
             pending: HashMap::new(),
             published: Vec::new(),
-            subscribed: HashMap::new(),
-            subscribed_tracks: HashMap::new(),
+            readers: HashMap::new(),
+            waiting_data: HashMap::new(),
             speakers: BTreeMap::new(),
             data_sequence: 0,
-            reconnector,
             attempt: None,
-            deferred_connected: Vec::new(),
-            deferred: Vec::new(),
-            joining: Some((joined, Instant::now() + media_timeout)),
+            joining: Some(joined),
             media_timeout,
             last_error: String::new(),
         }
@@ -221,11 +241,10 @@ impl Engine {
 
     /// Runs until disconnected.
     pub(crate) async fn run(mut self) {
-        self.refresh_snapshot(ConnectionState::Connected);
-        let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
+        self.refresh_snapshot();
         let mut ping = tokio::time::interval(self.ping_interval());
         loop {
-            let deadline = self.reconnector.deadline();
+            let deadline = self.core.poll_timeout();
             let flow = tokio::select! {
                 command = self.commands.recv() => match command {
                     Some(command) => self.handle_command(command).await,
@@ -238,6 +257,11 @@ impl Engine {
                     SessionInput::Signal(inbound) => self.handle_inbound(inbound).await,
                     SessionInput::Transport(Some(event)) => self.handle_transport(event).await,
                     SessionInput::Transport(None) => Flow::Continue,
+                    SessionInput::DataChannelOpened(Some(kind)) => {
+                        self.core.handle_data_channel_open(kind);
+                        self.run_core_actions().await
+                    }
+                    SessionInput::DataChannelOpened(None) => Flow::Continue,
                 },
                 outcome = async {
                     match self.attempt.as_mut() {
@@ -252,11 +276,10 @@ impl Engine {
                     }
                 }
                 () = sleep_until_or_pending(deadline) => {
-                    let steps = self.reconnector.poll(Instant::now());
-                    self.apply_steps(steps).await
+                    self.core.handle_timeout(Instant::now());
+                    self.run_core_actions().await
                 }
                 _ = ping.tick() => self.ping(),
-                _ = housekeeping.tick() => self.housekeeping().await,
             };
             if matches!(flow, Flow::Stop) {
                 break;
@@ -282,7 +305,8 @@ impl Engine {
         }
     }
 
-    fn refresh_snapshot(&self, state: ConnectionState) {
+    /// Copies what the `Room` handle reads without asking into the shared snapshot.
+    fn refresh_snapshot(&self) {
         let mut snapshot = self
             .snapshot
             .write()
@@ -297,15 +321,8 @@ impl Engine {
             .iter()
             .filter_map(|p| p.track.info())
             .collect();
-        snapshot.remotes = self.roster.participants();
-        snapshot.state = state;
-    }
-
-    fn state(&self) -> ConnectionState {
-        self.snapshot
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .state
+        snapshot.remotes = self.core.participants();
+        snapshot.state = self.core.state();
     }
 
     fn local_identity(&self) -> String {
@@ -347,13 +364,10 @@ impl Engine {
                 subscribed,
                 reply,
             } => {
-                let result = self.send_signal(lk::signal_request::Message::Subscription(
-                    lk::UpdateSubscription {
-                        track_sids: vec![track_sid],
-                        subscribe: subscribed,
-                        ..Default::default()
-                    },
-                ));
+                let result = self.send_signal(SignalRequest::Subscription {
+                    track_sid: track_sid.into(),
+                    subscribe: subscribed,
+                });
                 let _ = reply.send(result);
             }
             Command::SendData {
@@ -361,8 +375,7 @@ impl Engine {
                 options,
                 reply,
             } => {
-                let result = self.send_data(&payload, &options).await;
-                let _ = reply.send(result);
+                self.send_or_wait(payload, options, reply).await;
             }
             Command::NetworkChanged => {
                 return self.lost(LossCause::NetworkChanged).await;
@@ -397,11 +410,11 @@ impl Engine {
         }
     }
 
-    fn send_signal(&self, message: lk::signal_request::Message) -> Result<(), RoomError> {
+    fn send_signal(&self, request: SignalRequest) -> Result<(), RoomError> {
         match &self.session {
-            Some(session) if !self.reconnector.is_recovering() => {
-                session.send(message).map_err(|_| RoomError::NotConnected)
-            }
+            Some(session) if !self.core.is_recovering() => session
+                .request(request)
+                .map_err(|_| RoomError::NotConnected),
             _ => Err(RoomError::NotConnected),
         }
     }
@@ -413,31 +426,30 @@ impl Engine {
         reply: Option<oneshot::Sender<Result<LocalTrack, RoomError>>>,
     ) {
         let cid = new_cid();
-        let request = add_track_request(&cid, track.options(), track.is_muted());
         if let Some(session) = &self.session
-            && !self.reconnector.is_recovering()
+            && !self.core.is_recovering()
         {
-            let _ = session.send(lk::signal_request::Message::AddTrack(request));
-            self.pending.insert(
-                cid,
-                PendingPublish {
-                    track,
-                    reply,
-                    deadline: Instant::now() + PUBLISH_TIMEOUT,
-                },
-            );
+            let _ = session.request(SignalRequest::AddTrack {
+                cid: cid.clone(),
+                options: track.options().clone(),
+                muted: track.is_muted(),
+            });
+            self.core
+                .handle_publish_requested(Instant::now(), cid.clone());
+            self.pending.insert(cid, PendingPublish { track, reply });
         } else if let Some(reply) = reply {
             // Published when the connection is back (see `republish`).
             let _ = reply.send(Ok(track));
         }
     }
 
-    async fn on_track_published(&mut self, response: lk::TrackPublishedResponse) {
-        let Some(pending) = self.pending.remove(&response.cid) else {
-            tracing::debug!(cid = %response.cid, "track_published for an unknown cid");
+    async fn on_track_published(&mut self, cid: String, track: Option<PublishedTrack>) {
+        let Some(pending) = self.pending.remove(&cid) else {
+            tracing::debug!(%cid, "track_published for an unknown cid");
             return;
         };
-        let Some(track_info) = response.track else {
+        self.core.handle_publish_settled(&cid);
+        let Some(confirmed) = track else {
             if let Some(reply) = pending.reply {
                 let _ = reply.send(Err(RoomError::PublishFailed(
                     "no track in the answer".into(),
@@ -448,12 +460,13 @@ impl Engine {
         let Some(session) = self.session.as_mut() else {
             return;
         };
-        let stream_id = format!("{}|{}", session.local_sid(), response.cid);
+        let stream_id = format!("{}|{}", session.local_sid(), cid);
+        let info = confirmed.info.clone();
         let bound = bind(
             &session.publisher.pc,
             pending.track.clone(),
-            response.cid.clone(),
-            track_info.clone(),
+            cid,
+            confirmed,
             &stream_id,
         )
         .await;
@@ -470,10 +483,9 @@ impl Engine {
         if let Err(error) = session.negotiate_publisher().await {
             tracing::warn!(%error, "publisher renegotiation failed");
         }
-        let info = TrackInfo::from_proto(&track_info);
         pending.track.set_info(info.clone());
         self.published.push(publication);
-        self.refresh_snapshot(self.state());
+        self.refresh_snapshot();
         if let Some(info) = info {
             self.emit(RoomEvent::LocalTrackPublished(info)).await;
         }
@@ -485,7 +497,16 @@ impl Engine {
     async fn unpublish(&mut self, track: &LocalTrack) -> Result<(), RoomError> {
         let before = self.local_tracks.len();
         self.local_tracks.retain(|t| !t.same_as(track));
-        self.pending.retain(|_, p| !p.track.same_as(track));
+        let withdrawn: Vec<String> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.track.same_as(track))
+            .map(|(cid, _)| cid.clone())
+            .collect();
+        for cid in withdrawn {
+            self.pending.remove(&cid);
+            self.core.handle_publish_settled(&cid);
+        }
         let Some(index) = self.published.iter().position(|p| p.track.same_as(track)) else {
             return if before == self.local_tracks.len() {
                 Err(RoomError::UnknownTrack)
@@ -500,7 +521,7 @@ impl Engine {
             session.publisher.pc.remove_track(&sender).await?;
             session.negotiate_publisher().await?;
         }
-        self.refresh_snapshot(self.state());
+        self.refresh_snapshot();
         if let Some(info) = info {
             self.emit(RoomEvent::LocalTrackUnpublished(info)).await;
         }
@@ -522,20 +543,57 @@ impl Engine {
             info.muted = muted;
             track.set_info(Some(info));
         }
-        let _ = self.send_signal(lk::signal_request::Message::Mute(lk::MuteTrackRequest {
-            sid: sid.clone(),
+        let _ = self.send_signal(SignalRequest::Mute {
+            track_sid: sid.as_str().into(),
             muted,
-        }));
+        });
         self.emit(RoomEvent::mute_change(self.local_identity(), sid, muted))
             .await;
         Ok(())
     }
 
-    async fn send_data(
+    /// Sends a data message now, or, while its channel is still opening, keeps it until the
+    /// core says the channel is open or the wait is over.
+    async fn send_or_wait(
         &mut self,
-        payload: &[u8],
-        options: &DataSendOptions,
-    ) -> Result<(), RoomError> {
+        payload: Vec<u8>,
+        options: DataSendOptions,
+        reply: oneshot::Sender<Result<(), RoomError>>,
+    ) {
+        if let Err(error) = self.check_data(&payload) {
+            let _ = reply.send(Err(error));
+            return;
+        }
+        // Checked before sending: an opening that happens later is reported to the core.
+        let opening = match &self.session {
+            Some(session) => !session.channel_is_open(options.kind).await,
+            None => false,
+        };
+        let ticket = if opening {
+            self.core.handle_data_blocked(Instant::now(), options.kind)
+        } else {
+            None
+        };
+        match ticket {
+            Some(ticket) => {
+                self.waiting_data.insert(
+                    ticket,
+                    WaitingData {
+                        payload,
+                        options,
+                        reply,
+                    },
+                );
+            }
+            None => {
+                let result = self.send_data(&payload, &options).await;
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    /// What may fail a data message whether or not its channel is open.
+    fn check_data(&self, payload: &[u8]) -> Result<(), RoomError> {
         if payload.len() > MAX_DATA_PAYLOAD {
             return Err(RoomError::DataTooLarge(payload.len()));
         }
@@ -548,6 +606,18 @@ impl Engine {
                 "the token does not allow sending data",
             ));
         }
+        Ok(())
+    }
+
+    async fn send_data(
+        &mut self,
+        payload: &[u8],
+        options: &DataSendOptions,
+    ) -> Result<(), RoomError> {
+        self.check_data(payload)?;
+        let Some(session) = &self.session else {
+            return Err(RoomError::NotConnected);
+        };
         let channel = session
             .channel(options.kind)
             .ok_or(RoomError::DataChannelClosed(options.kind.label()))?;
@@ -570,8 +640,8 @@ impl Engine {
     // ---- signaling ----------------------------------------------------------------------
 
     async fn handle_inbound(&mut self, inbound: Option<SignalInbound>) -> Flow {
-        let message = match inbound {
-            Some(SignalInbound::Message(message)) => *message,
+        let event = match inbound {
+            Some(SignalInbound::Message(message)) => proto::signal_event(*message),
             Some(SignalInbound::Closed(reason)) => {
                 self.last_error = reason;
                 return self.signal_lost(LossCause::SignalClosed).await;
@@ -581,78 +651,82 @@ impl Engine {
                 return self.signal_lost(LossCause::SignalClosed).await;
             }
         };
-        if let Some(session) = self.session.as_mut() {
-            session.last_inbound = Instant::now();
-        }
-        match message {
-            Server::Offer(offer) => {
-                self.end_unsent_subscriptions(&offer.sdp).await;
+        self.core.handle_signal_activity(Instant::now());
+        match event {
+            SignalEvent::SubscriberOffer(offer) => {
+                if let Flow::Stop = self.end_unsent_subscriptions(&offer.sdp).await {
+                    return Flow::Stop;
+                }
                 let result = match self.session.as_mut() {
                     Some(session) => session.answer_subscriber_offer(offer).await,
                     None => Ok(()),
                 };
                 self.after_negotiation(PcTarget::Subscriber, result).await
             }
-            Server::Answer(answer) => {
+            SignalEvent::PublisherAnswer(answer) => {
                 let result = match self.session.as_mut() {
                     Some(session) => session.apply_publisher_answer(answer).await,
                     None => Ok(()),
                 };
                 self.after_negotiation(PcTarget::Publisher, result).await
             }
-            Server::Trickle(trickle) => {
+            SignalEvent::RemoteCandidate {
+                target,
+                candidate_init,
+            } => {
                 if let Some(session) = &self.session {
-                    session.add_remote_candidate(&trickle).await;
+                    session.add_remote_candidate(target, &candidate_init).await;
                 }
                 Flow::Continue
             }
-            Server::Update(update) => {
-                self.apply_participants(&update.participants).await;
+            SignalEvent::ParticipantsChanged(participants) => {
+                self.core.handle_participants(Instant::now(), &participants);
+                self.run_core_actions().await
+            }
+            SignalEvent::TrackPublished { cid, track } => {
+                self.on_track_published(cid, track).await;
                 Flow::Continue
             }
-            Server::TrackPublished(response) => {
-                self.on_track_published(response).await;
+            SignalEvent::TrackUnpublished(track_sid) => {
+                self.on_server_unpublished(&track_sid).await;
                 Flow::Continue
             }
-            Server::TrackUnpublished(response) => {
-                self.on_server_unpublished(&response.track_sid).await;
+            SignalEvent::Leave(leave) => self.on_leave(leave).await,
+            SignalEvent::TrackMuteRequested { track_sid, muted } => {
+                self.on_server_mute(track_sid, muted).await;
                 Flow::Continue
             }
-            Server::Leave(leave) => self.on_leave(leave).await,
-            Server::Mute(mute) => {
-                self.on_server_mute(mute).await;
+            SignalEvent::SpeakersChanged(speakers) => {
+                self.on_speakers(speakers).await;
                 Flow::Continue
             }
-            Server::SpeakersChanged(changed) => {
-                self.on_speakers(changed.speakers).await;
-                Flow::Continue
-            }
-            Server::ConnectionQuality(update) => {
-                for info in update.updates {
-                    let identity = self.identity_of(&info.participant_sid);
+            SignalEvent::ConnectionQualityChanged(updates) => {
+                for update in updates {
+                    let identity = self.identity_of(&update.participant_sid);
                     self.emit(RoomEvent::ConnectionQualityChanged {
-                        participant_identity: identity,
-                        quality: ConnectionQuality::from_proto(info.quality),
+                        participant_identity: identity.into(),
+                        quality: update.quality,
                     })
                     .await;
                 }
                 Flow::Continue
             }
-            Server::RoomUpdate(update) => {
-                if let (Some(room), Some(session)) = (update.room, self.session.as_mut())
-                    && !room.sid.is_empty()
-                {
-                    session.join.room_sid = room.sid;
-                    self.refresh_snapshot(self.state());
+            SignalEvent::RoomSidAssigned(room_sid) => {
+                if let Some(session) = self.session.as_mut() {
+                    session.join.room_sid = room_sid;
+                    self.refresh_snapshot();
                 }
                 Flow::Continue
             }
-            Server::RefreshToken(token) => {
+            SignalEvent::TokenRefreshed(token) => {
                 // Later reconnects use the newest token the server handed out.
                 self.endpoint.token = Token::new(token);
                 Flow::Continue
             }
-            _ => Flow::Continue,
+            SignalEvent::Ignored(name) => {
+                tracing::trace!(message = name, "signal message ignored");
+                Flow::Continue
+            }
         }
     }
 
@@ -673,85 +747,101 @@ impl Engine {
 
     /// Ends the subscriptions a new subscriber offer no longer sends (webrtc-rs does not
     /// end remote tracks by itself).
-    async fn end_unsent_subscriptions(&mut self, offer_sdp: &str) {
+    async fn end_unsent_subscriptions(&mut self, offer_sdp: &str) -> Flow {
         let sending = crate::webrtc_kit::sdp::sending_track_ids(offer_sdp);
-        let ended: Vec<String> = self
-            .subscribed
-            .keys()
-            .filter(|sid| !sending.contains(*sid))
-            .cloned()
-            .collect();
-        for track_sid in ended {
-            tracing::debug!(%track_sid, "subscription ended by the server's offer");
-            self.subscribed.remove(&track_sid);
-            self.subscribed_tracks.remove(&track_sid);
-            let participant_identity = self
-                .roster
-                .participants()
-                .into_iter()
-                .find(|p| p.tracks.iter().any(|t| t.sid == track_sid))
-                .map(|p| p.identity)
-                .unwrap_or_default();
-            self.emit_or_defer(RoomEvent::TrackUnsubscribed {
-                participant_identity,
-                track_sid,
-            })
-            .await;
-        }
+        self.core.handle_subscriber_offer(&sending);
+        self.run_core_actions().await
     }
 
-    fn identity_of(&self, sid: &str) -> String {
-        match self.roster.by_sid(sid) {
-            Some(p) => p.identity.clone(),
-            None => self.local_identity(),
-        }
-    }
-
-    async fn apply_participants(&mut self, participants: &[lk::ParticipantInfo]) {
-        let local_sid = self
-            .session
-            .as_ref()
-            .map(|s| s.join.local_sid.clone())
-            .unwrap_or_default();
-        let mut events = Vec::new();
-        for info in participants {
-            if info.sid == local_sid {
-                continue;
+    /// Carries out what the core decided, in order.
+    async fn run_core_actions(&mut self) -> Flow {
+        while let Some(action) = self.core.poll_action() {
+            match action {
+                Action::Emit(event) => self.emit(event).await,
+                Action::RefreshSnapshot => self.refresh_snapshot(),
+                Action::EndSubscription(track_sid) => {
+                    tracing::debug!(%track_sid, "subscription ended");
+                    self.readers.remove(&track_sid);
+                }
+                Action::SendData(ticket) => {
+                    if let Some(waiting) = self.waiting_data.remove(&ticket) {
+                        let result = self.send_data(&waiting.payload, &waiting.options).await;
+                        let _ = waiting.reply.send(result);
+                    }
+                }
+                Action::FailData(ticket) => {
+                    if let Some(waiting) = self.waiting_data.remove(&ticket) {
+                        let label = waiting.options.kind.label();
+                        let _ = waiting.reply.send(Err(RoomError::DataChannelClosed(label)));
+                    }
+                }
+                Action::TearDownSession => self.tear_down_session().await,
+                Action::StartAttempt { kind, attempt } => self.start_attempt(kind, attempt),
+                Action::RestartDone => {
+                    if let Some(session) = self.session.as_mut() {
+                        session.restart = None;
+                    }
+                }
+                Action::GiveUp(reason) => {
+                    Box::pin(self.finish(reason, Departure::Silent)).await;
+                    return Flow::Stop;
+                }
+                Action::Republish => {
+                    for track in self.local_tracks.clone() {
+                        self.request_publication(track, None);
+                    }
+                }
+                Action::JoinTimedOut => {
+                    if let Some(reply) = self.joining.take() {
+                        let _ = reply.send(Err(RoomError::MediaTimeout(self.media_timeout)));
+                        self.close_session(Departure::Silent).await;
+                        return Flow::Stop;
+                    }
+                }
+                Action::PublishTimedOut { cid } => {
+                    if let Some(pending) = self.pending.remove(&cid)
+                        && let Some(reply) = pending.reply
+                    {
+                        let _ = reply.send(Err(RoomError::PublishFailed(
+                            "the server did not confirm the track in time".into(),
+                        )));
+                    }
+                }
+                Action::SignalSilent { timeout } => {
+                    if !self.core.is_recovering() && self.session.is_some() {
+                        self.last_error = format!("no answer from the server for {timeout:?}");
+                        // Boxed: the recovery it starts carries out core actions too.
+                        let lost = Box::pin(self.signal_lost(LossCause::PingTimeout));
+                        if let Flow::Stop = lost.await {
+                            return Flow::Stop;
+                        }
+                    }
+                }
             }
-            events.extend(self.roster.apply(info));
         }
-        for event in &events {
-            if let RoomEvent::TrackUnpublished {
-                participant_identity,
-                track,
-            } = event
-                && self.subscribed.remove(&track.sid).is_some()
-            {
-                self.subscribed_tracks.remove(&track.sid);
-                self.emit_or_defer(RoomEvent::TrackUnsubscribed {
-                    participant_identity: participant_identity.clone(),
-                    track_sid: track.sid.clone(),
-                })
-                .await;
-            }
-        }
-        self.refresh_snapshot(self.state());
-        for event in events {
-            self.emit_or_defer(event).await;
+        Flow::Continue
+    }
+
+    /// Takes the pending `Room::connect` reply, ending the join for the core too.
+    fn take_joining(&mut self) -> Option<oneshot::Sender<Result<(), RoomError>>> {
+        self.core.handle_join_abandoned();
+        self.joining.take()
+    }
+
+    /// Whose sid this is; unknown sids are taken to be ours (the server reports us too).
+    fn identity_of(&self, sid: &ParticipantSid) -> Identity {
+        match self.core.participant(sid) {
+            Some(p) => p.identity.as_str().into(),
+            None => self.local_identity().into(),
         }
     }
 
-    /// Emits now, or after `Reconnected` while a reconnection is in progress.
-    async fn emit_or_defer(&mut self, event: RoomEvent) {
-        if self.reconnector.is_recovering() {
-            self.deferred.push(event);
-        } else {
-            self.emit(event).await;
-        }
-    }
-
-    async fn on_server_unpublished(&mut self, track_sid: &str) {
-        let Some(index) = self.published.iter().position(|p| p.info.sid == track_sid) else {
+    async fn on_server_unpublished(&mut self, track_sid: &TrackSid) {
+        let Some(index) = self
+            .published
+            .iter()
+            .position(|p| p.confirmed.sid == *track_sid)
+        else {
             return;
         };
         let publication = self.published.remove(index);
@@ -763,32 +853,32 @@ impl Engine {
             let _ = session.publisher.pc.remove_track(&sender).await;
             let _ = session.negotiate_publisher().await;
         }
-        self.refresh_snapshot(self.state());
+        self.refresh_snapshot();
         if let Some(info) = info {
             self.emit(RoomEvent::LocalTrackUnpublished(info)).await;
         }
     }
 
-    async fn on_server_mute(&mut self, mute: lk::MuteTrackRequest) {
-        let Some(publication) = self.published.iter().find(|p| p.info.sid == mute.sid) else {
+    async fn on_server_mute(&mut self, track_sid: TrackSid, muted: bool) {
+        let Some(publication) = self.published.iter().find(|p| p.confirmed.sid == track_sid) else {
             return;
         };
         let track = publication.track.clone();
         track
             .inner
             .muted
-            .store(mute.muted, std::sync::atomic::Ordering::Release);
+            .store(muted, std::sync::atomic::Ordering::Release);
         self.emit(RoomEvent::mute_change(
             self.local_identity(),
-            mute.sid,
-            mute.muted,
+            track_sid.into(),
+            muted,
         ))
         .await;
     }
 
-    async fn on_speakers(&mut self, speakers: Vec<lk::SpeakerInfo>) {
+    async fn on_speakers(&mut self, speakers: Vec<SpeakerUpdate>) {
         for speaker in speakers {
-            let identity = self.identity_of(&speaker.sid);
+            let identity: String = self.identity_of(&speaker.participant_sid).into();
             if speaker.active {
                 self.speakers.insert(identity, speaker.level);
             } else {
@@ -807,19 +897,18 @@ impl Engine {
         .await;
     }
 
-    async fn on_leave(&mut self, leave: lk::LeaveRequest) -> Flow {
-        match lk::leave_request::Action::try_from(leave.action) {
-            Ok(lk::leave_request::Action::Resume) => {
+    async fn on_leave(&mut self, leave: Leave) -> Flow {
+        match leave.action {
+            LeaveAction::Resume => {
                 self.last_error = "the server asked to resume".into();
                 self.lost(LossCause::ServerRequestedResume).await
             }
-            Ok(lk::leave_request::Action::Reconnect) => {
+            LeaveAction::Reconnect => {
                 self.last_error = "the server asked to reconnect".into();
                 self.lost(LossCause::ServerRequestedReconnect).await
             }
-            _ => {
-                self.finish(DisconnectReason::from_leave(leave.reason), None)
-                    .await;
+            LeaveAction::Disconnect => {
+                self.finish(leave.reason, Departure::Silent).await;
                 Flow::Stop
             }
         }
@@ -834,12 +923,10 @@ impl Engine {
                 candidate_init_json,
             } => {
                 if let Some(session) = &self.session {
-                    let _ =
-                        session.send(lk::signal_request::Message::Trickle(lk::TrickleRequest {
-                            candidate_init: candidate_init_json,
-                            target: target.to_signal_target(),
-                            ..Default::default()
-                        }));
+                    let _ = session.request(SignalRequest::Trickle {
+                        target,
+                        candidate_init: candidate_init_json,
+                    });
                 }
                 Flow::Continue
             }
@@ -852,7 +939,7 @@ impl Engine {
             }
             TransportEvent::DataChannel { target, channel } => {
                 if target == PcTarget::Subscriber {
-                    tokio::spawn(read_data_channel(channel, None, self.events.clone()));
+                    tokio::spawn(read_data_channel(channel, None, self.events.clone(), None));
                 }
                 Flow::Continue
             }
@@ -880,7 +967,7 @@ impl Engine {
         } else {
             track_id
         };
-        let Some(participant) = self.roster.by_sid(participant_sid).cloned() else {
+        let Some(participant) = self.core.participant(&participant_sid.into()).cloned() else {
             tracing::warn!(%participant_sid, %track_sid, "track from an unknown participant");
             return;
         };
@@ -893,74 +980,36 @@ impl Engine {
             tracing::warn!(%track_sid, "track without a publication");
             return;
         };
-        if let Some(current) = self.subscribed_tracks.get(&track_sid)
-            && std::ptr::addr_eq(Arc::as_ptr(current), Arc::as_ptr(&track))
+        let track_sid = TrackSid::from(track_sid);
+        if let Some(current) = self.readers.get(&track_sid)
+            && std::ptr::addr_eq(Arc::as_ptr(&current.track), Arc::as_ptr(&track))
         {
             // webrtc-rs reports a receiving track again after some renegotiations; the
             // reader started the first time is still reading it.
             tracing::debug!(%track_sid, "track reported again; already reading it");
             return;
         }
-        self.subscribed_tracks
-            .insert(track_sid.clone(), Arc::clone(&track));
-        let (remote, stop) = RemoteTrack::start(info, participant.identity, track);
-        self.subscribed.insert(track_sid, stop);
-        self.emit_or_defer(RoomEvent::TrackSubscribed(remote)).await;
+        let (remote, stop) = RemoteTrack::start(info, participant.identity, Arc::clone(&track));
+        self.core.handle_subscribed(track_sid.clone());
+        self.readers
+            .insert(track_sid, SubscriptionReader { track, _stop: stop });
+        self.core
+            .handle_track_event(RoomEvent::TrackSubscribed(remote));
+        let _ = self.run_core_actions().await;
     }
 
     // ---- keep-alive -----------------------------------------------------------------
 
     fn ping(&mut self) -> Flow {
-        if self.reconnector.is_recovering() {
+        if self.core.is_recovering() {
             return Flow::Continue;
         }
         let Some(session) = &self.session else {
             return Flow::Continue;
         };
         let now_ms = crate::clock::unix_now_millis();
-        let _ = session.send(lk::signal_request::Message::Ping(now_ms));
-        let _ = session.send(lk::signal_request::Message::PingReq(lk::Ping {
-            timestamp: now_ms,
-            rtt: 0,
-        }));
-        Flow::Continue
-    }
-
-    async fn housekeeping(&mut self) -> Flow {
-        let now = Instant::now();
-        if let Some((_, deadline)) = &self.joining
-            && now >= *deadline
-        {
-            if let Some((reply, _)) = self.joining.take() {
-                let _ = reply.send(Err(RoomError::MediaTimeout(self.media_timeout)));
-            }
-            self.close_session(None).await;
-            return Flow::Stop;
-        }
-        let expired: Vec<String> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| now >= p.deadline)
-            .map(|(cid, _)| cid.clone())
-            .collect();
-        for cid in expired {
-            if let Some(pending) = self.pending.remove(&cid)
-                && let Some(reply) = pending.reply
-            {
-                let _ = reply.send(Err(RoomError::PublishFailed(
-                    "the server did not confirm the track in time".into(),
-                )));
-            }
-        }
-        if !self.reconnector.is_recovering()
-            && let Some(session) = &self.session
-        {
-            let timeout = session.join.ping_timeout;
-            if !timeout.is_zero() && now.duration_since(session.last_inbound) > timeout {
-                self.last_error = format!("no answer from the server for {timeout:?}");
-                return self.signal_lost(LossCause::PingTimeout).await;
-            }
-        }
+        let _ = session.request(SignalRequest::Ping(now_ms));
+        let _ = session.request(SignalRequest::PingRequest(now_ms));
         Flow::Continue
     }
 
@@ -973,28 +1022,29 @@ impl Engine {
         if !connected {
             return Flow::Continue;
         }
-        if let Some((reply, _)) = self.joining.take() {
+        if let Some(reply) = self.joining.take() {
+            self.core.handle_joined();
             let _ = reply.send(Ok(()));
             return Flow::Continue;
         }
-        if self.reconnector.is_recovering() {
-            let steps = self.reconnector.media_connected(Instant::now());
-            return self.apply_steps(steps).await;
+        if self.core.is_recovering() {
+            self.core.handle_media_restored(Instant::now());
+            return self.run_core_actions().await;
         }
         Flow::Continue
     }
 
     async fn signal_lost(&mut self, cause: LossCause) -> Flow {
         if self.joining.is_some() {
-            if let Some((reply, _)) = self.joining.take() {
+            if let Some(reply) = self.take_joining() {
                 let _ = reply.send(Err(RoomError::Connect(ConnectError::Unreachable(
                     self.last_error.clone(),
                 ))));
             }
-            self.close_session(None).await;
+            self.close_session(Departure::Silent).await;
             return Flow::Stop;
         }
-        if self.reconnector.is_recovering() {
+        if self.core.is_recovering() {
             // The link of a resumed attempt died before media came back.
             return self
                 .on_failure(AttemptFailure::Unreachable(self.last_error.clone()))
@@ -1005,92 +1055,38 @@ impl Engine {
 
     async fn lost(&mut self, cause: LossCause) -> Flow {
         if self.joining.is_some() {
-            if let Some((reply, _)) = self.joining.take() {
+            if let Some(reply) = self.take_joining() {
                 let _ = reply.send(Err(RoomError::Connect(ConnectError::Unreachable(
                     self.last_error.clone(),
                 ))));
             }
-            self.close_session(None).await;
+            self.close_session(Departure::Silent).await;
             return Flow::Stop;
         }
         tracing::info!(?cause, "connection lost; reconnecting");
-        let steps = self.reconnector.lost(Instant::now(), cause);
-        self.apply_steps(steps).await
+        self.core.handle_lost(Instant::now(), cause);
+        self.run_core_actions().await
     }
 
     async fn on_failure(&mut self, failure: AttemptFailure) -> Flow {
         tracing::info!(?failure, "reconnection attempt failed");
-        let steps = self.reconnector.attempt_failed(Instant::now(), failure);
-        self.apply_steps(steps).await
+        self.core.handle_attempt_failed(Instant::now(), failure);
+        self.run_core_actions().await
     }
 
-    async fn apply_steps(&mut self, steps: Vec<Step>) -> Flow {
-        for step in steps {
-            match step {
-                Step::AnnounceResume => {
-                    self.refresh_snapshot(ConnectionState::Reconnecting);
-                    self.emit(RoomEvent::ConnectionStateChanged(
-                        ConnectionState::Reconnecting,
-                    ))
-                    .await;
-                    self.emit(RoomEvent::Reconnecting(ReconnectKind::Resume))
-                        .await;
-                }
-                Step::AnnounceFull => self.announce_full().await,
-                Step::Attempt { kind, attempt } => self.start_attempt(kind, attempt),
-                Step::Reconnected { kind } => self.reconnected(kind).await,
-                Step::GiveUp {
-                    attempts,
-                    last_error,
-                    token_rejected,
-                } => {
-                    let reason = if token_rejected {
-                        DisconnectReason::TokenRejected(last_error)
-                    } else {
-                        DisconnectReason::ReconnectFailed {
-                            attempts,
-                            last_error,
-                        }
-                    };
-                    self.finish(reason, None).await;
-                    return Flow::Stop;
-                }
-            }
-        }
-        Flow::Continue
-    }
-
-    /// Full reconnect, part one: drop the session and tell the application, in the
-    /// documented order.
-    async fn announce_full(&mut self) {
-        self.close_session(None).await;
-        let was_connected = self.state() == ConnectionState::Connected;
-        self.subscribed.clear();
-        self.subscribed_tracks.clear();
+    /// Full reconnect, part one: drop the session; the core then tells the application, in
+    /// the documented order.
+    async fn tear_down_session(&mut self) {
+        self.close_session(Departure::Silent).await;
+        self.readers.clear();
         self.speakers.clear();
-        self.deferred.clear();
-        for participant in self.roster.clear() {
-            self.emit(RoomEvent::ParticipantDisconnected(participant))
-                .await;
-        }
         self.pending.clear();
-        let publications = std::mem::take(&mut self.published);
-        for publication in publications {
-            let info = publication.track.info();
+        let mut own_tracks = Vec::new();
+        for publication in std::mem::take(&mut self.published) {
+            own_tracks.extend(publication.track.info());
             publication.unbind().await;
-            if let Some(info) = info {
-                self.emit(RoomEvent::LocalTrackUnpublished(info)).await;
-            }
         }
-        self.refresh_snapshot(ConnectionState::Reconnecting);
-        if was_connected {
-            self.emit(RoomEvent::ConnectionStateChanged(
-                ConnectionState::Reconnecting,
-            ))
-            .await;
-        }
-        self.emit(RoomEvent::Reconnecting(ReconnectKind::Full))
-            .await;
+        self.core.handle_session_torn_down(own_tracks);
     }
 
     fn start_attempt(&mut self, kind: ReconnectKind, attempt: u32) {
@@ -1105,13 +1101,13 @@ impl Engine {
             (ReconnectKind::Resume, Some(session)) => {
                 let request = ResumeRequest {
                     participant_sid: session.join.local_sid.clone(),
-                    reason: lk::ReconnectReason::RrSignalDisconnected as i32,
+                    reason: proto::RESUME_AFTER_SIGNAL_LOSS,
                 };
                 tokio::spawn(async move {
                     match signal::resume(&server, &token, &options, &request).await {
                         Ok((socket, ResumeAnswer::Resumed(_))) => AttemptOutcome::Resumed(socket),
                         Ok((_, ResumeAnswer::Refused(leave))) => {
-                            AttemptOutcome::ResumeRefused(leave)
+                            AttemptOutcome::ResumeRefused(proto::leave(&leave))
                         }
                         Err(error) => AttemptOutcome::Failed(error),
                     }
@@ -1130,14 +1126,11 @@ impl Engine {
     async fn handle_attempt(&mut self, outcome: AttemptOutcome) -> Flow {
         match outcome {
             AttemptOutcome::Resumed(socket) => {
-                let subscribed: Vec<String> = self.subscribed.keys().cloned().collect();
+                let subscribed = self.core.subscriptions();
                 let published = self
                     .published
                     .iter()
-                    .map(|p| lk::TrackPublishedResponse {
-                        cid: p.cid.clone(),
-                        track: Some(p.info.clone()),
-                    })
+                    .map(|p| proto::track_published_response(&p.cid, &p.confirmed))
                     .collect();
                 let Some(session) = self.session.as_mut() else {
                     return self
@@ -1150,12 +1143,14 @@ impl Engine {
                         .on_failure(AttemptFailure::ResumeRejected(error.to_string()))
                         .await;
                 }
-                self.reconnector.signal_connected(Instant::now());
+                let ping_timeout = session.join.ping_timeout;
+                self.core
+                    .handle_signal_connected(Instant::now(), ping_timeout);
                 self.check_media().await
             }
             AttemptOutcome::ResumeRefused(leave) => {
-                let reason = DisconnectReason::from_leave(leave.reason);
-                let fatal = leave.action == lk::leave_request::Action::Disconnect as i32
+                let reason = leave.reason;
+                let fatal = leave.action == LeaveAction::Disconnect
                     && matches!(
                         reason,
                         DisconnectReason::DuplicateIdentity
@@ -1164,7 +1159,7 @@ impl Engine {
                             | DisconnectReason::RoomClosed
                     );
                 if fatal {
-                    self.finish(reason, None).await;
+                    self.finish(reason, Departure::Silent).await;
                     return Flow::Stop;
                 }
                 self.on_failure(AttemptFailure::ResumeRejected(
@@ -1176,22 +1171,23 @@ impl Engine {
                 let join = *join;
                 // A session from an earlier full attempt (restarted by a network change).
                 if let Some(stale) = self.session.take() {
-                    stale.close(None, DISCONNECT_BOUND).await;
+                    stale.close(Departure::Silent, DISCONNECT_BOUND).await;
                 }
-                self.roster.reset(&join.response.other_participants);
-                self.deferred_connected = self.roster.participants();
+                let ping_timeout = join.ping_timeout;
+                self.core
+                    .handle_rejoined(join.local_sid.as_str().into(), &other_participants(&join));
                 let established =
                     Session::establish(socket, join, &self.endpoint.candidates, &self.events).await;
                 match established {
                     Ok(session) => {
                         self.session = Some(session);
-                        self.reconnector.signal_connected(Instant::now());
-                        self.refresh_snapshot(ConnectionState::Reconnecting);
+                        self.core
+                            .handle_signal_connected(Instant::now(), ping_timeout);
+                        self.refresh_snapshot();
                         self.check_media().await
                     }
                     Err(error) => {
-                        self.roster.clear();
-                        self.deferred_connected.clear();
+                        self.core.handle_rejoin_failed();
                         self.on_failure(AttemptFailure::Unreachable(error.to_string()))
                             .await
                     }
@@ -1209,74 +1205,38 @@ impl Engine {
         }
     }
 
-    async fn reconnected(&mut self, kind: ReconnectKind) {
-        if let Some(session) = self.session.as_mut() {
-            session.restart = None;
-        }
-        self.refresh_snapshot(ConnectionState::Connected);
-        self.emit(RoomEvent::Reconnected).await;
-        self.emit(RoomEvent::ConnectionStateChanged(
-            ConnectionState::Connected,
-        ))
-        .await;
-        if kind == ReconnectKind::Full {
-            for participant in std::mem::take(&mut self.deferred_connected) {
-                let identity = participant.identity.clone();
-                let tracks = participant.tracks.clone();
-                self.emit(RoomEvent::ParticipantConnected(participant))
-                    .await;
-                for track in tracks {
-                    self.emit(RoomEvent::TrackPublished {
-                        participant_identity: identity.clone(),
-                        track,
-                    })
-                    .await;
-                }
-            }
-        }
-        for event in std::mem::take(&mut self.deferred) {
-            self.emit(event).await;
-        }
-        if kind == ReconnectKind::Full {
-            for track in self.local_tracks.clone() {
-                self.request_publication(track, None);
-            }
-        }
-    }
-
-    async fn close_session(&mut self, leave: Option<lk::LeaveRequest>) {
+    async fn close_session(&mut self, departure: Departure) {
         if let Some(handle) = self.attempt.take() {
             handle.abort();
         }
         if let Some(session) = self.session.take() {
-            session.close(leave, DISCONNECT_BOUND).await;
+            session.close(departure, DISCONNECT_BOUND).await;
         }
     }
 
     /// Leaves on our own initiative: `leave` to the server, everything closed, bounded.
     async fn leave(&mut self, reason: DisconnectReason) {
-        let leave = lk::LeaveRequest {
-            reason: lk::DisconnectReason::ClientInitiated as i32,
-            action: lk::leave_request::Action::Disconnect as i32,
-            ..Default::default()
-        };
-        self.finish(reason, Some(leave)).await;
+        self.finish(reason, Departure::Announced).await;
     }
 
-    async fn finish(&mut self, reason: DisconnectReason, leave: Option<lk::LeaveRequest>) {
-        self.reconnector.cancel();
-        if let Some((reply, _)) = self.joining.take() {
+    async fn finish(&mut self, reason: DisconnectReason, departure: Departure) {
+        if let Some(reply) = self.take_joining() {
             let _ = reply.send(Err(RoomError::NotConnected));
         }
         for publication in std::mem::take(&mut self.published) {
             publication.unbind().await;
         }
-        self.close_session(leave).await;
-        self.refresh_snapshot(ConnectionState::Disconnected);
-        self.emit(RoomEvent::ConnectionStateChanged(
-            ConnectionState::Disconnected,
-        ))
-        .await;
-        self.emit(RoomEvent::Disconnected(reason)).await;
+        self.close_session(departure).await;
+        self.core.handle_left(reason);
+        let _ = self.run_core_actions().await;
     }
+}
+
+/// The others in the room when we joined, as the roster takes them.
+fn other_participants(join: &JoinInfo) -> Vec<ParticipantSnapshot> {
+    join.response
+        .other_participants
+        .iter()
+        .map(proto::participant)
+        .collect()
 }

@@ -6,6 +6,7 @@
 //! (remote participants and update diffing), `publishing` (our tracks), `reconnect` (policy
 //! and state machine), `netwatch` (interface changes), plus the public model types.
 
+mod core;
 pub mod data;
 mod depacketize;
 mod engine;
@@ -257,24 +258,13 @@ impl Room {
         payload: &[u8],
         options: DataSendOptions,
     ) -> Result<(), RoomError> {
-        let deadline = tokio::time::Instant::now() + DATA_CHANNEL_OPEN_WAIT;
-        loop {
-            let (payload, options) = (payload.to_vec(), options.clone());
-            let sent = self
-                .ask(|reply| Command::SendData {
-                    payload,
-                    options,
-                    reply,
-                })
-                .await;
-            let opening = matches!(sent, Err(RoomError::DataChannelClosed(_)))
-                && self.connection_state() == ConnectionState::Connected
-                && tokio::time::Instant::now() < deadline;
-            if !opening {
-                return sent;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        let payload = payload.to_vec();
+        self.ask(|reply| Command::SendData {
+            payload,
+            options,
+            reply,
+        })
+        .await
     }
 
     /// Tells the room the network changed (from an OS notification the app receives), so

@@ -1,8 +1,7 @@
 //! Snapshots of the participants in a room.
 
-use livekit_protocol as lk;
-
 use super::track::TrackInfo;
+use crate::signal::event::ParticipantSnapshot;
 
 /// Another participant, as of the last update from the server.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -22,17 +21,13 @@ pub struct RemoteParticipant {
 }
 
 impl RemoteParticipant {
-    pub(crate) fn from_proto(info: &lk::ParticipantInfo) -> Self {
+    pub(crate) fn from_snapshot(snapshot: &ParticipantSnapshot) -> Self {
         Self {
-            sid: info.sid.clone(),
-            identity: info.identity.clone(),
-            name: info.name.clone(),
-            metadata: info.metadata.clone(),
-            tracks: info
-                .tracks
-                .iter()
-                .filter_map(TrackInfo::from_proto)
-                .collect(),
+            sid: snapshot.sid.to_string(),
+            identity: snapshot.identity.to_string(),
+            name: snapshot.name.clone(),
+            metadata: snapshot.metadata.clone(),
+            tracks: snapshot.tracks.clone(),
         }
     }
 

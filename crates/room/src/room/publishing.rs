@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use livekit_protocol as lk;
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -15,25 +14,26 @@ use webrtc::rtp_transceiver::RtpSender;
 
 use super::error::RoomError;
 use super::track::{LocalTrack, LocalTrackOptions, SendBinding};
-use crate::webrtc_kit::MediaKind;
+use crate::signal::event::PublishedTrack;
 use crate::webrtc_kit::codecs::{codec_for_mime, negotiated_payload_type, single_encoding_track};
 use crate::webrtc_kit::keyframe::is_keyframe_request;
 
 /// How long the server has to confirm a publication (both official SDKs use 10 s).
 pub(crate) const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A publication waiting for the server's `track_published`.
+/// A publication waiting for the server's `track_published` (its deadline is kept by the
+/// room core).
 pub(crate) struct PendingPublish {
     pub(crate) track: LocalTrack,
     pub(crate) reply: Option<oneshot::Sender<Result<LocalTrack, RoomError>>>,
-    pub(crate) deadline: Instant,
 }
 
 /// A track bound into the current publisher PC.
 pub(crate) struct Publication {
     pub(crate) track: LocalTrack,
     pub(crate) cid: String,
-    pub(crate) info: lk::TrackInfo,
+    /// What the server confirmed (`track_published`).
+    pub(crate) confirmed: PublishedTrack,
     pub(crate) sender: Arc<dyn RtpSender>,
     rtcp: JoinHandle<()>,
 }
@@ -55,39 +55,6 @@ pub(crate) fn new_cid() -> String {
     format!("convene-{:016x}", fastrand::u64(..))
 }
 
-/// The `AddTrackRequest` for a track.
-pub(crate) fn add_track_request(
-    cid: &str,
-    options: &LocalTrackOptions,
-    muted: bool,
-) -> lk::AddTrackRequest {
-    let video = options.kind == MediaKind::Video;
-    lk::AddTrackRequest {
-        cid: cid.to_owned(),
-        name: options.name.clone(),
-        r#type: if video {
-            lk::TrackType::Video as i32
-        } else {
-            lk::TrackType::Audio as i32
-        },
-        width: options.width,
-        height: options.height,
-        muted,
-        source: options.source.to_proto() as i32,
-        layers: if video {
-            vec![lk::VideoLayer {
-                quality: lk::VideoQuality::High as i32,
-                width: options.width,
-                height: options.height,
-                ..Default::default()
-            }]
-        } else {
-            Vec::new()
-        },
-        ..Default::default()
-    }
-}
-
 /// Checks that we can send `options.mime_type`.
 pub(crate) fn check_codec(options: &LocalTrackOptions) -> Result<(), RoomError> {
     match codec_for_mime(&options.mime_type) {
@@ -101,7 +68,7 @@ pub(crate) async fn bind(
     pc: &Arc<dyn PeerConnection>,
     track: LocalTrack,
     cid: String,
-    info: lk::TrackInfo,
+    confirmed: PublishedTrack,
     stream_id: &str,
 ) -> Result<Publication, RoomError> {
     let options = track.options().clone();
@@ -136,7 +103,7 @@ pub(crate) async fn bind(
     Ok(Publication {
         track,
         cid,
-        info,
+        confirmed,
         sender,
         rtcp,
     })

@@ -3,17 +3,17 @@
 
 use std::collections::BTreeMap;
 
-use livekit_protocol as lk;
-
 use super::events::RoomEvent;
 use super::participant::RemoteParticipant;
 use super::track::TrackInfo;
+use crate::ids::{Identity, ParticipantSid};
+use crate::signal::event::ParticipantSnapshot;
 
 /// Remote participants keyed by identity (a participant that rejoins keeps its identity and
 /// gets a new sid, which the official clients also treat as the same participant).
 #[derive(Debug, Default)]
 pub(crate) struct Roster {
-    participants: BTreeMap<String, (RemoteParticipant, u32)>,
+    participants: BTreeMap<Identity, (RemoteParticipant, u32)>,
 }
 
 impl Roster {
@@ -23,11 +23,11 @@ impl Roster {
     }
 
     /// Finds a participant by sid.
-    pub(crate) fn by_sid(&self, sid: &str) -> Option<&RemoteParticipant> {
+    pub(crate) fn by_sid(&self, sid: &ParticipantSid) -> Option<&RemoteParticipant> {
         self.participants
             .values()
             .map(|(p, _)| p)
-            .find(|p| p.sid == sid)
+            .find(|p| *sid == *p.sid)
     }
 
     /// Empties the roster, returning who was in it (for a full reconnect).
@@ -39,24 +39,24 @@ impl Roster {
     }
 
     /// Fills the roster from a JoinResponse without events (they are announced separately).
-    pub(crate) fn reset(&mut self, others: &[lk::ParticipantInfo]) {
+    pub(crate) fn reset(&mut self, others: &[ParticipantSnapshot]) {
         self.participants.clear();
         for info in others {
             self.participants.insert(
                 info.identity.clone(),
-                (RemoteParticipant::from_proto(info), info.version),
+                (RemoteParticipant::from_snapshot(info), info.version),
             );
         }
     }
 
     /// Applies one participant's snapshot and returns the events it implies.
-    pub(crate) fn apply(&mut self, info: &lk::ParticipantInfo) -> Vec<RoomEvent> {
-        let gone = info.state == lk::participant_info::State::Disconnected as i32;
+    pub(crate) fn apply(&mut self, info: &ParticipantSnapshot) -> Vec<RoomEvent> {
+        let gone = info.left;
         let Some((current, version)) = self.participants.get(&info.identity) else {
             if gone {
                 return Vec::new();
             }
-            let participant = RemoteParticipant::from_proto(info);
+            let participant = RemoteParticipant::from_snapshot(info);
             let mut events = vec![RoomEvent::ParticipantConnected(participant.clone())];
             events.extend(
                 participant
@@ -72,12 +72,12 @@ impl Roster {
             return events;
         };
         // A stale snapshot of the same session: keep what we have.
-        if current.sid == info.sid && info.version != 0 && info.version < *version {
+        if info.sid == *current.sid && info.version != 0 && info.version < *version {
             return Vec::new();
         }
         if gone {
             // An old session's disconnect arriving after its successor joined is not a leave.
-            if current.sid != info.sid {
+            if info.sid != *current.sid {
                 return Vec::new();
             }
             let Some((participant, _)) = self.participants.remove(&info.identity) else {
@@ -87,7 +87,7 @@ impl Roster {
             events.push(RoomEvent::ParticipantDisconnected(participant));
             return events;
         }
-        let updated = RemoteParticipant::from_proto(info);
+        let updated = RemoteParticipant::from_snapshot(info);
         let events = track_changes(&updated.identity, &current.tracks, &updated.tracks);
         self.participants
             .insert(info.identity.clone(), (updated, info.version));
@@ -133,7 +133,10 @@ fn track_changes(identity: &str, before: &[TrackInfo], after: &[TrackInfo]) -> V
 
 #[cfg(test)]
 mod tests {
+    use livekit_protocol as lk;
+
     use super::*;
+    use crate::signal::proto;
 
     fn track(sid: &str, muted: bool) -> lk::TrackInfo {
         lk::TrackInfo {
@@ -149,15 +152,15 @@ mod tests {
         sid: &str,
         version: u32,
         tracks: Vec<lk::TrackInfo>,
-    ) -> lk::ParticipantInfo {
-        lk::ParticipantInfo {
+    ) -> ParticipantSnapshot {
+        proto::participant(&lk::ParticipantInfo {
             identity: identity.into(),
             sid: sid.into(),
             version,
             tracks,
             state: lk::participant_info::State::Active as i32,
             ..Default::default()
-        }
+        })
     }
 
     fn names(events: &[RoomEvent]) -> Vec<String> {
@@ -201,7 +204,7 @@ mod tests {
             ["unpublished TR_a"]
         );
         let mut gone = info("bob", "PA_1", 5, vec![]);
-        gone.state = lk::participant_info::State::Disconnected as i32;
+        gone.left = true;
         assert_eq!(names(&roster.apply(&gone)), ["disconnected bob"]);
         assert!(roster.participants().is_empty());
     }
@@ -213,10 +216,10 @@ mod tests {
         let events = roster.apply(&info("bob", "PA_2", 1, vec![track("TR_b", false)]));
         assert_eq!(names(&events), ["unpublished TR_a", "published TR_b"]);
         let mut old_gone = info("bob", "PA_1", 4, vec![]);
-        old_gone.state = lk::participant_info::State::Disconnected as i32;
+        old_gone.left = true;
         assert!(roster.apply(&old_gone).is_empty());
         assert_eq!(
-            roster.by_sid("PA_2").map(|p| p.identity.as_str()),
+            roster.by_sid(&"PA_2".into()).map(|p| p.identity.as_str()),
             Some("bob")
         );
     }

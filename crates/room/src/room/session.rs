@@ -6,12 +6,14 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use livekit_protocol as lk;
 use rtc::peer_connection::configuration::RTCOfferOptions;
 use tokio::sync::mpsc;
-use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
+use webrtc::data_channel::{
+    DataChannel, DataChannelEvent, RTCDataChannelInit, RTCDataChannelState,
+};
 use webrtc::peer_connection::{
     RTCConfigurationBuilder, RTCIceServer, RTCIceTransportPolicy, RTCPeerConnectionState,
     RTCSessionDescription,
@@ -20,6 +22,8 @@ use webrtc::peer_connection::{
 use super::data::{DataKind, decode_user_packet};
 use super::events::RoomEvent;
 use super::options::CandidateOptions;
+use crate::signal::event::{SessionDescription, SignalRequest};
+use crate::signal::proto;
 use crate::signal::{JoinInfo, SignalInbound, SignalLink, SignalSendError, SignalSocket};
 use crate::webrtc_kit::PcTarget;
 use crate::webrtc_kit::codecs::{AudioLevels, ReceiverReports};
@@ -29,6 +33,8 @@ use crate::webrtc_kit::turn_tunnel::{TurnTransport, TurnTunnels, TurnUrl};
 
 /// How many PC events may wait for the engine (candidates, state changes, tracks).
 const TRANSPORT_EVENT_CAPACITY: usize = 256;
+/// How many openings of our data channels may wait for the engine (one per channel).
+const DATA_OPENED_CAPACITY: usize = 2;
 
 /// Publisher-side offer state (we are the only offerer there).
 #[derive(Debug, Default)]
@@ -41,6 +47,15 @@ struct PublisherNegotiation {
     renegotiate: bool,
     /// The next offer must restart ICE.
     ice_restart: bool,
+}
+
+/// How a session ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Departure {
+    /// We leave: the server hears `leave` first, so others see us go at once.
+    Announced,
+    /// The session is dropped without a word (it failed, or a full reconnect replaces it).
+    Silent,
 }
 
 /// Progress of an ICE restart after a resume: both PCs must have renegotiated.
@@ -63,13 +78,16 @@ pub(crate) struct Session {
     pub(crate) transport_rx: mpsc::Receiver<TransportEvent>,
     /// False once every PC dropped its event sender.
     pub(crate) transport_open: bool,
+    /// Our data channels, as they open (for messages waiting for them).
+    pub(crate) data_opened_rx: mpsc::Receiver<DataKind>,
+    /// False once both readers of our data channels have ended.
+    pub(crate) data_opened_live: bool,
     pub(crate) join: JoinInfo,
-    pub(crate) last_inbound: Instant,
     pub(crate) restart: Option<RestartProgress>,
     negotiation: PublisherNegotiation,
     channels: HashMap<DataKind, Arc<dyn DataChannel>>,
     /// The last subscriber offer and our answer, for `sync_state` on resume.
-    last_subscriber_offer: Option<lk::SessionDescription>,
+    last_subscriber_offer: Option<SessionDescription>,
     last_subscriber_answer: Option<lk::SessionDescription>,
 }
 
@@ -88,6 +106,7 @@ impl Session {
     ) -> SessionResult<Self> {
         let (link, signal_rx) = SignalLink::start(socket);
         let (transport_tx, transport_rx) = mpsc::channel(TRANSPORT_EVENT_CAPACITY);
+        let (data_opened_tx, data_opened_rx) = mpsc::channel(DATA_OPENED_CAPACITY);
         let tunnels = TurnTunnels::new(&candidates.turn_tls_roots)
             .map_err(|error| webrtc::error::Error::Other(error.to_string()))?;
         let servers = ice_servers(&join.response.ice_servers);
@@ -140,6 +159,7 @@ impl Session {
                 Arc::clone(&channel),
                 Some(kind),
                 events.clone(),
+                Some(data_opened_tx.clone()),
             ));
             channels.insert(kind, channel);
         }
@@ -152,8 +172,9 @@ impl Session {
             turn_tunnels,
             transport_rx,
             transport_open: true,
+            data_opened_rx,
+            data_opened_live: true,
             join,
-            last_inbound: Instant::now(),
             restart: None,
             negotiation: PublisherNegotiation::default(),
             channels,
@@ -181,6 +202,11 @@ impl Session {
     /// Queues a signaling request.
     pub(crate) fn send(&self, message: lk::signal_request::Message) -> Result<(), SignalSendError> {
         self.link.send(message)
+    }
+
+    /// Queues a request of the room's.
+    pub(crate) fn request(&self, request: SignalRequest) -> Result<(), SignalSendError> {
+        self.send(proto::signal_request(request))
     }
 
     /// Sends a publisher offer now, or marks one as due if an answer is pending.
@@ -214,7 +240,7 @@ impl Session {
     /// ignored, as the JS client does).
     pub(crate) async fn apply_publisher_answer(
         &mut self,
-        answer: lk::SessionDescription,
+        answer: SessionDescription,
     ) -> SessionResult<()> {
         if !self.negotiation.awaiting_answer
             || (answer.id != 0 && answer.id != self.negotiation.last_id)
@@ -238,7 +264,7 @@ impl Session {
     /// Answers a subscriber offer from the server (echoing its id).
     pub(crate) async fn answer_subscriber_offer(
         &mut self,
-        offer: lk::SessionDescription,
+        offer: SessionDescription,
     ) -> SessionResult<()> {
         let id = offer.id;
         self.subscriber
@@ -262,16 +288,20 @@ impl Session {
     }
 
     /// Adds a trickled candidate to the PC it names; malformed ones are logged and dropped.
-    pub(crate) async fn add_remote_candidate(&self, trickle: &lk::TrickleRequest) {
-        let transport = match PcTarget::from_signal_target(trickle.target) {
+    pub(crate) async fn add_remote_candidate(
+        &self,
+        target: Option<PcTarget>,
+        candidate_init: &str,
+    ) {
+        let transport = match target {
             Some(PcTarget::Publisher) => &self.publisher,
             Some(PcTarget::Subscriber) => &self.subscriber,
             None => {
-                tracing::warn!(target = trickle.target, "trickle for an unknown PC");
+                tracing::warn!("trickle for an unknown PC");
                 return;
             }
         };
-        if let Err(error) = transport.add_candidate(&trickle.candidate_init).await {
+        if let Err(error) = transport.add_candidate(candidate_init).await {
             tracing::warn!(%error, "ignoring a remote candidate");
         }
     }
@@ -288,7 +318,6 @@ impl Session {
         self.link = link;
         self.signal_rx = signal_rx;
         self.signal_open = true;
-        self.last_inbound = Instant::now();
         self.restart = Some(RestartProgress::default());
         self.subscriber.queue_candidates_until_next_remote();
         let _ = self.send(lk::signal_request::Message::SyncState(sync));
@@ -314,7 +343,10 @@ impl Session {
             .collect();
         lk::SyncState {
             answer: self.last_subscriber_answer.clone(),
-            offer: self.last_subscriber_offer.clone(),
+            offer: self
+                .last_subscriber_offer
+                .as_ref()
+                .map(|offer| proto::to_session_description("offer", offer)),
             subscription: Some(lk::UpdateSubscription {
                 track_sids: subscribed,
                 subscribe: true,
@@ -340,10 +372,19 @@ impl Session {
         self.channels.get(&kind)
     }
 
-    /// Sends `leave` (when `leave` is set), closes the link within `bound`, and closes both PCs.
-    pub(crate) async fn close(self, leave: Option<lk::LeaveRequest>, bound: Duration) {
-        if let Some(leave) = leave {
-            let _ = self.link.send(lk::signal_request::Message::Leave(leave));
+    /// True when our `kind` data channel is open (a send can only wait for one that is not).
+    pub(crate) async fn channel_is_open(&self, kind: DataKind) -> bool {
+        let Some(channel) = self.channels.get(&kind) else {
+            return false;
+        };
+        matches!(channel.ready_state().await, Ok(RTCDataChannelState::Open))
+    }
+
+    /// Sends `leave` (when the departure is announced), closes the link within `bound`, and
+    /// closes both PCs.
+    pub(crate) async fn close(self, departure: Departure, bound: Duration) {
+        if departure == Departure::Announced {
+            let _ = self.request(SignalRequest::Leave);
         }
         let Self {
             link,
@@ -371,11 +412,13 @@ fn ice_servers(servers: &[lk::IceServer]) -> Vec<RTCIceServer> {
 }
 
 /// Reads a data channel until it closes; user packets on `_reliable`/`_lossy` become
-/// [`RoomEvent::DataReceived`]. Other labels are drained and ignored.
+/// [`RoomEvent::DataReceived`]. Other labels are drained and ignored. With `opened`, the
+/// channel's kind is reported there when it opens (our own channels).
 pub(crate) async fn read_data_channel(
     channel: Arc<dyn DataChannel>,
     kind: Option<DataKind>,
     events: mpsc::Sender<RoomEvent>,
+    opened: Option<mpsc::Sender<DataKind>>,
 ) {
     let kind = match kind {
         Some(kind) => Some(kind),
@@ -391,6 +434,11 @@ pub(crate) async fn read_data_channel(
                     }
                     Ok(None) => {}
                     Err(error) => tracing::warn!(%error, "ignoring a malformed data packet"),
+                }
+            }
+            DataChannelEvent::OnOpen => {
+                if let (Some(opened), Some(kind)) = (&opened, kind) {
+                    let _ = opened.send(kind).await;
                 }
             }
             DataChannelEvent::OnClose => break,

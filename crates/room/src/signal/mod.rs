@@ -8,7 +8,9 @@
 
 mod connect;
 mod error;
+pub(crate) mod event;
 mod link;
+pub(crate) mod proto;
 
 pub use connect::{
     JoinInfo, RemoteParticipantInfo, ResumeAnswer, ResumeRequest, SignalOptions, SignalSocket,
