@@ -293,9 +293,9 @@ pub struct RemoteTrack {
     /// The publisher's identity.
     pub participant_identity: String,
     packets: mpsc::Receiver<rtc::rtp::Packet>,
-    /// Made at the first [`RemoteTrack::recv_frame`], by the track's codec.
-    assembler: Option<FrameAssembler>,
-    ready: std::collections::VecDeque<EncodedFrame>,
+    /// Made at the first [`RemoteTrack::recv_frame`], by the track's codec (boxed: a
+    /// reassembler is large and most events carrying a track never read frames).
+    frames: Option<Box<(FrameAssembler, std::collections::VecDeque<EncodedFrame>)>>,
     remote: Arc<dyn TrackRemote>,
     ssrc: Arc<AtomicU64>,
     dropped: Arc<AtomicUsize>,
@@ -326,8 +326,7 @@ impl RemoteTrack {
                 info,
                 participant_identity,
                 packets,
-                assembler: None,
-                ready: std::collections::VecDeque::new(),
+                frames: None,
                 remote,
                 ssrc,
                 dropped,
@@ -346,15 +345,17 @@ impl RemoteTrack {
     /// The next whole encoded frame (reassembled from RTP by the track's codec: VP8, H.264
     /// or Opus); `None` once the track ended.
     pub async fn recv_frame(&mut self) -> Option<EncodedFrame> {
+        let mime = &self.info.mime_type;
+        let frames = self
+            .frames
+            .get_or_insert_with(|| Box::new((FrameAssembler::for_mime(mime), Default::default())));
         loop {
-            if let Some(frame) = self.ready.pop_front() {
+            let (assembler, ready) = &mut **frames;
+            if let Some(frame) = ready.pop_front() {
                 return Some(frame);
             }
             let packet = self.packets.recv().await?;
-            let mime = &self.info.mime_type;
-            self.assembler
-                .get_or_insert_with(|| FrameAssembler::for_mime(mime))
-                .push(Instant::now(), packet, &mut self.ready);
+            assembler.push(Instant::now(), packet, ready);
         }
     }
 
