@@ -93,6 +93,26 @@ impl ServerUrl {
         self.0.scheme() == "wss"
     }
 
+    /// True for a server on this computer (`localhost`, 127.0.0.0/8, `[::1]`): reached over
+    /// loopback, where even `ws://` crosses no network.
+    pub fn is_on_this_computer(&self) -> bool {
+        match self.0.host() {
+            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(address)) => address.is_loopback(),
+            Some(url::Host::Ipv6(address)) => address.is_loopback(),
+            None => false,
+        }
+    }
+
+    /// The host and, if given, the port: whom the call is with (`meet.example.org:7880`).
+    pub fn host_and_port(&self) -> String {
+        match (self.0.host_str(), self.0.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_owned(),
+            (None, _) => String::new(),
+        }
+    }
+
     fn with_suffix(&self, suffix: &str) -> Url {
         let mut url = self.0.clone();
         let path = format!("{}{suffix}", url.path().trim_end_matches('/'));

@@ -15,7 +15,7 @@ use std::sync::{Mutex, PoisonError};
 use serde::Serialize;
 
 use crate::error::UiError;
-use crate::join::{TokenSummary, check_server_url, summarize_token};
+use crate::join::{TokenSummary, summarize_token};
 
 /// The scheme and path of a join link.
 pub const PREFIX: &str = "convene://join";
@@ -72,34 +72,15 @@ impl LinkOffer {
     /// Reads `link` at `now` (seconds since the Unix epoch). An expired token is still an
     /// offer (the join screen flags it and refuses to join); an unreadable one is an error.
     pub fn from_link(link: &JoinLink, now: u64) -> Result<Self, UiError> {
-        let url = check_server_url(&link.url)?;
+        let server = convene_room::ServerUrl::parse(&link.url)?;
         let summary = summarize_token(&link.token, now)?;
-        let parsed = url::Url::parse(&url).map_err(|_| UiError::InvalidServerUrl {
-            message: "This join link is not usable: its server URL cannot be read.".to_owned(),
-        })?;
-        let host = match (parsed.host_str(), parsed.port()) {
-            (Some(host), Some(port)) => format!("{host}:{port}"),
-            (Some(host), None) => host.to_owned(),
-            (None, _) => String::new(),
-        };
-        let insecure = parsed.scheme() == "ws" && !is_this_computer(&parsed);
         Ok(Self {
-            url,
+            url: server.to_string(),
             token: link.token.clone(),
-            host,
-            insecure,
+            host: server.host_and_port(),
+            insecure: !server.is_secure() && !server.is_on_this_computer(),
             summary,
         })
-    }
-}
-
-/// Whether `url` names this computer (loopback), where `ws://` crosses no network.
-fn is_this_computer(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(address)) => address.is_loopback(),
-        Some(url::Host::Ipv6(address)) => address.is_loopback(),
-        None => false,
     }
 }
 

@@ -61,14 +61,7 @@ impl RoomOptions {
     /// The defaults for a server at `url`, except that a server on this computer (a local
     /// room) is reached over loopback only, which works even with no network at all.
     pub fn for_server(url: &str) -> Self {
-        let loopback = url::Url::parse(url)
-            .ok()
-            .is_some_and(|url| match url.host() {
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-                None => false,
-            });
+        let loopback = crate::ServerUrl::parse(url).is_ok_and(|url| url.is_on_this_computer());
         if !loopback {
             return Self::default();
         }
