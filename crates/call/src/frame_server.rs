@@ -264,11 +264,16 @@ pub fn scale_to_fit(frame: &I420Frame, tile: (u16, u16)) -> I420Frame {
     let width = (((frame.width as f64 * ratio) as usize) & !1).max(2);
     let height = (((frame.height as f64 * ratio) as usize) & !1).max(2);
     let mut scaled = I420Frame::filled(width, height, 0, 0, 0);
+    // Reads with `get`: a malformed picture (planes shorter than its size says, or empty)
+    // gives black, never a panic that would end every tile's feed.
     let pick = |plane: &[u8], src_w: usize, src_h: usize, out: &mut [u8], w: usize, h: usize| {
         for y in 0..h {
             let sy = y * src_h / h;
             for x in 0..w {
-                out[y * w + x] = plane[sy * src_w + x * src_w / w];
+                let source = plane.get(sy * src_w + x * src_w / w).copied();
+                if let Some(slot) = out.get_mut(y * w + x) {
+                    *slot = source.unwrap_or(0);
+                }
             }
         }
     };
@@ -297,6 +302,30 @@ pub fn scale_to_fit(frame: &I420Frame, tile: (u16, u16)) -> I420Frame {
 mod tests {
     use super::*;
     use convene_media::synthetic::TestPattern;
+
+    #[test]
+    fn a_degenerate_picture_is_scaled_without_panicking() {
+        // 0 wide and 3000 high, as a 1-pixel-wide remote picture once arrived here.
+        let empty = I420Frame {
+            width: 0,
+            height: 3000,
+            y: Vec::new(),
+            u: Vec::new(),
+            v: Vec::new(),
+        };
+        let scaled = scale_to_fit(&empty, (640, 360));
+        assert_eq!(scaled.y.len(), scaled.width * scaled.height);
+        // Planes shorter than the size says.
+        let short = I420Frame {
+            width: 4000,
+            height: 4000,
+            y: vec![200; 10],
+            u: vec![128; 10],
+            v: vec![128; 10],
+        };
+        let scaled = scale_to_fit(&short, (640, 360));
+        assert!(scaled.width <= 640 && scaled.height <= 360);
+    }
 
     #[test]
     fn pictures_shrink_to_the_tile_keeping_their_aspect_and_are_framed_with_their_sid() {

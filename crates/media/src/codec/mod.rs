@@ -158,9 +158,13 @@ fn check_geometry(frame: &I420Frame, max_side: usize) -> Result<(), CodecError> 
 
 /// Copies a decoded picture out of a codec's buffers (rows `stride` bytes apart) into an
 /// [`I420Frame`], dropping a last odd row or column so the frame stays even-sized.
-/// `None` if a plane is shorter than its strides say.
+/// `None` if the picture is under 2x2 (a remote sender can encode 1 pixel wide or high,
+/// which would leave an empty plane) or a plane is shorter than its strides say.
 fn copy_planes(width: usize, height: usize, planes: [(&[u8], usize); 3]) -> Option<I420Frame> {
     let (width, height) = (width & !1, height & !1);
+    if width < 2 || height < 2 {
+        return None;
+    }
     let copy = |(plane, stride): (&[u8], usize), w: usize, h: usize| -> Option<Vec<u8>> {
         if h > 0 && (stride < w || plane.len() < (h - 1) * stride + w) {
             return None;
@@ -183,6 +187,20 @@ fn copy_planes(width: usize, height: usize, planes: [(&[u8], usize); 3]) -> Opti
 
 /// Checks shared by the VP8 and H.264 tests: each codec's tests run them on its own
 /// encoder and decoder through the traits, so both are held to the same behaviour.
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_picture_under_two_pixels_wide_or_high_is_refused() {
+        let row = [16_u8; 4096];
+        let planes = |stride: usize| [(&row[..], stride), (&row[..], stride), (&row[..], stride)];
+        assert!(super::copy_planes(1, 2000, planes(1)).is_none());
+        assert!(super::copy_planes(3000, 1, planes(3000)).is_none());
+        assert!(super::copy_planes(0, 0, planes(0)).is_none());
+        let smallest = super::copy_planes(3, 3, planes(3)).expect("2x2 remains");
+        assert_eq!((smallest.width, smallest.height), (2, 2));
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod test_support {
     use std::time::Duration;

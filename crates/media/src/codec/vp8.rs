@@ -433,7 +433,7 @@ fn copy_image(image: &vpx_image_t) -> Result<I420Frame, CodecError> {
             plane(2, chroma_width, chroma_height),
         ],
     )
-    .ok_or_else(|| unusable("decoded planes shorter than their strides"))
+    .ok_or_else(|| unusable("decoded picture under 2x2, or planes shorter than their strides"))
 }
 
 impl VideoDecoder for Vp8Decoder {
