@@ -3,8 +3,8 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-/// Configuration of one devserver instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Configuration of one devserver instance. Its `Debug` hides the secrets.
+#[derive(Clone, PartialEq, Eq)]
 pub struct DevServerConfig {
     /// Address of the HTTP/WebSocket listener; tests use port 0.
     pub bind: SocketAddr,
@@ -65,6 +65,21 @@ impl Default for DevServerConfig {
     }
 }
 
+impl std::fmt::Debug for DevServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevServerConfig")
+            .field("bind", &self.bind)
+            .field("media_ip", &self.media_ip)
+            .field("api_key", &self.api_key)
+            .field("api_secret", &"[redacted]")
+            .field("departure_timeout", &self.departure_timeout)
+            .field("empty_timeout", &self.empty_timeout)
+            .field("ice_servers", &self.ice_servers.len())
+            .field("refuse_web_origins", &self.refuse_web_origins)
+            .finish()
+    }
+}
+
 impl DevServerConfig {
     /// The defaults with a key and a 32-byte secret from the OS random source, new for
     /// every call, refusing web origins: a room only its creator can hand out tokens for
@@ -102,3 +117,16 @@ pub const PING_TIMEOUT_SECS: i32 = 15;
 pub const MAX_SIGNAL_MESSAGE_BYTES: usize = 1 << 20;
 /// The signaling protocol version announced in `ServerInfo` (v0 dual-PC features only).
 pub const SERVER_PROTOCOL: i32 = 16;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_secret_never_prints() {
+        let config = DevServerConfig::private().expect("OS random");
+        let printed = format!("{config:?}");
+        assert!(!printed.contains(&config.api_secret), "{printed}");
+        assert!(printed.contains(&config.api_key));
+    }
+}
